@@ -1,0 +1,345 @@
+package fsys
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Op names one operation of FS or File, for Fault rules and counters.
+type Op uint8
+
+// The operations a Fault can fail. OpClose is File.Close; FS.Close is passed
+// through and never failed.
+const (
+	OpOpen    Op = iota // FS.OpenFile
+	OpRead              // File.Read
+	OpWrite             // File.Write
+	OpSync              // File.Sync
+	OpStat              // File.Stat
+	OpFlock             // File.Flock
+	OpClose             // File.Close
+	OpRename            // FS.Rename
+	OpRemove            // FS.Remove
+	OpMkdir             // FS.Mkdir
+	OpLstat             // FS.Lstat
+	OpReadDir           // FS.ReadDir
+	OpSyncDir           // FS.SyncDir
+	numOps
+)
+
+var opNames = [numOps]string{
+	"open", "read", "write", "sync", "stat", "flock", "close",
+	"rename", "remove", "mkdir", "lstat", "readdir", "syncdir",
+}
+
+// String returns the lower-case name of the operation ("open", "syncdir").
+func (op Op) String() string {
+	if op < numOps {
+		return opNames[op]
+	}
+	return fmt.Sprintf("Op(%d)", uint8(op))
+}
+
+// Rule says which calls a Fault fails. A call matches a rule if its
+// operation is Op and Match accepts its name. Of the matching calls, the
+// first After succeed, the next Times fail with Err (all of them if Times is
+// 0), and the rest succeed.
+type Rule struct {
+	Op Op
+	// Match selects calls by name; nil matches every name. File operations
+	// are matched on the name the file was opened with; OpRename matches if
+	// Match accepts either the old or the new name. Match runs with the
+	// Fault's lock held and must not call the Fault.
+	Match func(name string) bool
+	// After is how many matching calls succeed before the rule fires.
+	After int
+	// Times is how many matching calls fail once the rule fires; 0 means
+	// every one.
+	Times int
+	// Err is the error the failed call wraps, such as syscall.EIO,
+	// syscall.ENOSPC, syscall.EDQUOT or syscall.EMFILE; nil means
+	// syscall.EIO.
+	Err error
+	// Short, for OpWrite only, makes a failed write first write the first
+	// half of the buffer to the inner file and then return that count with
+	// Err, as a write that ran out of space part-way does.
+	Short bool
+}
+
+// Call describes one call, as a Fault hook sees it.
+type Call struct {
+	Op      Op
+	Name    string // the name, or for a File the name it was opened with
+	NewName string // for OpRename only: the new name
+}
+
+// Fault wraps an FS and fails chosen calls, for testing error paths. A
+// failed call does not reach the inner FS, except where a real failure would
+// have had an effect: a failed File.Close still closes the inner file (on
+// Linux close always releases the descriptor), and a Short write writes half
+// its buffer. So a failed Sync leaves the file unsynced, a failed Flock
+// leaves it unlocked, and a failed Rename, Remove or Mkdir changes nothing.
+//
+// Failures are returned as *fs.PathError (*os.LinkError for Rename) wrapping
+// the rule's error, so errors.Is(err, syscall.EIO) works. A Fault is safe
+// for concurrent use.
+type Fault struct {
+	inner FS
+
+	mu    sync.Mutex
+	rules []*ruleState
+	hook  func(Call) error
+	calls [numOps]int
+	fired int
+}
+
+type ruleState struct {
+	Rule
+	seen, failed int
+}
+
+var _ FS = (*Fault)(nil)
+
+// NewFault returns a Fault that passes every call to inner until rules are
+// injected.
+func NewFault(inner FS) *Fault {
+	return &Fault{inner: inner}
+}
+
+// Inject adds a rule. Rules are consulted in the order they were added, and
+// every matching rule counts the call; the first one that is due to fail
+// fails it.
+func (f *Fault) Inject(r Rule) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if r.Err == nil {
+		r.Err = syscall.EIO
+	}
+	f.rules = append(f.rules, &ruleState{Rule: r})
+}
+
+// SetHook installs a hook consulted for every call that no rule fails: a
+// non-nil error from it fails the call as a rule would (without a short
+// write), and counts in Fired. The hook runs without the Fault's lock held,
+// so it may use the Fault; nil removes it.
+func (f *Fault) SetHook(hook func(Call) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = hook
+}
+
+// Reset removes every rule and the hook and zeroes Calls and Fired.
+func (f *Fault) Reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+	f.hook = nil
+	f.calls = [numOps]int{}
+	f.fired = 0
+}
+
+// Calls returns how many calls of op the Fault has seen, failed or not.
+func (f *Fault) Calls(op Op) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if op >= numOps {
+		return 0
+	}
+	return f.calls[op]
+}
+
+// Fired returns how many calls the Fault has failed.
+func (f *Fault) Fired() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fired
+}
+
+// decide counts the call and returns the error to fail it with, if any, and
+// whether the failure is a short write.
+func (f *Fault) decide(c Call) (short bool, err error) {
+	f.mu.Lock()
+	f.calls[c.Op]++
+	var hit *ruleState
+	for _, r := range f.rules {
+		if r.Op != c.Op || !r.matches(c) {
+			continue
+		}
+		r.seen++
+		if hit == nil && r.seen > r.After && (r.Times == 0 || r.failed < r.Times) {
+			hit = r
+		}
+	}
+	hook := f.hook
+	if hit != nil {
+		hit.failed++
+		f.fired++
+		f.mu.Unlock()
+		return hit.Short && c.Op == OpWrite, hit.Err
+	}
+	f.mu.Unlock()
+	if hook == nil {
+		return false, nil
+	}
+	if err := hook(c); err != nil {
+		f.mu.Lock()
+		f.fired++
+		f.mu.Unlock()
+		return false, err
+	}
+	return false, nil
+}
+
+func (r *ruleState) matches(c Call) bool {
+	if r.Match == nil {
+		return true
+	}
+	return r.Match(c.Name) || (c.Op == OpRename && r.Match(c.NewName))
+}
+
+func faultErr(c Call, err error) error {
+	if c.Op == OpRename {
+		return &os.LinkError{Op: "rename", Old: c.Name, New: c.NewName, Err: err}
+	}
+	return &fs.PathError{Op: c.Op.String(), Path: c.Name, Err: err}
+}
+
+// OpenFile implements FS; the File it returns is subject to the same rules.
+func (f *Fault) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	c := Call{Op: OpOpen, Name: name}
+	if _, err := f.decide(c); err != nil {
+		return nil, faultErr(c, err)
+	}
+	inner, err := f.inner.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{f: f, inner: inner, name: name}, nil
+}
+
+// Rename implements FS.
+func (f *Fault) Rename(oldname, newname string) error {
+	c := Call{Op: OpRename, Name: oldname, NewName: newname}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return f.inner.Rename(oldname, newname)
+}
+
+// Remove implements FS.
+func (f *Fault) Remove(name string) error {
+	c := Call{Op: OpRemove, Name: name}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return f.inner.Remove(name)
+}
+
+// Mkdir implements FS.
+func (f *Fault) Mkdir(name string, perm fs.FileMode) error {
+	c := Call{Op: OpMkdir, Name: name}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return f.inner.Mkdir(name, perm)
+}
+
+// Lstat implements FS.
+func (f *Fault) Lstat(name string) (FileInfo, error) {
+	c := Call{Op: OpLstat, Name: name}
+	if _, err := f.decide(c); err != nil {
+		return FileInfo{}, faultErr(c, err)
+	}
+	return f.inner.Lstat(name)
+}
+
+// ReadDir implements FS. A failure happens before any entry is listed.
+func (f *Fault) ReadDir(dir string, fn func(name []byte, typ EntryType) error) error {
+	c := Call{Op: OpReadDir, Name: dir}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return f.inner.ReadDir(dir, fn)
+}
+
+// SyncDir implements FS.
+func (f *Fault) SyncDir(dir string) error {
+	c := Call{Op: OpSyncDir, Name: dir}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return f.inner.SyncDir(dir)
+}
+
+// Close closes the inner FS. It is never failed.
+func (f *Fault) Close() error { return f.inner.Close() }
+
+// faultFile is a File opened through a Fault.
+type faultFile struct {
+	f     *Fault
+	inner File
+	name  string
+}
+
+func (ff *faultFile) Read(p []byte) (int, error) {
+	c := Call{Op: OpRead, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return 0, faultErr(c, err)
+	}
+	return ff.inner.Read(p)
+}
+
+func (ff *faultFile) Write(p []byte) (int, error) {
+	c := Call{Op: OpWrite, Name: ff.name}
+	short, err := ff.f.decide(c)
+	if err == nil {
+		return ff.inner.Write(p)
+	}
+	n := 0
+	if short {
+		var werr error
+		if n, werr = ff.inner.Write(p[:len(p)/2]); werr != nil {
+			return n, werr
+		}
+	}
+	return n, faultErr(c, err)
+}
+
+func (ff *faultFile) Sync() error {
+	c := Call{Op: OpSync, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return ff.inner.Sync()
+}
+
+func (ff *faultFile) Stat() (FileInfo, error) {
+	c := Call{Op: OpStat, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return FileInfo{}, faultErr(c, err)
+	}
+	return ff.inner.Stat()
+}
+
+func (ff *faultFile) Flock(how LockHow) error {
+	c := Call{Op: OpFlock, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return ff.inner.Flock(how)
+}
+
+// Close closes the inner file even when it fails the call, as close(2)
+// releases the descriptor (and its locks) whatever it returns.
+func (ff *faultFile) Close() error {
+	c := Call{Op: OpClose, Name: ff.name}
+	_, err := ff.f.decide(c)
+	cerr := ff.inner.Close()
+	if err != nil {
+		return faultErr(c, err)
+	}
+	return cerr
+}
