@@ -1,0 +1,188 @@
+package queue
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"syscall"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+)
+
+// deadLetter moves a record whose handler failed MaxAttempts times into
+// the dead-letter folder, with its attempt history beside it, and writes an
+// audit line (spec R-DLQ-1). The claim is finished on success.
+func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
+	const op = "dead-letter"
+	if err := q.ensureDir(op, DeadLetterDir); err != nil {
+		return err
+	}
+	name := pendingName(c.id)
+	hist := DeadLetterDir + "/" + pendingPrefix + c.id + historySuffix
+	// The history is written (and fsynced) before the record moves, so a
+	// dead letter is never without it.
+	if err := q.writeFile(op, hist, c.history()); err != nil {
+		return err
+	}
+	if err := q.writeAudit(op, []AuditEntry{{
+		TS: q.now(), Reason: ReasonDeadLetter, ULID: c.id,
+		AppendedAt: FormatAppendedAt(env.AppendedAt),
+		File:       DeadLetterDir + "/" + name, Attempts: c.attempt(),
+		Detail: truncate(herr.Error(), 1024),
+	}}); err != nil {
+		return err
+	}
+	if err := q.fs.Rename(name, DeadLetterDir+"/"+name); err != nil {
+		return opErr(op, stepRename, name, err)
+	}
+	c.finish()
+	return q.syncDirs(op, DeadLetterDir, ".")
+}
+
+// writeFile writes a small file durably: tmp, fsync, rename, no directory
+// fsync (the caller syncs the folder).
+func (q *Queue) writeFile(op, name string, data []byte) error {
+	tmp := name + ".tmp"
+	f, err := q.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return opErr(op, stepCreate, tmp, unsafeErr(err))
+	}
+	n, err := f.Write(data)
+	if err == nil && n != len(data) {
+		err = io.ErrShortWrite
+	}
+	if err == nil && !q.opts.NoSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		q.fs.Remove(tmp)
+		return opErr(op, stepWrite, tmp, err)
+	}
+	if err := q.fs.Rename(tmp, name); err != nil {
+		q.fs.Remove(tmp)
+		return opErr(op, stepRename, name, err)
+	}
+	return nil
+}
+
+// DeadLetters returns the ULIDs of the dead-lettered records, oldest first.
+func (q *Queue) DeadLetters() ([]ulid.ULID, error) {
+	if err := q.enter(); err != nil {
+		return nil, err
+	}
+	defer q.leave()
+	return q.deadLetters()
+}
+
+func (q *Queue) deadLetters() ([]ulid.ULID, error) {
+	var ids []ulid.ULID
+	err := q.fs.ReadDir(DeadLetterDir, func(name []byte, typ fsys.EntryType) error {
+		if k, idb := classify(name); k == kindPending && typ != fsys.TypeSymlink {
+			var id ulid.ULID
+			if id.UnmarshalText(idb) == nil {
+				ids = append(ids, id)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, opErr("dead-letters", stepList, DeadLetterDir, err)
+	}
+	slices.SortFunc(ids, ulid.ULID.Compare)
+	return ids, nil
+}
+
+// DeadLetterHistory returns the attempt history of a dead letter: JSON
+// Lines, one per recorded attempt start or failure.
+func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
+	if err := q.enter(); err != nil {
+		return nil, err
+	}
+	defer q.leave()
+	name := DeadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
+	f, err := q.fs.OpenFile(name, os.O_RDONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, opErr("dead-letters", stepOpen, name, err)
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxHistory))
+}
+
+// Requeue puts a dead-lettered record back into the queue under its own
+// ULID (so it keeps its place in the order), with a fresh attempt count,
+// and writes an audit line. The history file is removed. It returns
+// ErrNotFound if id is not dead-lettered.
+func (q *Queue) Requeue(id ulid.ULID) error {
+	if err := q.enter(); err != nil {
+		return err
+	}
+	defer q.leave()
+	return q.requeue(id)
+}
+
+func (q *Queue) requeue(id ulid.ULID) error {
+	const op = "requeue"
+	s := id.String()
+	name := pendingName(s)
+	src := DeadLetterDir + "/" + name
+	fi, err := q.fs.Lstat(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return opErr(op, stepOpen, src, err)
+	}
+	if !fi.IsRegular() {
+		return opErr(op, stepOpen, src, ErrUnsafeFile)
+	}
+	if err := q.writeAudit(op, []AuditEntry{{TS: q.now(), Reason: ReasonRequeued, ULID: s, File: name}}); err != nil {
+		return err
+	}
+	// Hold the record's lock while it reappears, so no consumer can
+	// deliver it before the move is complete; finishing the claim removes
+	// any stale lock file, which would carry the old attempt count.
+	c, err := q.claimRecord(op, s)
+	if err == errBusy {
+		return opErr(op, stepLock, lockName(s), syscall.EWOULDBLOCK)
+	}
+	if err != nil {
+		return err
+	}
+	if err := q.fs.Rename(src, name); err != nil {
+		c.release(false)
+		return opErr(op, stepRename, src, err)
+	}
+	c.finish()
+	q.fs.Remove(DeadLetterDir + "/" + pendingPrefix + s + historySuffix)
+	return q.syncDirs(op, ".", DeadLetterDir)
+}
+
+// RequeueAll requeues every dead letter and returns how many it moved.
+func (q *Queue) RequeueAll() (int, error) {
+	if err := q.enter(); err != nil {
+		return 0, err
+	}
+	defer q.leave()
+	ids, err := q.deadLetters()
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		if err := q.requeue(id); err != nil {
+			return i, err
+		}
+	}
+	return len(ids), nil
+}

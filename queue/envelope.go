@@ -1,0 +1,303 @@
+package queue
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/capq/capq/gen"
+	"github.com/capq/capq/ulid"
+)
+
+const schemaVersion = gen.SchemaVersion
+
+// Envelope is a decoded pending file: the record's bytes exactly as they
+// were appended, and the metadata written around them.
+type Envelope struct {
+	// ULID identifies the record; it equals the ULID in the file name.
+	ULID ulid.ULID
+	// AppendedAt is when the record was appended, as written in the file
+	// (microsecond precision for files capq and the reference write).
+	AppendedAt time.Time
+	// Record is the record's JSON object, byte for byte as appended: key
+	// order, number spellings (1.0, -0.0, 2^70) and escapes are kept.
+	Record json.RawMessage
+	// SchemaVersion is the envelope's schema_version: always
+	// gen.SchemaVersion for an Envelope that decoded without error.
+	SchemaVersion int
+}
+
+// checkRecord validates a record for Append (spec R-REC-1): valid UTF-8, one
+// JSON object with nothing but white space around it, at most maxSize
+// bytes and maxDepth levels of nesting. It returns the record without the
+// surrounding white space, which is insignificant in JSON.
+func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
+	if len(rec) > maxSize {
+		return nil, &RecordError{Offset: maxSize, Reason: "record of " + strconv.Itoa(len(rec)) + " bytes exceeds the limit of " + strconv.Itoa(maxSize), kind: ErrRecordTooLarge}
+	}
+	if !utf8.Valid(rec) {
+		off := 0
+		for off < len(rec) {
+			r, size := utf8.DecodeRune(rec[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		return nil, &RecordError{Offset: off, Reason: "not valid UTF-8"}
+	}
+	s := scanner{b: rec, maxDepth: maxDepth}
+	s.skipSpace()
+	start := s.i
+	if s.i >= len(rec) || rec[s.i] != '{' {
+		return nil, &RecordError{Offset: s.i, Reason: "a record must be a JSON object"}
+	}
+	if !s.value(0) {
+		e := &RecordError{Offset: s.i, Reason: s.err}
+		if s.deep {
+			e.kind = ErrTooDeep
+		}
+		return nil, e
+	}
+	end := s.i
+	s.skipSpace()
+	if s.i != len(rec) {
+		return nil, &RecordError{Offset: s.i, Reason: "data after the JSON object"}
+	}
+	return rec[start:end], nil
+}
+
+// appendEnvelope appends the envelope of a record to dst, byte-compatible
+// with the reference: compact, keys in the order of gen.FieldOrder, non-ASCII
+// raw, appended_at in Python's isoformat (spec R-ENV-2).
+func appendEnvelope(dst []byte, id ulid.ULID, at time.Time, rec []byte) []byte {
+	dst = append(dst, `{"`+gen.FieldULID+`":"`...)
+	dst = id.AppendString(dst)
+	dst = append(dst, `","`+gen.FieldAppendedAt+`":"`...)
+	dst = appendISOTime(dst, at)
+	dst = append(dst, `","`+gen.FieldRecord+`":`...)
+	dst = append(dst, rec...)
+	dst = append(dst, `,"`+gen.FieldSchemaVersion+`":`...)
+	dst = strconv.AppendInt(dst, schemaVersion, 10)
+	return append(dst, '}')
+}
+
+// appendISOTime appends t as Python's datetime.isoformat() prints an aware
+// UTC datetime: microseconds, and no fraction at all when they are zero.
+func appendISOTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	dst = t.AppendFormat(dst, "2006-01-02T15:04:05")
+	if us := t.Nanosecond() / 1000; us != 0 {
+		dst = append(dst, '.')
+		var d [6]byte
+		for i := 5; i >= 0; i-- {
+			d[i] = byte('0' + us%10)
+			us /= 10
+		}
+		dst = append(dst, d[:]...)
+	}
+	return append(dst, "+00:00"...)
+}
+
+// FormatAppendedAt returns t as capq writes appended_at: Python's
+// isoformat of the UTC time, truncated to microseconds, for example
+// "2026-05-02T15:00:00.120000+00:00" or "2026-05-02T15:00:00+00:00".
+func FormatAppendedAt(t time.Time) string { return string(appendISOTime(nil, t)) }
+
+// ParseAppendedAt parses an appended_at value: any RFC 3339 date-time,
+// which covers both isoformat shapes the reference writes and the "Z"
+// suffix.
+func ParseAppendedAt(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// DecodeEnvelope decodes the contents of a pending file strictly against the
+// envelope schema (spec R-ENV-3): valid UTF-8; one JSON object; exactly the
+// keys of gen.FieldOrder, each once, in any order; ulid a canonical ULID
+// (equal to the one in name, when name is a pending file name);
+// appended_at an RFC 3339 date-time; record an object; schema_version the
+// integer gen.SchemaVersion.
+//
+// A schema_version written as a different integer gives a *SchemaError,
+// whatever else is wrong with the file, so that files of a newer format
+// stop the drain instead of being quarantined. Every other problem gives a
+// *CorruptError. Envelope.Record aliases data.
+func DecodeEnvelope(name string, data []byte) (Envelope, error) {
+	corrupt := func(reason string) (Envelope, error) {
+		return Envelope{}, &CorruptError{Name: name, Reason: reason}
+	}
+	if !utf8.Valid(data) {
+		return corrupt("not valid UTF-8")
+	}
+	s := scanner{b: data, maxDepth: maxReadDepth}
+	s.skipSpace()
+	if s.i >= len(data) || data[s.i] != '{' {
+		return corrupt("not a JSON object")
+	}
+	// Walk the top-level members by hand, keeping each value's span.
+	var spans [4][]byte
+	var extra string
+	var dup string
+	s.i++
+	s.skipSpace()
+	if s.i < len(data) && data[s.i] == '}' {
+		s.i++
+	} else {
+		for {
+			s.skipSpace()
+			if s.i >= len(data) || data[s.i] != '"' {
+				return corrupt("expected a string key")
+			}
+			kstart := s.i
+			if !s.str() {
+				return corrupt(s.err)
+			}
+			key, ok := jsonString(data[kstart:s.i])
+			if !ok {
+				return corrupt("undecodable key")
+			}
+			s.skipSpace()
+			if s.i >= len(data) || data[s.i] != ':' {
+				return corrupt("expected ':' after key")
+			}
+			s.i++
+			s.skipSpace()
+			vstart := s.i
+			if !s.value(1) {
+				return corrupt(s.err)
+			}
+			idx := fieldIndex(key)
+			switch {
+			case idx < 0:
+				if extra == "" {
+					extra = key
+				}
+			case spans[idx] != nil:
+				dup = key
+			default:
+				spans[idx] = data[vstart:s.i]
+			}
+			s.skipSpace()
+			if s.i >= len(data) {
+				return corrupt("unexpected end of JSON")
+			}
+			if data[s.i] == ',' {
+				s.i++
+				continue
+			}
+			if data[s.i] != '}' {
+				return corrupt("expected ',' or '}'")
+			}
+			s.i++
+			break
+		}
+	}
+	s.skipSpace()
+	if s.i != len(data) {
+		return corrupt("data after the JSON object")
+	}
+
+	// schema_version first: a version we do not know stops the drain.
+	sv := spans[3]
+	if sv == nil {
+		return corrupt("missing " + gen.FieldSchemaVersion)
+	}
+	if !isIntegerToken(sv) {
+		return corrupt(gen.FieldSchemaVersion + " is not an integer: " + truncate(string(sv), 64))
+	}
+	if string(sv) != strconv.Itoa(schemaVersion) {
+		return Envelope{}, &SchemaError{Name: name, Found: truncate(string(sv), 64)}
+	}
+	if dup != "" {
+		return corrupt("duplicate key " + strconv.Quote(dup))
+	}
+	if extra != "" && !gen.AdditionalProperties {
+		return corrupt("unexpected key " + strconv.Quote(truncate(extra, 64)))
+	}
+	for i, sp := range spans {
+		if sp == nil {
+			return corrupt("missing " + gen.FieldOrder[i])
+		}
+	}
+
+	var env Envelope
+	env.SchemaVersion = schemaVersion
+	idStr, ok := jsonStringValue(spans[0])
+	if !ok {
+		return corrupt(gen.FieldULID + " is not a string")
+	}
+	if !ulid.Valid(idStr) {
+		return corrupt(gen.FieldULID + " is not a canonical ULID: " + strconv.Quote(truncate(idStr, 64)))
+	}
+	env.ULID = ulid.MustParse(idStr)
+	if want, ok := ulidFromPendingName(name); ok && want != idStr {
+		return corrupt(gen.FieldULID + " " + idStr + " differs from the file name")
+	}
+	at, ok := jsonStringValue(spans[1])
+	if !ok {
+		return corrupt(gen.FieldAppendedAt + " is not a string")
+	}
+	t, err := ParseAppendedAt(at)
+	if err != nil {
+		return corrupt(gen.FieldAppendedAt + " is not an RFC 3339 date-time: " + strconv.Quote(truncate(at, 64)))
+	}
+	env.AppendedAt = t
+	if spans[2][0] != '{' {
+		return corrupt(gen.FieldRecord + " is not a JSON object")
+	}
+	env.Record = spans[2]
+	return env, nil
+}
+
+// maxReadDepth bounds nesting when reading pending files. It is generous,
+// because files written by other implementations must be readable, and
+// fixed, because the scanner recurses once per level.
+const maxReadDepth = 10000
+
+func fieldIndex(key string) int {
+	for i, f := range gen.FieldOrder {
+		if key == f {
+			return i
+		}
+	}
+	return -1
+}
+
+// jsonString decodes a scanned JSON string token (quotes included).
+func jsonString(tok []byte) (string, bool) {
+	raw := tok[1 : len(tok)-1]
+	plain := true
+	for _, c := range raw {
+		if c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(raw), true
+	}
+	var s string
+	if err := json.Unmarshal(tok, &s); err != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// jsonStringValue decodes a value span that must be a JSON string.
+func jsonStringValue(span []byte) (string, bool) {
+	if len(span) < 2 || span[0] != '"' {
+		return "", false
+	}
+	return jsonString(span)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,171 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// Errors returned by the queue. Every error the queue returns either is one
+// of these sentinels, wraps one (test with errors.Is), or is one of the
+// typed errors below (extract with errors.As). Errors that come from the
+// file system also wrap the underlying syscall.Errno, so
+// errors.Is(err, syscall.ENOSPC) works too.
+var (
+	// ErrClosed is returned by every operation on a closed Queue.
+	ErrClosed = errors.New("capq: queue is closed")
+
+	// ErrInvalidRecord is wrapped by every error that refuses a record at
+	// Append: not valid UTF-8, not valid JSON, not a JSON object, too large
+	// or too deeply nested. Nothing touches the disk before the record is
+	// accepted.
+	ErrInvalidRecord = errors.New("capq: invalid record")
+
+	// ErrRecordTooLarge is wrapped (together with ErrInvalidRecord) when a
+	// record exceeds Options.MaxRecordSize.
+	ErrRecordTooLarge = errors.New("capq: record too large")
+
+	// ErrTooDeep is wrapped (together with ErrInvalidRecord) when a record
+	// nests arrays and objects deeper than Options.MaxDepth.
+	ErrTooDeep = errors.New("capq: record nested too deeply")
+
+	// ErrCorrupt is wrapped by every *CorruptError: a pending file that is
+	// not a valid envelope. Ingest moves such files to the quarantine
+	// folder and goes on; they are never deleted.
+	ErrCorrupt = errors.New("capq: corrupt pending file")
+
+	// ErrSchemaVersion is wrapped by every *SchemaError: a pending file
+	// written for a schema version this code does not understand.
+	ErrSchemaVersion = errors.New("capq: unsupported schema_version")
+
+	// ErrSync is wrapped when an fsync of a file or of the directory
+	// failed. The operation that needed it failed and was rolled back as
+	// far as possible; it is never retried as if the failed fsync could
+	// have succeeded (see the spec, R-DUR-4).
+	ErrSync = errors.New("capq: fsync failed")
+
+	// ErrNotFound is returned when a named record does not exist (for
+	// example Requeue of a ULID that is not dead-lettered).
+	ErrNotFound = errors.New("capq: no such record")
+
+	// ErrUnsafeFile is wrapped when the queue refuses a file because it is
+	// a symlink or not a regular file where a regular file belongs.
+	ErrUnsafeFile = errors.New("capq: refusing unsafe file")
+)
+
+// RecordError describes why Append refused a record. It wraps
+// ErrInvalidRecord, and ErrRecordTooLarge or ErrTooDeep where they apply.
+type RecordError struct {
+	Index  int    // position of the record in an AppendBatch call; 0 for Append
+	Offset int    // byte offset in the record where the problem was found
+	Reason string // what is wrong, for people
+	kind   error  // ErrRecordTooLarge, ErrTooDeep or nil
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("capq: invalid record (at byte %d): %s", e.Offset, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidRecord) true for every RecordError, and
+// errors.Is(err, ErrRecordTooLarge) or ErrTooDeep where that is the reason.
+func (e *RecordError) Is(target error) bool {
+	return target == ErrInvalidRecord || (e.kind != nil && target == e.kind)
+}
+
+// CorruptError describes a pending file that is not a valid envelope.
+type CorruptError struct {
+	Name   string // file name relative to the queue directory
+	Reason string // what is wrong, for people
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("capq: corrupt pending file %s: %s", e.Name, e.Reason)
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+// SchemaError is returned by Ingest when a pending file carries a
+// schema_version other than gen.SchemaVersion. The drain stops, the
+// handler is not called and the file stays where it is, so that a newer
+// consumer can read it (spec R-SCH-1).
+type SchemaError struct {
+	Name  string // file name relative to the queue directory
+	Found string // the schema_version value found, as written in the file
+}
+
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("capq: %s: unsupported schema_version %s (this code reads %d)", e.Name, e.Found, schemaVersion)
+}
+
+// Unwrap returns ErrSchemaVersion.
+func (e *SchemaError) Unwrap() error { return ErrSchemaVersion }
+
+// OpError reports a failed file-system step of a queue operation: which
+// operation, which step, which file. It wraps the file system's error (and
+// so its syscall.Errno), and ErrSync when the failed step was an fsync.
+type OpError struct {
+	Op   string // queue operation: "append", "ingest", "prune", ...
+	Step string // "create", "write", "fsync", "close", "rename", "fsync-dir", "unlink", "lock", "read", "list", ...
+	Name string // file name relative to the queue directory, if any
+	Err  error
+}
+
+func (e *OpError) Error() string {
+	if e.Name == "" {
+		return fmt.Sprintf("capq: %s: %s: %v", e.Op, e.Step, e.Err)
+	}
+	return fmt.Sprintf("capq: %s: %s %s: %v", e.Op, e.Step, e.Name, e.Err)
+}
+
+// Unwrap returns the file system's error.
+func (e *OpError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrSync) true when the failed step was an fsync.
+func (e *OpError) Is(target error) bool {
+	return target == ErrSync && (e.Step == stepSync || e.Step == stepSyncDir)
+}
+
+// HandlerError is returned by Ingest when the handler failed for a record
+// and the drain stopped (no MaxAttempts, or attempts left). It wraps the
+// handler's error.
+type HandlerError struct {
+	ULID    string // the record's ULID
+	Attempt int    // the attempt that failed, 1 for the first delivery
+	Err     error  // what the handler returned
+}
+
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("capq: handler failed for %s (attempt %d): %v", e.ULID, e.Attempt, e.Err)
+}
+
+// Unwrap returns the handler's error.
+func (e *HandlerError) Unwrap() error { return e.Err }
+
+// Steps named in OpError.
+const (
+	stepCreate  = "create"
+	stepWrite   = "write"
+	stepSync    = "fsync"
+	stepClose   = "close"
+	stepRename  = "rename"
+	stepSyncDir = "fsync-dir"
+	stepUnlink  = "unlink"
+	stepLock    = "lock"
+	stepOpen    = "open"
+	stepRead    = "read"
+	stepList    = "list"
+	stepMkdir   = "mkdir"
+)
+
+func opErr(op, step, name string, err error) error {
+	return &OpError{Op: op, Step: step, Name: name, Err: err}
+}
+
+// isBusy reports whether err means a lock is held elsewhere.
+func isBusy(err error) bool {
+	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN)
+}
+
+// fsysELOOP is what opening a symlink with O_NOFOLLOW fails with.
+const fsysELOOP = syscall.ELOOP

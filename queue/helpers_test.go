@@ -1,0 +1,130 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+)
+
+// sampleRecord is the seed's _sample_record: a minimally valid record.
+func sampleRecord(i int, surface string) []byte {
+	if surface == "" {
+		surface = fmt.Sprintf("sample text %d", i)
+	}
+	b, err := json.Marshal(map[string]string{
+		"surface": surface, "cue": fmt.Sprintf("cue %d", i),
+		"tier": "episodic", "session_id": "test-session", "role": "user",
+	})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// openTest opens a queue on a fresh temporary directory of the real disk.
+func openTest(t testing.TB, opts Options) (*Queue, string) {
+	t.Helper()
+	dir := t.TempDir()
+	q, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q, dir
+}
+
+// openFault opens a queue on a temporary directory of the real disk behind
+// the fault-injecting seam.
+func openFault(t testing.TB, opts Options) (*Queue, string, *fsys.Fault) {
+	t.Helper()
+	dir := t.TempDir()
+	osfs, err := fsys.OpenOS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := fsys.NewFault(osfs)
+	opts.FileSystem = f
+	q, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { q.Close(); osfs.Close() })
+	return q, dir, f
+}
+
+// writeEnvelopeDirectly is the seed's _write_envelope_directly: it seeds a
+// pending file the way the reference writes it (json.dumps with
+// ensure_ascii=False and compact separators), bypassing Append.
+func writeEnvelopeDirectly(t testing.TB, dir, id string, record []byte, schemaVersion int, appendedAt string) string {
+	t.Helper()
+	if appendedAt == "" {
+		appendedAt = "2026-05-02T15:00:00+00:00"
+	}
+	data := fmt.Sprintf(`{"ulid":%q,"appended_at":%q,"record":%s,"schema_version":%d}`, id, appendedAt, record, schemaVersion)
+	p := filepath.Join(dir, "pending-"+id+".json")
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func exists(t testing.TB, p string) bool {
+	t.Helper()
+	_, err := os.Lstat(p)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func mustCount(t testing.TB, q *Queue) int {
+	t.Helper()
+	n, err := q.Count()
+	if err != nil {
+		t.Fatalf("Count: %v", err)
+	}
+	return n
+}
+
+func mustAppend(t testing.TB, q *Queue, rec []byte) ulid.ULID {
+	t.Helper()
+	id, err := q.Append(rec)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return id
+}
+
+// collect returns a handler that records every delivery.
+func collect(seen *[]Delivery) Handler {
+	return func(_ context.Context, d Delivery) error {
+		*seen = append(*seen, d)
+		return nil
+	}
+}
+
+// surface extracts the "surface" field of a delivered record.
+func surface(t testing.TB, d Delivery) string {
+	t.Helper()
+	var r struct {
+		Surface string `json:"surface"`
+	}
+	if err := json.Unmarshal(d.Record, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.Surface
+}
+
+func pendingPath(dir string, id ulid.ULID) string {
+	return filepath.Join(dir, "pending-"+id.String()+".json")
+}
+
+func lockPath(dir string, id ulid.ULID) string {
+	return filepath.Join(dir, "pending-"+id.String()+".lock")
+}

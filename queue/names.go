@@ -1,0 +1,98 @@
+package queue
+
+import (
+	"github.com/capq/capq/ulid"
+)
+
+// File names in the queue directory (spec R-FILE-1). The reference owns
+// the first four; capq adds the two folders, which the reference ignores
+// because they are not regular files named pending-*.json.
+const (
+	pendingPrefix = "pending-"
+	pendingSuffix = ".json"
+	tmpSuffix     = ".json.tmp"
+	lockSuffix    = ".lock"
+
+	// AuditLogName is the name of the audit log inside the queue
+	// directory: JSON Lines, one line per record dropped on overflow,
+	// quarantined, dead-lettered or requeued.
+	AuditLogName = ".overflow-audit.log"
+
+	// QuarantineDir is the folder, inside the queue directory, where
+	// corrupt and unsafe files are moved, never deleted.
+	QuarantineDir = "quarantine"
+
+	// DeadLetterDir is the folder, inside the queue directory, where
+	// records whose handler failed Options.MaxAttempts times are moved
+	// with their attempt history.
+	DeadLetterDir = "dead-letter"
+
+	// historySuffix names the attempt history kept beside a dead letter.
+	historySuffix = ".history"
+
+	pendingNameLen = len(pendingPrefix) + ulid.EncodedSize + len(pendingSuffix)
+)
+
+func pendingName(id string) string { return pendingPrefix + id + pendingSuffix }
+func tmpName(id string) string     { return pendingPrefix + id + tmpSuffix }
+func lockName(id string) string    { return pendingPrefix + id + lockSuffix }
+
+// nameKind classifies a directory entry name.
+type nameKind uint8
+
+const (
+	kindForeign   nameKind = iota // not a name capq uses
+	kindPending                   // pending-<ULID>.json
+	kindTmp                       // pending-<ULID>.json.tmp
+	kindLock                      // pending-<ULID>.lock
+	kindAudit                     // .overflow-audit.log
+	kindLookalike                 // starts with pending- but is none of the above
+	kindQuarantine
+	kindDeadLetter
+)
+
+// classify sorts a directory entry name into its kind and returns the ULID
+// part for the kinds that have one. It does not allocate (the ULID check
+// works on a stack copy of at most 32 bytes).
+func classify(name []byte) (nameKind, []byte) {
+	n := len(name)
+	switch {
+	case n == pendingNameLen && hasPrefix(name, pendingPrefix) && hasSuffix(name, pendingSuffix):
+		id := name[len(pendingPrefix) : n-len(pendingSuffix)]
+		if ulid.Valid(string(id)) {
+			return kindPending, id
+		}
+	case n == pendingNameLen+len(".tmp") && hasPrefix(name, pendingPrefix) && hasSuffix(name, tmpSuffix):
+		id := name[len(pendingPrefix) : n-len(tmpSuffix)]
+		if ulid.Valid(string(id)) {
+			return kindTmp, id
+		}
+	case n == len(pendingPrefix)+ulid.EncodedSize+len(lockSuffix) && hasPrefix(name, pendingPrefix) && hasSuffix(name, lockSuffix):
+		id := name[len(pendingPrefix) : n-len(lockSuffix)]
+		if ulid.Valid(string(id)) {
+			return kindLock, id
+		}
+	case string(name) == AuditLogName:
+		return kindAudit, nil
+	case string(name) == QuarantineDir:
+		return kindQuarantine, nil
+	case string(name) == DeadLetterDir:
+		return kindDeadLetter, nil
+	}
+	if hasPrefix(name, pendingPrefix) {
+		return kindLookalike, nil
+	}
+	return kindForeign, nil
+}
+
+func hasPrefix(b []byte, p string) bool { return len(b) >= len(p) && string(b[:len(p)]) == p }
+func hasSuffix(b []byte, s string) bool { return len(b) >= len(s) && string(b[len(b)-len(s):]) == s }
+
+// ulidFromPendingName returns the ULID string of a pending file name.
+func ulidFromPendingName(name string) (string, bool) {
+	k, id := classify([]byte(name))
+	if k != kindPending {
+		return "", false
+	}
+	return string(id), true
+}

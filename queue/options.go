@@ -1,0 +1,145 @@
+package queue
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+)
+
+// Defaults for Options fields left at their zero value.
+const (
+	// DefaultMaxSize is the pending count above which an append prunes
+	// the oldest records (the reference's DEFAULT_MAX_SIZE).
+	DefaultMaxSize = 10000
+	// DefaultMaxRecordSize bounds a record's JSON, in bytes.
+	DefaultMaxRecordSize = 4 << 20
+	// DefaultMaxDepth bounds the nesting of a record's JSON at Append.
+	DefaultMaxDepth = 512
+	// DefaultTmpGrace is how old a stray .tmp file must be before Open
+	// and Recover remove it: far longer than any append takes, so an
+	// append in progress in another process is never disturbed.
+	DefaultTmpGrace = 15 * time.Minute
+	// DefaultDeleteSyncEvery is how many deletes Ingest makes before it
+	// fsyncs the directory (it always does at the end of a call too).
+	DefaultDeleteSyncEvery = 64
+)
+
+// Options configure a Queue. The zero value is a durable queue with the
+// reference's defaults.
+type Options struct {
+	// MaxSize is the pending count above which an append prunes the
+	// oldest records, down to MaxSize minus a headroom of a tenth of
+	// MaxSize (at least 1, at most 100). Zero means DefaultMaxSize; a
+	// negative value disables overflow pruning.
+	MaxSize int
+
+	// MaxRecordSize bounds a record's JSON in bytes at Append, and (plus
+	// room for the envelope) a pending file's size at read. Zero means
+	// DefaultMaxRecordSize.
+	MaxRecordSize int
+
+	// MaxDepth bounds the nesting of objects and arrays in a record at
+	// Append. Zero means DefaultMaxDepth. Reading tolerates much deeper
+	// files written by other implementations.
+	MaxDepth int
+
+	// NoSync skips every fsync. Appends become about as fast as the page
+	// cache, and a crash of the process still loses nothing, but a power
+	// cut or kernel crash can lose acknowledged appends, resurrect
+	// delivered records, and leave empty or truncated pending files
+	// (which Ingest then quarantines). Never the default; see spec
+	// R-DUR-6.
+	NoSync bool
+
+	// TmpGrace is the age beyond which Open and Recover remove stray
+	// .tmp files. Zero means DefaultTmpGrace.
+	TmpGrace time.Duration
+
+	// DeleteSyncEvery is how many successful deliveries Ingest deletes
+	// before it fsyncs the directory; a power cut can re-deliver at most
+	// that many records per consumer (spec R-DUR-3). Zero means
+	// DefaultDeleteSyncEvery.
+	DeleteSyncEvery int
+
+	// SkipRecover makes Open skip the recovery pass (stray .tmp removal,
+	// orphan lock cleanup). Recover can be called later.
+	SkipRecover bool
+
+	// Logger receives warnings the queue cannot return as errors (for
+	// example a prune that failed after an append had already
+	// committed). Nil discards them.
+	Logger *slog.Logger
+
+	// Clock returns the time used for appended_at and audit lines. Nil
+	// means time.Now.
+	Clock func() time.Time
+
+	// ULIDs generates record ULIDs. Nil means ulid.Default(), shared by
+	// every queue in the process so that their ULIDs are ordered.
+	ULIDs *ulid.Generator
+
+	// FileSystem replaces the operating system's file system. It exists
+	// for capq's own tests (crash, power-loss and fault injection): its
+	// type is internal to this module, so it cannot be set elsewhere.
+	FileSystem fsys.FS
+}
+
+// resolved returns o with defaults filled in.
+func (o Options) resolved() Options {
+	if o.MaxSize == 0 {
+		o.MaxSize = DefaultMaxSize
+	}
+	if o.MaxRecordSize <= 0 {
+		o.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.TmpGrace <= 0 {
+		o.TmpGrace = DefaultTmpGrace
+	}
+	if o.DeleteSyncEvery <= 0 {
+		o.DeleteSyncEvery = DefaultDeleteSyncEvery
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.ULIDs == nil {
+		o.ULIDs = ulid.Default()
+	}
+	return o
+}
+
+// headroom is how far below MaxSize an overflow prune goes: a tenth of
+// MaxSize, at least 1 and at most 100 (spec R-OVF-1).
+func headroom(maxSize int) int {
+	return min(max(maxSize/10, 1), 100)
+}
+
+// maxFileSize bounds the bytes read from a pending file: the record limit
+// plus room for the envelope around it.
+func (o Options) maxFileSize() int { return o.MaxRecordSize + 512 }
+
+// IngestOptions bound one Ingest call. The zero value drains everything and
+// stops at the first handler failure, as the reference does.
+type IngestOptions struct {
+	// MaxRecords bounds how many records are delivered. Zero means no
+	// bound; a negative value delivers nothing (the reference's
+	// max_records <= 0).
+	MaxRecords int
+
+	// Budget bounds the time Ingest spends: no record is started once
+	// it has elapsed. Zero means no bound.
+	Budget time.Duration
+
+	// MaxAttempts, when positive, moves a record whose handler has failed
+	// that many times to the dead-letter folder and goes on with the
+	// drain. Zero keeps the reference's behaviour: a handler failure stops
+	// the drain and is returned.
+	MaxAttempts int
+}

@@ -1,0 +1,161 @@
+package queue
+
+import (
+	"errors"
+	"io/fs"
+
+	"github.com/capq/capq/ulid"
+)
+
+// PruneResult counts what a prune did.
+type PruneResult struct {
+	Dropped     int // records deleted, each with an audit line
+	Quarantined int // victims that turned out corrupt: moved, not deleted
+	Skipped     int // victims locked by a consumer, left alone
+}
+
+// Prune drops the oldest pending records until at most keep remain, writing
+// an audit line (reason "pruned") for each. Records locked by a consumer
+// are skipped, never deleted under it; corrupt ones are quarantined rather
+// than deleted.
+func (q *Queue) Prune(keep int) (PruneResult, error) {
+	if err := q.enter(); err != nil {
+		return PruneResult{}, err
+	}
+	defer q.leave()
+	q.tally.mu.Lock()
+	defer q.tally.mu.Unlock()
+	start := q.tally.appended.Load()
+	count, err := q.count("prune")
+	if err != nil {
+		return PruneResult{}, err
+	}
+	res, err := q.prune(count, max(keep, 0), ulid.ULID{}, ReasonPruned)
+	q.tally.reset(count-res.Dropped-res.Quarantined, start)
+	return res, err
+}
+
+// pruneChunk bounds how many victims are held locked at once.
+const pruneChunk = 256
+
+// prune drops the oldest records until target remain, of the count found
+// (spec R-OVF-1, R-OVF-2). It never drops newest or anything newer (the
+// record whose append triggered the prune; zero means no such record).
+// The caller holds q.tally.mu.
+//
+// For each chunk of victims: take each victim's lock (skipping those held
+// by consumers), read its appended_at, write all audit lines and fsync the
+// log, then unlink the records and their locks, then fsync the directory.
+// The audit line comes first so that no record is ever dropped without
+// one; a crash after it may leave a record that the log calls dropped,
+// which the next prune drops (and logs) again.
+func (q *Queue) prune(count, target int, newest ulid.ULID, reason string) (PruneResult, error) {
+	var res PruneResult
+	excess := count - target
+	if excess <= 0 {
+		return res, nil
+	}
+	ids, err := q.list("prune", excess)
+	if err != nil {
+		return res, err
+	}
+	if !newest.IsZero() {
+		for i, id := range ids {
+			if id.Compare(newest) >= 0 {
+				ids = ids[:i]
+				break
+			}
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), pruneChunk)
+		if err := q.pruneChunk(ids[:n], count, reason, &res); err != nil {
+			return res, err
+		}
+		ids = ids[n:]
+	}
+	return res, nil
+}
+
+func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason string, res *PruneResult) error {
+	const op = "prune"
+	type victim struct {
+		c    *claim
+		name string
+	}
+	var victims []victim
+	var entries []AuditEntry
+	defer func() {
+		for _, v := range victims {
+			if v.c != nil {
+				v.c.release(false)
+			}
+		}
+	}()
+	for _, id := range ids {
+		s := id.String()
+		c, err := q.claimRecord(op, s)
+		if err == errBusy {
+			res.Skipped++
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		name := pendingName(s)
+		data, err := q.readPending(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			c.finish() // a consumer delivered it meanwhile
+			continue
+		}
+		appendedAt := ""
+		if err == nil {
+			env, derr := DecodeEnvelope(name, data)
+			if derr == nil {
+				appendedAt = FormatAppendedAt(env.AppendedAt)
+			}
+			err = derr
+		}
+		var se *SchemaError
+		switch {
+		case errors.As(err, &se):
+			// A record of a newer format is not ours to judge as
+			// corrupt; it can be dropped like any other, with the
+			// reference's empty appended_at for an unreadable one.
+		case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
+			// Bytes a human may need: quarantine, never delete.
+			if qerr := q.quarantine(op, name, err.Error()); qerr != nil {
+				c.release(true)
+				return qerr
+			}
+			c.finish()
+			res.Quarantined++
+			continue
+		case err != nil:
+			c.release(false)
+			return err
+		}
+		victims = append(victims, victim{c: c, name: name})
+		size := count
+		entries = append(entries, AuditEntry{
+			TS: q.now(), DroppedULID: s, AppendedAt: appendedAt,
+			Reason: reason, QueueSizeBeforePrune: &size,
+		})
+	}
+	if len(victims) == 0 {
+		return nil
+	}
+	if err := q.writeAudit(op, entries); err != nil {
+		return err
+	}
+	for i := range victims {
+		v := &victims[i]
+		if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return opErr(op, stepUnlink, v.name, err)
+		}
+		v.c.finish()
+		v.c = nil
+		res.Dropped++
+	}
+	return q.syncDirs(op, ".")
+}

@@ -1,0 +1,520 @@
+package queue
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+)
+
+// Queue is a capture queue in one directory. A Queue is safe for concurrent
+// use by many goroutines, and any number of Queues in any number of
+// processes (capq's or the reference's) may share one directory.
+type Queue struct {
+	dir  string
+	fs   fsys.FS
+	own  bool // fs was opened by Open and is closed by Close
+	opts Options
+
+	// closeMu is held for reading by every operation and for writing by
+	// Close, so that Close waits for operations in progress.
+	closeMu sync.RWMutex
+	closed  bool
+
+	dirSync syncer // group commit of root-directory fsyncs
+	tally   tally  // the pending count as far as this process knows
+
+	bufs sync.Pool // *[]byte envelope buffers for Append
+}
+
+// Open opens the queue in dir, creating the directory (mode 0700, with any
+// missing parents) if it does not exist. Unless opts.SkipRecover is set it
+// then runs Recover, and it counts the pending records once.
+func Open(dir string, opts Options) (*Queue, error) {
+	opts = opts.resolved()
+	q := &Queue{dir: dir, opts: opts, fs: opts.FileSystem}
+	if q.fs == nil {
+		fsy, err := openDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		q.fs, q.own = fsy, true
+	}
+	q.dirSync.fs = q.fs
+	q.dirSync.dir = "."
+	q.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	if !opts.SkipRecover {
+		if _, err := q.recover(); err != nil {
+			q.closeFS()
+			return nil, err
+		}
+	}
+	n, err := q.count("open")
+	if err != nil {
+		q.closeFS()
+		return nil, err
+	}
+	q.tally.reset(n, 0)
+	return q, nil
+}
+
+// openDir opens (creating if needed) the queue directory on the real disk.
+func openDir(dir string) (*fsys.OS, error) {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, opErr("open", stepMkdir, dir, err)
+		}
+		// The new directory's own entry must survive a power cut, or
+		// every record appended to it could vanish with it.
+		if err := syncPath(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, opErr("open", stepSyncDir, filepath.Dir(dir), err)
+		}
+	case err != nil:
+		return nil, opErr("open", stepOpen, dir, err)
+	case !fi.IsDir():
+		return nil, opErr("open", stepOpen, dir, syscall.ENOTDIR)
+	}
+	fsy, err := fsys.OpenOS(dir)
+	if err != nil {
+		return nil, opErr("open", stepOpen, dir, err)
+	}
+	return fsy, nil
+}
+
+func syncPath(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func (q *Queue) closeFS() {
+	if q.own {
+		q.fs.Close()
+	}
+}
+
+// Close closes the queue, waiting for operations in progress. Later calls
+// return ErrClosed. Records already appended stay in the directory.
+func (q *Queue) Close() error {
+	q.closeMu.Lock()
+	defer q.closeMu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	q.closed = true
+	if q.own {
+		return q.fs.Close()
+	}
+	return nil
+}
+
+// enter marks the start of an operation; the caller must call q.leave.
+func (q *Queue) enter() error {
+	q.closeMu.RLock()
+	if q.closed {
+		q.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (q *Queue) leave() { q.closeMu.RUnlock() }
+
+// Dir returns the queue directory as given to Open.
+func (q *Queue) Dir() string { return q.dir }
+
+// Path returns the path of the pending file of id.
+func (q *Queue) Path(id ulid.ULID) string {
+	return filepath.Join(q.dir, pendingName(id.String()))
+}
+
+// AuditLogPath returns the path of the audit log.
+func (q *Queue) AuditLogPath() string { return filepath.Join(q.dir, AuditLogName) }
+
+// Append durably appends one record, a JSON object given as its bytes, and
+// returns its ULID (spec R-APP-1 to R-APP-4). When Append returns nil, the
+// record's file has been written, fsynced, renamed to its final name and
+// the directory fsynced: it survives a crash of the process, of the kernel
+// or of the power. When it returns an error, no pending file of the record
+// remains, as far as the file system lets capq remove it.
+//
+// The record is refused with an error wrapping ErrInvalidRecord, before
+// anything touches the disk, unless it is one JSON object in valid UTF-8
+// within Options.MaxRecordSize and Options.MaxDepth. Its bytes are stored
+// verbatim (surrounding white space aside).
+//
+// If the append takes the pending count above Options.MaxSize, the oldest
+// records are pruned (spec R-OVF-1); a failure there does not fail the
+// append, which has already committed, and is logged.
+func (q *Queue) Append(record []byte) (ulid.ULID, error) {
+	ids, err := q.AppendBatch([][]byte{record})
+	if err != nil {
+		return ulid.ULID{}, err
+	}
+	return ids[0], nil
+}
+
+// AppendBatch appends many records with a single directory fsync for all of
+// them, and returns their ULIDs in order. Every record is validated before
+// any is written. If it returns an error, none of the records remains
+// pending; a consumer running at the same time may nevertheless have seen
+// (and delivered) some of them before they were rolled back, so the batch
+// is all-or-nothing for the producer, not for concurrent consumers.
+func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
+	if err := q.enter(); err != nil {
+		return nil, err
+	}
+	defer q.leave()
+	recs := make([][]byte, len(records))
+	for i, r := range records {
+		rec, err := checkRecord(r, q.opts.MaxRecordSize, q.opts.MaxDepth)
+		if err != nil {
+			var re *RecordError
+			if errors.As(err, &re) {
+				re.Index = i
+			}
+			return nil, err
+		}
+		recs[i] = rec
+	}
+	ids := make([]ulid.ULID, len(recs))
+	names := make([]string, len(recs)) // final names of the committed files
+	done := 0                          // how many tmp files were renamed
+	rollback := func() {
+		for _, n := range names[:done] {
+			q.fs.Remove(n)
+		}
+		if done > 0 && !q.opts.NoSync {
+			q.fs.SyncDir(".")
+		}
+	}
+	var tmps []string
+	for i, rec := range recs {
+		id, err := q.opts.ULIDs.New()
+		if err != nil {
+			q.removeAll(tmps)
+			return nil, opErr("append", "ulid", "", err)
+		}
+		ids[i] = id
+		s := id.String()
+		names[i] = pendingName(s)
+		tmp := tmpName(s)
+		if err := q.writeTmp(tmp, id, rec); err != nil {
+			q.removeAll(tmps)
+			return nil, err
+		}
+		tmps = append(tmps, tmp)
+	}
+	for i, tmp := range tmps {
+		if err := q.fs.Rename(tmp, names[i]); err != nil {
+			q.removeAll(tmps[i:])
+			rollback()
+			return nil, opErr("append", stepRename, names[i], err)
+		}
+		done++
+	}
+	if !q.opts.NoSync {
+		// The renames are only durable once the directory is: without
+		// this fsync a power cut can lose an acknowledged append (the
+		// reference's weakness).
+		if err := q.dirSync.sync(); err != nil {
+			rollback()
+			return nil, opErr("append", stepSyncDir, ".", err)
+		}
+	}
+	q.afterAppend(len(ids), ids[len(ids)-1])
+	return ids, nil
+}
+
+// writeTmp writes the envelope of one record to a new tmp file and, unless
+// NoSync, fsyncs it. On any error the tmp file is removed.
+func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) error {
+	bp := q.bufs.Get().(*[]byte)
+	defer q.bufs.Put(bp)
+	buf := appendEnvelope((*bp)[:0], id, q.opts.Clock(), rec)
+	*bp = buf
+	f, err := q.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return opErr("append", stepCreate, tmp, err)
+	}
+	fail := func(step string, err error) error {
+		f.Close()
+		q.fs.Remove(tmp)
+		return opErr("append", step, tmp, err)
+	}
+	n, err := f.Write(buf)
+	if err == nil && n != len(buf) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		// A short write (file-size limit, disk full) must never be
+		// published: the reference renamed such truncated files.
+		return fail(stepWrite, err)
+	}
+	if !q.opts.NoSync {
+		// The data must be on disk before the rename makes the name
+		// visible, or a power cut could leave an empty or partial file
+		// under the final name. A failed fsync is not retried: the
+		// kernel may already have dropped the dirty pages, and a retry
+		// could falsely succeed.
+		if err := f.Sync(); err != nil {
+			return fail(stepSync, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		q.fs.Remove(tmp)
+		return opErr("append", stepClose, tmp, err)
+	}
+	return nil
+}
+
+func (q *Queue) removeAll(names []string) {
+	for _, n := range names {
+		q.fs.Remove(n)
+	}
+}
+
+// Count returns the number of pending records: regular files named
+// pending-<ULID>.json with a canonical ULID. It lists the directory once,
+// without an allocation per name.
+func (q *Queue) Count() (int, error) {
+	if err := q.enter(); err != nil {
+		return 0, err
+	}
+	defer q.leave()
+	return q.count("count")
+}
+
+func (q *Queue) count(op string) (int, error) {
+	n := 0
+	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
+		if k, _ := classify(name); k == kindPending && q.isRegular(name, typ) {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, opErr(op, stepList, ".", err)
+	}
+	return n, nil
+}
+
+// isRegular resolves an entry type, asking the file system when the
+// directory listing did not say.
+func (q *Queue) isRegular(name []byte, typ fsys.EntryType) bool {
+	if typ != fsys.TypeUnknown {
+		return typ == fsys.TypeRegular
+	}
+	fi, err := q.fs.Lstat(string(name))
+	return err == nil && fi.IsRegular()
+}
+
+// List returns the ULIDs of the pending records, oldest first (ULID order,
+// which is file-name order).
+func (q *Queue) List() ([]ulid.ULID, error) {
+	if err := q.enter(); err != nil {
+		return nil, err
+	}
+	defer q.leave()
+	return q.list("list", -1)
+}
+
+// list returns the pending ULIDs in order; with limit >= 0, only the
+// oldest limit of them, found without holding every name in memory.
+func (q *Queue) list(op string, limit int) ([]ulid.ULID, error) {
+	var ids []ulid.ULID
+	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
+		k, idb := classify(name)
+		if k != kindPending || !q.isRegular(name, typ) {
+			return nil
+		}
+		var id ulid.ULID
+		if err := id.UnmarshalText(idb); err != nil {
+			return nil // cannot happen: classify checked the form
+		}
+		if limit >= 0 {
+			ids = keepOldest(ids, id, limit)
+		} else {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, opErr(op, stepList, ".", err)
+	}
+	slices.SortFunc(ids, ulid.ULID.Compare)
+	return ids, nil
+}
+
+// keepOldest adds id to ids, a max-heap (by ULID) of at most limit
+// elements, so that ids ends up holding the limit smallest ULIDs seen.
+func keepOldest(ids []ulid.ULID, id ulid.ULID, limit int) []ulid.ULID {
+	if limit == 0 {
+		return ids
+	}
+	if len(ids) < limit {
+		ids = append(ids, id)
+		for i := len(ids) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if ids[p].Compare(ids[i]) >= 0 {
+				break
+			}
+			ids[p], ids[i] = ids[i], ids[p]
+			i = p
+		}
+		return ids
+	}
+	if id.Compare(ids[0]) >= 0 {
+		return ids
+	}
+	ids[0] = id
+	for i := 0; ; { // sift down
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(ids) && ids[l].Compare(ids[m]) > 0 {
+			m = l
+		}
+		if r < len(ids) && ids[r].Compare(ids[m]) > 0 {
+			m = r
+		}
+		if m == i {
+			return ids
+		}
+		ids[i], ids[m] = ids[m], ids[i]
+		i = m
+	}
+}
+
+// syncer shares directory fsyncs between concurrent callers (group
+// commit). A caller needs an fsync that started after its own rename
+// finished; whoever finds no fsync running starts one for everybody who is
+// waiting, so N concurrent appenders pay for about two fsyncs, not N.
+type syncer struct {
+	fs  fsys.FS
+	dir string
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	running  bool
+	started  uint64 // generation of the last fsync started
+	done     uint64 // generation of the last fsync finished
+	failed   uint64 // generation of the last fsync that failed
+	failErr  error
+	initOnce sync.Once
+}
+
+// sync returns once a directory fsync that began after the call has
+// finished, with that fsync's error (or a later one's: an error is never
+// hidden by a later success, since the failed fsync may have dropped this
+// caller's entry).
+func (s *syncer) sync() error {
+	s.initOnce.Do(func() { s.cond = sync.NewCond(&s.mu) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	need := s.started + 1 // any fsync running now began before our rename ended
+	if s.running {
+		need = s.started + 1
+	}
+	for s.done < need {
+		if s.running {
+			s.cond.Wait()
+			continue
+		}
+		s.running = true
+		s.started++
+		gen := s.started
+		s.mu.Unlock()
+		err := s.fs.SyncDir(s.dir)
+		s.mu.Lock()
+		s.running = false
+		s.done = gen
+		if err != nil {
+			s.failed, s.failErr = gen, err
+		}
+		s.cond.Broadcast()
+	}
+	if s.failed >= need {
+		return s.failErr
+	}
+	return nil
+}
+
+// tally tracks the pending count well enough for the overflow rule
+// without listing the directory on every append (spec R-OVF-3). It knows
+// the count found by the last listing and how many records this process
+// appended since; other processes' appends and every process's deletions
+// are only seen at the next listing, which happens at the latest after
+// interval() of this process's appends, and whenever its estimate passes
+// MaxSize.
+type tally struct {
+	appended atomic.Int64 // records this process appended, ever
+	base     atomic.Int64 // count found by the last listing
+	baseSeq  atomic.Int64 // value of appended when that listing began
+	mu       sync.Mutex   // serialises listings and prunes
+}
+
+func (t *tally) reset(count int, seq int64) {
+	t.base.Store(int64(count))
+	t.baseSeq.Store(seq)
+}
+
+func (t *tally) estimate() int64 {
+	return t.base.Load() + t.appended.Load() - t.baseSeq.Load()
+}
+
+// countInterval is how many of its own appends a process makes between
+// listings: the headroom, or 1% of the count last seen when that is more.
+// Listing costs time in proportion to the count, so this keeps its
+// amortised cost per append constant while bounding the overshoot.
+func countInterval(maxSize int, lastCount int64) int64 {
+	return max(int64(headroom(maxSize)), lastCount/100)
+}
+
+// afterAppend runs the overflow rule after n records, the newest of which
+// is newest, were committed.
+func (q *Queue) afterAppend(n int, newest ulid.ULID) {
+	seq := q.tally.appended.Add(int64(n))
+	if q.opts.MaxSize < 0 {
+		return
+	}
+	maxSize := int64(q.opts.MaxSize)
+	due := func() bool {
+		return q.tally.estimate() > maxSize ||
+			seq-q.tally.baseSeq.Load() >= countInterval(q.opts.MaxSize, q.tally.base.Load())
+	}
+	if !due() {
+		return
+	}
+	q.tally.mu.Lock()
+	defer q.tally.mu.Unlock()
+	if q.tally.baseSeq.Load() >= seq && q.tally.estimate() <= maxSize {
+		return // a listing that began after our rename already saw us
+	}
+	start := q.tally.appended.Load()
+	count, err := q.count("append")
+	if err != nil {
+		q.opts.Logger.Warn("capq: counting for the overflow rule failed", "dir", q.dir, "err", err)
+		return
+	}
+	q.tally.reset(count, start)
+	if count <= q.opts.MaxSize {
+		return
+	}
+	res, err := q.prune(count, q.opts.MaxSize-headroom(q.opts.MaxSize), newest, reasonOverflow)
+	q.tally.reset(count-res.Dropped-res.Quarantined, start)
+	if err != nil {
+		q.opts.Logger.Warn("capq: overflow prune failed", "dir", q.dir, "err", err)
+	}
+}

@@ -1,0 +1,129 @@
+package queue
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"syscall"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+)
+
+// RecoveryReport says what Recover found and did.
+type RecoveryReport struct {
+	// RemovedTmp lists the stray .tmp files removed: appends that died
+	// before their rename, older than Options.TmpGrace.
+	RemovedTmp []string
+	// InDoubt lists records whose lock file exists but is held by nobody:
+	// a consumer died, or its handler failed, while delivering them. The
+	// handler may or may not have finished its work; the next delivery
+	// has Attempt > 1 so that it can deduplicate.
+	InDoubt []ulid.ULID
+	// RemovedLocks lists lock files removed because their record no
+	// longer exists (a consumer died between deleting the record and its
+	// lock, or the reference pruned the record and left the lock).
+	RemovedLocks []string
+}
+
+// Recover cleans up after crashed appenders and consumers (spec R-REC-2):
+// it removes stray .tmp files older than Options.TmpGrace and lock files
+// whose record is gone, and reports records in doubt. It never removes a
+// pending record, and never a lock that anybody holds. Open calls it unless
+// Options.SkipRecover is set.
+func (q *Queue) Recover() (RecoveryReport, error) {
+	if err := q.enter(); err != nil {
+		return RecoveryReport{}, err
+	}
+	defer q.leave()
+	return q.recover()
+}
+
+func (q *Queue) recover() (RecoveryReport, error) {
+	const op = "recover"
+	var rep RecoveryReport
+	var tmps, locks []string
+	pending := make(map[string]bool)
+	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
+		k, idb := classify(name)
+		switch k {
+		case kindPending:
+			pending[string(idb)] = true
+		case kindTmp:
+			if typ == fsys.TypeRegular || typ == fsys.TypeUnknown {
+				tmps = append(tmps, string(name))
+			}
+		case kindLock:
+			if typ == fsys.TypeRegular || typ == fsys.TypeUnknown {
+				locks = append(locks, string(idb))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, opErr(op, stepList, ".", err)
+	}
+	now := q.opts.Clock()
+	for _, name := range tmps {
+		fi, err := q.fs.Lstat(name)
+		if err != nil || !fi.IsRegular() || now.Sub(fi.ModTime) < q.opts.TmpGrace {
+			continue
+		}
+		if err := q.fs.Remove(name); err == nil {
+			rep.RemovedTmp = append(rep.RemovedTmp, name)
+		}
+	}
+	slices.Sort(locks)
+	for _, id := range locks {
+		held, err := q.lockHeld(id)
+		if err != nil || held {
+			continue
+		}
+		if pending[id] {
+			rep.InDoubt = append(rep.InDoubt, ulid.MustParse(id))
+			continue
+		}
+		// The record is gone; remove its lock under the lock itself, and
+		// only if the record is still gone once we hold it.
+		c, err := q.claimRecord(op, id)
+		if err != nil {
+			continue
+		}
+		if _, err := q.fs.Lstat(pendingName(id)); errors.Is(err, fs.ErrNotExist) {
+			c.finish()
+			rep.RemovedLocks = append(rep.RemovedLocks, lockName(id))
+		} else {
+			c.release(true)
+		}
+	}
+	if len(rep.RemovedTmp)+len(rep.RemovedLocks) > 0 {
+		if err := q.syncDirs(op, "."); err != nil {
+			return rep, err
+		}
+	}
+	if len(rep.InDoubt) > 0 {
+		q.opts.Logger.Info("capq: records in doubt (a consumer died or failed mid-delivery)", "dir", q.dir, "count", len(rep.InDoubt))
+	}
+	return rep, nil
+}
+
+// lockHeld reports whether somebody holds the lock file of id, by trying to
+// take a shared lock on it without blocking (and without creating it).
+func (q *Queue) lockHeld(id string) (bool, error) {
+	f, err := q.fs.OpenFile(lockName(id), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.IsRegular() {
+		return false, ErrUnsafeFile
+	}
+	if err := f.Flock(fsys.LockShared | fsys.LockNonBlocking); err != nil {
+		if isBusy(err) {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, nil
+}

@@ -1,0 +1,206 @@
+package queue
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/capq/capq/internal/fsys"
+)
+
+// FindingKind names a kind of finding of Verify.
+type FindingKind string
+
+// The kinds of finding. Violation reports which of them break the spec.
+const (
+	FindingCorrupt      FindingKind = "corrupt"        // pending file that is not a valid envelope
+	FindingFutureSchema FindingKind = "future_schema"  // schema_version this code does not read (not a violation: a newer writer)
+	FindingLookalike    FindingKind = "lookalike_name" // starts with "pending-" but is not a name capq uses
+	FindingSymlink      FindingKind = "symlink"        // a symlink among the queue's names
+	FindingNotRegular   FindingKind = "not_regular"    // a directory, FIFO, socket or device under a file name
+	FindingStrayTmp     FindingKind = "stray_tmp"      // a .tmp file: an append in progress, or one that died
+	FindingInDoubt      FindingKind = "in_doubt"       // unheld lock file beside its record: a delivery failed or crashed
+	FindingOrphanLock   FindingKind = "orphan_lock"    // lock file whose record is gone
+	FindingPermissions  FindingKind = "permissions"    // directory or file readable or writable by group or others
+	FindingDirSymlink   FindingKind = "dir_symlink"    // the queue directory itself is a symlink
+	FindingQuarantined  FindingKind = "quarantined"    // a file in the quarantine folder
+	FindingDeadLetter   FindingKind = "dead_letter"    // a record in the dead-letter folder
+	FindingUnreadable   FindingKind = "unreadable"     // a file that could not be read (I/O error)
+)
+
+// Violation reports whether a finding of this kind means the directory
+// breaks the spec (as opposed to describing state a human may want to see).
+func (k FindingKind) Violation() bool {
+	switch k {
+	case FindingCorrupt, FindingLookalike, FindingSymlink, FindingNotRegular,
+		FindingPermissions, FindingOrphanLock, FindingUnreadable:
+		return true
+	}
+	return false
+}
+
+// Finding is one observation of Verify.
+type Finding struct {
+	Kind   FindingKind `json:"kind"`
+	Name   string      `json:"name"`   // relative to the queue directory
+	Detail string      `json:"detail"` // for people
+}
+
+// Verify checks the queue directory dir against the spec without changing
+// anything (spec R-VER-1), and returns every finding, sorted by name. It
+// does not create dir. The error is only for a directory that cannot be
+// read at all.
+func Verify(dir string) ([]Finding, error) {
+	var out []Finding
+	if fi, err := os.Lstat(dir); err != nil {
+		return nil, opErr("verify", stepOpen, dir, err)
+	} else if fi.Mode()&os.ModeSymlink != 0 {
+		out = append(out, Finding{Kind: FindingDirSymlink, Name: ".", Detail: "the queue directory is a symlink; capq resolves it once at Open"})
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, opErr("verify", stepOpen, dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, opErr("verify", stepOpen, dir, syscall.ENOTDIR)
+	}
+	fsy, err := fsys.OpenOS(dir)
+	if err != nil {
+		return nil, opErr("verify", stepOpen, dir, err)
+	}
+	defer fsy.Close()
+	q := &Queue{dir: dir, fs: fsy, opts: Options{SkipRecover: true}.resolved()}
+	more, err := q.verify()
+	return append(out, more...), err
+}
+
+// Verify checks the queue's directory as the package-level Verify does.
+func (q *Queue) Verify() ([]Finding, error) {
+	if err := q.enter(); err != nil {
+		return nil, err
+	}
+	defer q.leave()
+	return q.verify()
+}
+
+func (q *Queue) verify() ([]Finding, error) {
+	var out []Finding
+	add := func(k FindingKind, name, detail string) {
+		out = append(out, Finding{Kind: k, Name: name, Detail: detail})
+	}
+	if root, err := q.fs.Lstat("."); err == nil && root.Mode.Perm()&0o022 != 0 {
+		add(FindingPermissions, ".", "the queue directory is writable by group or others ("+root.Mode.Perm().String()+")")
+	}
+	type entry struct {
+		name string
+		typ  fsys.EntryType
+	}
+	var entries []entry
+	pending := make(map[string]bool)
+	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
+		if typ == fsys.TypeUnknown {
+			if fi, err := q.fs.Lstat(string(name)); err == nil {
+				typ = typeOf(fi.Mode)
+			}
+		}
+		entries = append(entries, entry{string(name), typ})
+		if k, idb := classify(name); k == kindPending && typ == fsys.TypeRegular {
+			pending[string(idb)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, opErr("verify", stepList, ".", err)
+	}
+	for _, e := range entries {
+		k, idb := classify([]byte(e.name))
+		switch k {
+		case kindForeign:
+			continue // not ours to judge
+		case kindLookalike:
+			add(FindingLookalike, e.name, "looks like a queue file but is not a name capq uses; Count, List and Ingest ignore it")
+			continue
+		case kindQuarantine, kindDeadLetter:
+			if e.typ != fsys.TypeDir {
+				add(FindingNotRegular, e.name, "should be a directory")
+			} else {
+				out = append(out, q.verifyFolder(e.name, k)...)
+			}
+			continue
+		}
+		if e.typ == fsys.TypeSymlink {
+			add(FindingSymlink, e.name, "symlink where capq keeps a regular file; capq never follows it")
+			continue
+		}
+		if e.typ != fsys.TypeRegular {
+			add(FindingNotRegular, e.name, "not a regular file")
+			continue
+		}
+		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Mode.Perm()&0o077 != 0 {
+			add(FindingPermissions, e.name, "readable or writable by group or others ("+fi.Mode.Perm().String()+")")
+		}
+		switch k {
+		case kindPending:
+			data, err := q.readPending(e.name)
+			if err == nil {
+				_, err = DecodeEnvelope(e.name, data)
+			}
+			var se *SchemaError
+			switch {
+			case err == nil:
+			case errors.As(err, &se):
+				add(FindingFutureSchema, e.name, err.Error())
+			case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
+				add(FindingCorrupt, e.name, err.Error())
+			case errors.Is(err, fs.ErrNotExist):
+			default:
+				add(FindingUnreadable, e.name, err.Error())
+			}
+		case kindTmp:
+			add(FindingStrayTmp, e.name, "temporary file of an append in progress or one that died; Recover removes it after the grace period")
+		case kindLock:
+			held, err := q.lockHeld(string(idb))
+			switch {
+			case err != nil || held:
+			case pending[string(idb)]:
+				add(FindingInDoubt, e.name, "a delivery of this record failed or crashed; the next one has Attempt > 1")
+			default:
+				add(FindingOrphanLock, e.name, "lock file without its record; Recover removes it")
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Finding) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// verifyFolder reports the contents of the quarantine or dead-letter
+// folder.
+func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
+	var out []Finding
+	q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {
+		n := dir + "/" + string(name)
+		switch {
+		case k == kindQuarantine:
+			out = append(out, Finding{Kind: FindingQuarantined, Name: n, Detail: "kept for a human; see the audit log for why"})
+		case strings.HasSuffix(n, pendingSuffix):
+			out = append(out, Finding{Kind: FindingDeadLetter, Name: n, Detail: "handler failed MaxAttempts times; Requeue puts it back"})
+		}
+		return nil
+	})
+	return out
+}
+
+func typeOf(m fs.FileMode) fsys.EntryType {
+	switch {
+	case m.IsRegular():
+		return fsys.TypeRegular
+	case m.IsDir():
+		return fsys.TypeDir
+	case m&fs.ModeSymlink != 0:
+		return fsys.TypeSymlink
+	}
+	return fsys.TypeOther
+}
