@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/ulid"
 )
 
@@ -79,7 +81,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 	}
 	unsynced := 0 // deletes not yet made durable
 	syncDeletes := func() error {
-		if unsynced == 0 || q.opts.NoSync {
+		if unsynced == 0 || q.opts.NoSync || mutate.On(mutate.SkipDirSync) {
 			unsynced = 0
 			return nil
 		}
@@ -180,6 +182,12 @@ func (q *Queue) ingestOne(ctx context.Context, id string, h Handler, opts Ingest
 		return outcomeDeleted, nil
 	}
 	c.recordStart()
+	if mutate.On(mutate.DeleteBeforeHandler) {
+		q.fs.Remove(name)
+	}
+	if mutate.On(mutate.DropLockEarly) {
+		c.f.Flock(fsys.Unlock)
+	}
 	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt()}, c)
 	if herr != nil {
 		res.Failed++

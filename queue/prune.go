@@ -3,7 +3,9 @@ package queue
 import (
 	"errors"
 	"io/fs"
+	"slices"
 
+	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/ulid"
 )
 
@@ -58,6 +60,15 @@ func (q *Queue) prune(count, target int, newest ulid.ULID, reason string) (Prune
 	ids, err := q.list("prune", excess)
 	if err != nil {
 		return res, err
+	}
+	if mutate.On(mutate.OverflowDropsNewest) {
+		// list returned every id, ordered; take the newest instead.
+		slices.SortFunc(ids, ulid.ULID.Compare)
+		slices.Reverse(ids)
+		ids = ids[:min(excess, len(ids))]
+		newest = ulid.ULID{}
+	} else if len(ids) > excess {
+		ids = ids[:excess] // the ReverseList mutant listed everything
 	}
 	if !newest.IsZero() {
 		for i, id := range ids {

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/ulid"
 )
 
@@ -204,6 +206,9 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 	var tmps []string
 	for i, rec := range recs {
 		id, err := q.opts.ULIDs.New()
+		if mutate.On(mutate.ULIDAhead) {
+			id = aheadULID(id)
+		}
 		if err != nil {
 			q.removeAll(tmps)
 			return nil, opErr("append", "ulid", "", err)
@@ -226,7 +231,7 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 		}
 		done++
 	}
-	if !q.opts.NoSync {
+	if !q.opts.NoSync && !mutate.On(mutate.SkipDirSync) {
 		// The renames are only durable once the directory is: without
 		// this fsync a power cut can lose an acknowledged append (the
 		// reference's weakness).
@@ -345,7 +350,7 @@ func (q *Queue) list(op string, limit int) ([]ulid.ULID, error) {
 		if err := id.UnmarshalText(idb); err != nil {
 			return nil // cannot happen: classify checked the form
 		}
-		if limit >= 0 {
+		if limit >= 0 && !mutate.On(mutate.ReverseList|mutate.OverflowDropsNewest) {
 			ids = keepOldest(ids, id, limit)
 		} else {
 			ids = append(ids, id)
@@ -356,6 +361,9 @@ func (q *Queue) list(op string, limit int) ([]ulid.ULID, error) {
 		return nil, opErr(op, stepList, ".", err)
 	}
 	slices.SortFunc(ids, ulid.ULID.Compare)
+	if mutate.On(mutate.ReverseList) {
+		slices.Reverse(ids)
+	}
 	return ids, nil
 }
 
@@ -517,4 +525,14 @@ func (q *Queue) afterAppend(n int, newest ulid.ULID) {
 	if err != nil {
 		q.opts.Logger.Warn("capq: overflow prune failed", "dir", q.dir, "err", err)
 	}
+}
+
+// aheadULID moves id an hour ahead of its time: the ULIDAhead mutant.
+func aheadULID(id ulid.ULID) ulid.ULID {
+	ms := id.Ms() + uint64(time.Hour/time.Millisecond)
+	for i := 5; i >= 0; i-- {
+		id[i] = byte(ms)
+		ms >>= 8
+	}
+	return id
 }

@@ -1,0 +1,70 @@
+// Package mutate holds the switches that turn the queue into deliberately
+// broken variants ("mutants"), so that capq's own test suites can prove they
+// catch each kind of bug (spec R28 and model/README.md).
+//
+// It is internal, test-only machinery: nothing outside this module can
+// enable a mutant, and with no mutant enabled each check in the queue costs
+// one atomic load. The switch is process-wide, so tests that enable a
+// mutant must not run in parallel with other queue tests.
+package mutate
+
+import (
+	"strconv"
+	"sync/atomic"
+)
+
+// Set is a set of mutants.
+type Set uint32
+
+// The mutants. Each names the bug it plants in the queue.
+const (
+	// SkipDirSync: appends and ingests never fsync the directory, so a
+	// power cut can lose acknowledged appends and resurrect deliveries.
+	SkipDirSync Set = 1 << iota
+	// DeleteBeforeHandler: ingest deletes a record before its handler
+	// runs, so a failing handler loses it.
+	DeleteBeforeHandler
+	// DropLockEarly: ingest releases a record's lock before its handler
+	// runs, so two consumers can deliver the same record.
+	DropLockEarly
+	// ReverseList: List (and so Ingest and prune) run newest first.
+	ReverseList
+	// OverflowDropsNewest: the overflow prune drops the newest records
+	// instead of the oldest.
+	OverflowDropsNewest
+	// ULIDAhead: appended records get ULIDs an hour ahead of the clock.
+	ULIDAhead
+)
+
+// All lists every mutant, for tables of tests.
+var All = []Set{SkipDirSync, DeleteBeforeHandler, DropLockEarly, ReverseList, OverflowDropsNewest, ULIDAhead}
+
+var names = map[Set]string{
+	SkipDirSync:         "skip-dir-sync",
+	DeleteBeforeHandler: "delete-before-handler",
+	DropLockEarly:       "drop-lock-early",
+	ReverseList:         "reverse-list",
+	OverflowDropsNewest: "overflow-drops-newest",
+	ULIDAhead:           "ulid-ahead",
+}
+
+// String names a single mutant.
+func (s Set) String() string {
+	if n, ok := names[s]; ok {
+		return n
+	}
+	return "mutate.Set(" + strconv.FormatUint(uint64(s), 10) + ")"
+}
+
+var active atomic.Uint32
+
+// Enable turns on the mutants in s (in addition to any already on) and
+// returns a function that restores the previous set.
+func Enable(s Set) (restore func()) {
+	prev := active.Load()
+	active.Store(prev | uint32(s))
+	return func() { active.Store(prev) }
+}
+
+// On reports whether mutant m is enabled.
+func On(m Set) bool { return Set(active.Load())&m != 0 }
