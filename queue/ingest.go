@@ -99,7 +99,11 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 		if opts.MaxRecords > 0 && res.Delivered >= opts.MaxRecords {
 			break
 		}
-		if opts.Budget > 0 && time.Since(start) >= opts.Budget {
+		// The budget is checked only once a record was taken, so that
+		// every pass makes progress and repeated passes converge even
+		// when listing alone takes longer than the budget.
+		taken := res.Delivered + res.Quarantined + res.DeadLettered + res.Failed
+		if opts.Budget > 0 && taken > 0 && time.Since(start) >= opts.Budget {
 			break
 		}
 		u.AppendString(id[:0])

@@ -134,7 +134,8 @@ type IngestOptions struct {
 	MaxRecords int
 
 	// Budget bounds the time Ingest spends: no record is started once
-	// it has elapsed. Zero means no bound.
+	// it has elapsed, except that every call takes at least one record,
+	// so that repeated bounded calls converge. Zero means no bound.
 	Budget time.Duration
 
 	// MaxAttempts, when positive, moves a record whose handler has failed

@@ -1,0 +1,83 @@
+/*
+Package queue is capq's durable, crash-safe, multi-process capture queue.
+
+A producer appends JSON records to a queue directory while the consumer may be
+down; later a consumer drains them through a handler. Any number of producers
+and consumers, in any number of processes, may share one directory, including
+processes running the Python reference implementation whose format this
+package reads and writes byte for byte. The normative description is
+spec/SPEC.md; the requirement numbers (R1, R2, ...) cited in this package's
+comments and tests refer to it.
+
+# Guarantees in one paragraph
+
+When Append returns nil, the record is on disk and survives a crash of the
+process, the kernel or the power (the file is fsynced, renamed to its final
+name, and the directory fsynced). When it returns an error, the record is not
+pending. Records reach the handler oldest first, byte for byte as appended, at
+least once: a record is deleted only after its handler returned nil, and a
+crash or power cut after that but before the delete is durable re-delivers it
+(with Delivery.Attempt > 1, so handlers can deduplicate by ULID). Two
+consumers never deliver one record at the same time. Corrupt files are moved
+aside for a human, never deleted, and never block the queue. What is not
+guaranteed is listed in spec/SPEC.md (R28).
+
+# On-disk format
+
+The queue directory holds (R1):
+
+	pending-<ULID>.json       one committed record (the envelope below)
+	pending-<ULID>.json.tmp   an append in progress, renamed over the name above when complete
+	pending-<ULID>.lock       the record's lock (flock), present while it is being delivered,
+	                          and kept after a failed delivery as a crash marker with the
+	                          attempt history (JSON Lines) written by capq
+	.overflow-audit.log       JSON Lines: records dropped on overflow, quarantined,
+	                          dead-lettered or requeued
+	quarantine/               corrupt and unsafe files, moved here, never deleted
+	dead-letter/              records whose handler failed MaxAttempts times, each with
+	                          pending-<ULID>.history beside it
+
+<ULID> is 26 characters of upper-case Crockford base32 (ulid.Valid). Only
+regular files whose name has exactly that shape are pending; names that merely
+look like it (pending-.json, lower case, 25 characters) are ignored and
+reported by Verify. File name order is ULID order is append order.
+
+An envelope is compact JSON in UTF-8 with non-ASCII characters written raw,
+no trailing newline, keys in this order (R2):
+
+	{"ulid":"01M89W077TES8Y8XEAP3E7KMB2","appended_at":"2026-11-25T17:28:07.162144+00:00","record":{...},"schema_version":1}
+
+appended_at is Python's isoformat of the UTC time (no fraction when the
+microseconds are zero); readers accept any RFC 3339 date-time, including "Z".
+record is the appended JSON object, verbatim. schema_version is the integer
+gen.SchemaVersion; a file with another integer stops Ingest with a
+*SchemaError (R14). The JSON Schema spec/envelope.schema.json is the source of
+truth; package gen is generated from it, and DecodeEnvelope enforces it.
+
+# Protocols
+
+Append (R8, R9): create the .tmp name with O_CREAT|O_EXCL|O_NOFOLLOW mode
+0600, write the envelope, fsync, close, rename over the final name, fsync the
+directory (shared by concurrent appenders: group commit). Any failure removes
+what was written; a failed fsync is never retried (R10).
+
+Ingest (R11): list once, then per record oldest first: create or open the
+record's .lock, take flock(LOCK_EX|LOCK_NB) (held elsewhere: skip the record),
+check that the lock's name still refers to the locked file, read the record
+(O_NOFOLLOW, bounded), call the handler, then unlink the record and then the
+lock. The directory is fsynced every Options.DeleteSyncEvery deletes and at the
+end of every Ingest call (R15). This is the reference's protocol, so a capq
+consumer and a reference consumer may drain one directory at once.
+
+Overflow (R18, R20): after an append takes the count above MaxSize, the
+oldest records are dropped down to MaxSize minus a headroom, each under its
+lock and each with an audit line written before the unlink.
+
+# File-system access
+
+Every call goes through one small seam (internal/fsys) relative to the
+directory's file descriptor, never following a symlink (R22). The same code
+runs on the real disk, on an in-memory file system that models power loss, and
+behind a fault injector; that is how the durability claims are tested.
+*/
+package queue

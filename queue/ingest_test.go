@@ -1,0 +1,184 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// Spec R13: MaxRecords, Budget and context cancellation bound a drain, and
+// repeated bounded passes converge to an empty queue.
+func TestBoundedIngest(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      IngestOptions
+		cancel    bool
+		want      int // delivered by the first pass
+		wantErr   error
+		converges bool
+	}{
+		{name: "unbounded", opts: IngestOptions{}, want: 10, converges: true},
+		{name: "max 3", opts: IngestOptions{MaxRecords: 3}, want: 3, converges: true},
+		{name: "max 1", opts: IngestOptions{MaxRecords: 1}, want: 1, converges: true},
+		{name: "max above count", opts: IngestOptions{MaxRecords: 50}, want: 10, converges: true},
+		{name: "negative drains nothing", opts: IngestOptions{MaxRecords: -1}, want: 0},
+		{name: "budget elapsed", opts: IngestOptions{Budget: time.Nanosecond}, want: 1, converges: true},
+		{name: "cancelled context", cancel: true, want: 0, wantErr: context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, _ := openTest(t, Options{})
+			for i := range 10 {
+				mustAppend(t, q, sampleRecord(i, ""))
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				cancel()
+			}
+			var seen []Delivery
+			h := collect(&seen)
+			if tt.opts.Budget > 0 {
+				// The budget is checked before each record: make the
+				// first record take longer than the budget.
+				h = func(ctx context.Context, d Delivery) error {
+					time.Sleep(time.Millisecond)
+					return collect(&seen)(ctx, d)
+				}
+			}
+			res, err := q.Ingest(ctx, h, tt.opts)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if res.Delivered != tt.want || len(seen) != tt.want {
+				t.Fatalf("delivered %d (handler saw %d), want %d", res.Delivered, len(seen), tt.want)
+			}
+			if n := mustCount(t, q); n != 10-tt.want {
+				t.Fatalf("Count = %d after the pass, want %d", n, 10-tt.want)
+			}
+			if !tt.converges {
+				return
+			}
+			for pass := 0; mustCount(t, q) > 0; pass++ {
+				if pass > 20 {
+					t.Fatal("bounded passes do not converge")
+				}
+				if _, err := q.Ingest(context.Background(), h, tt.opts); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Oldest first across passes.
+			for i := 1; i < len(seen); i++ {
+				if seen[i-1].ULID.Compare(seen[i].ULID) >= 0 {
+					t.Fatalf("delivery %d out of order", i)
+				}
+			}
+		})
+	}
+}
+
+// Spec R13: a bounded pass on a queue whose oldest records are locked by
+// another consumer still delivers up to its bound from the rest.
+func TestBoundedIngestSkipsLockedRecords(t *testing.T) {
+	q, _ := openTest(t, Options{})
+	for i := range 6 {
+		mustAppend(t, q, sampleRecord(i, ""))
+	}
+	var held []*claim
+	ids, _ := q.List()
+	for _, id := range ids[:2] {
+		c, err := q.claimRecord("test", id.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.release(false)
+		}
+	}()
+	var seen []Delivery
+	res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{MaxRecords: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Delivered != 2 || res.Skipped != 2 {
+		t.Fatalf("res = %+v, want 2 delivered and 2 skipped", res)
+	}
+	if seen[0].ULID != ids[2] || seen[1].ULID != ids[3] {
+		t.Fatalf("delivered %v, %v; want the two oldest unlocked", seen[0].ULID, seen[1].ULID)
+	}
+}
+
+// Spec R12: a handler panic records the attempt, releases the lock (so the
+// record can be retried), and keeps panicking.
+func TestHandlerPanicReleasesLock(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	id := mustAppend(t, q, sampleRecord(0, ""))
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Fatalf("recovered %v, want the handler's panic", r)
+			}
+		}()
+		q.Ingest(context.Background(), func(context.Context, Delivery) error { panic("boom") }, IngestOptions{})
+	}()
+	if !exists(t, pendingPath(dir, id)) || !exists(t, lockPath(dir, id)) {
+		t.Fatal("record and lock file must stay after a panic")
+	}
+	var seen []Delivery
+	if _, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0].Attempt != 2 {
+		t.Fatalf("after a panic: %d deliveries, attempt %d; want 1 delivery with attempt 2", len(seen), seen[0].Attempt)
+	}
+}
+
+// Spec R11: Close waits for an Ingest in progress, and operations after
+// Close fail with ErrClosed.
+func TestCloseWaitsAndRefuses(t *testing.T) {
+	q, _ := openTest(t, Options{})
+	mustAppend(t, q, sampleRecord(0, ""))
+	inHandler := make(chan struct{})
+	release := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+			close(inHandler)
+			<-release
+			return nil
+		}, IngestOptions{})
+		done <- err
+	}()
+	<-inHandler
+	closed := make(chan error, 1)
+	go func() { closed <- q.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while an Ingest was in its handler")
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	for name, err := range map[string]error{
+		"Append": func() error { _, err := q.Append(sampleRecord(1, "")); return err }(),
+		"Count":  func() error { _, err := q.Count(); return err }(),
+		"Ingest": func() error {
+			_, err := q.Ingest(context.Background(), collect(new([]Delivery)), IngestOptions{})
+			return err
+		}(),
+		"Close": q.Close(),
+	} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
