@@ -56,6 +56,10 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 				continue // unlinked between our two opens: try again
 			}
 		}
+		if errors.Is(err, syscall.EISDIR) {
+			// A directory where the lock belongs.
+			return nil, opErr(op, stepLock, c.lock, errors.Join(err, ErrUnsafeFile))
+		}
 		if err != nil {
 			return nil, opErr(op, stepLock, c.lock, unsafeErr(err))
 		}

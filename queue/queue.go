@@ -43,8 +43,10 @@ type Queue struct {
 func Open(dir string, opts Options) (*Queue, error) {
 	opts = opts.resolved()
 	q := &Queue{dir: dir, opts: opts, fs: opts.FileSystem}
+	var err error
 	if q.fs == nil {
-		fsy, err := openDir(dir)
+		var fsy *fsys.OS
+		fsy, err = openDir(dir)
 		if err != nil {
 			return nil, err
 		}
@@ -53,13 +55,15 @@ func Open(dir string, opts Options) (*Queue, error) {
 	q.dirSync.fs = q.fs
 	q.dirSync.dir = "."
 	q.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
-	if !opts.SkipRecover {
-		if _, err := q.recover(); err != nil {
-			q.closeFS()
-			return nil, err
-		}
+	// One listing serves both recovery and the initial count.
+	var n int
+	if opts.SkipRecover {
+		n, err = q.count("open")
+	} else {
+		var rep RecoveryReport
+		rep, err = q.recover()
+		n = rep.pending
 	}
-	n, err := q.count("open")
 	if err != nil {
 		q.closeFS()
 		return nil, err
@@ -431,10 +435,9 @@ func (s *syncer) sync() error {
 	s.initOnce.Do(func() { s.cond = sync.NewCond(&s.mu) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	need := s.started + 1 // any fsync running now began before our rename ended
-	if s.running {
-		need = s.started + 1
-	}
+	// Any fsync running now may have begun before our rename ended, so
+	// only the next one to start is sure to cover it.
+	need := s.started + 1
 	for s.done < need {
 		if s.running {
 			s.cond.Wait()

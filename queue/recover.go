@@ -25,6 +25,8 @@ type RecoveryReport struct {
 	// longer exists (a consumer died between deleting the record and its
 	// lock, or the reference pruned the record and left the lock).
 	RemovedLocks []string
+
+	pending int // pending files seen by the listing, for Open's tally
 }
 
 // Recover cleans up after crashed appenders and consumers (spec R-REC-2):
@@ -44,12 +46,13 @@ func (q *Queue) recover() (RecoveryReport, error) {
 	const op = "recover"
 	var rep RecoveryReport
 	var tmps, locks []string
-	pending := make(map[string]bool)
 	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
 		k, idb := classify(name)
 		switch k {
 		case kindPending:
-			pending[string(idb)] = true
+			if q.isRegular(name, typ) {
+				rep.pending++
+			}
 		case kindTmp:
 			if typ == fsys.TypeRegular || typ == fsys.TypeUnknown {
 				tmps = append(tmps, string(name))
@@ -80,7 +83,7 @@ func (q *Queue) recover() (RecoveryReport, error) {
 		if err != nil || held {
 			continue
 		}
-		if pending[id] {
+		if fi, err := q.fs.Lstat(pendingName(id)); err == nil && fi.IsRegular() {
 			rep.InDoubt = append(rep.InDoubt, ulid.MustParse(id))
 			continue
 		}
