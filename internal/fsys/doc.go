@@ -1,0 +1,19 @@
+// Package fsys is the file-system seam of the queue: every file-system call
+// the queue makes goes through the FS interface, relative to the queue
+// directory, so that the same queue code runs on
+//
+//   - the real disk (OS, in os_linux.go): openat/renameat/unlinkat on a held
+//     directory descriptor, always with O_NOFOLLOW|O_CLOEXEC, so that no
+//     symlink can redirect the queue outside its directory;
+//   - an in-memory file system (Mem) that tracks which bytes and which
+//     directory entries are durable, so that power loss can be simulated on a
+//     machine whose own disk cannot be cut off;
+//   - a fault-injecting wrapper (Fault) around either, which fails the Nth
+//     call of an operation with a chosen errno.
+//
+// Names are slash-separated and relative to the root. They have at most two
+// components ("pending-X.json" or "quarantine/pending-X.json"); the directory
+// component is itself never followed if it is a symlink. Implementations
+// return errors that wrap the underlying syscall.Errno (ENOENT, EEXIST, ELOOP,
+// EWOULDBLOCK, ...) so that callers can use errors.Is.
+package fsys
