@@ -187,3 +187,27 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("drain after prune: %d, %v", len(seen), err)
 	}
 }
+
+// Spec R19: appends do not list the directory on every call (the
+// reference did, and slowed from 1 ms to 112 ms per append as it filled):
+// a process lists it about once per countInterval of its own appends.
+func TestAppendDoesNotRescanEveryTime(t *testing.T) {
+	for _, tt := range []struct {
+		maxSize, appends, maxListings int
+	}{
+		{maxSize: DefaultMaxSize, appends: 300, maxListings: 3},  // interval 100
+		{maxSize: 1000, appends: 300, maxListings: 3},            // interval 100
+		{maxSize: 100, appends: 95, maxListings: 95/10 + 1},      // interval 10, never over MaxSize
+		{maxSize: 1 << 20, appends: 250, maxListings: 250 / 100}, // interval 100 (count/100 is small)
+	} {
+		q, _, f := openFault(t, Options{MaxSize: tt.maxSize})
+		before := f.Calls(fsys.OpReadDir)
+		for i := range tt.appends {
+			mustAppend(t, q, sampleRecord(i, ""))
+		}
+		if got := f.Calls(fsys.OpReadDir) - before; got > tt.maxListings {
+			t.Errorf("MaxSize %d: %d appends listed the directory %d times, want at most %d",
+				tt.maxSize, tt.appends, got, tt.maxListings)
+		}
+	}
+}
