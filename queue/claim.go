@@ -64,24 +64,39 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 			return nil, opErr(op, stepLock, c.lock, unsafeErr(err))
 		}
 		if err := f.Flock(fsys.LockExclusive | fsys.LockNonBlocking); err != nil {
+			// Without the lock, a lock file we just created must stay:
+			// another consumer may have opened and locked it since, and
+			// removing its name under that consumer would let a third
+			// one lock a new file of the same name.
 			f.Close()
 			if isBusy(err) {
 				return nil, errBusy
 			}
 			return nil, opErr(op, stepLock, c.lock, err)
 		}
-		held, err := f.Stat()
-		if err != nil {
+		// From here on we hold the lock: a failure removes a lock file
+		// this claim created, so that it does not count as an attempt.
+		abandon := func(err error) (*claim, error) {
+			if c.fresh {
+				q.fs.Remove(c.lock)
+			}
 			f.Close()
 			return nil, opErr(op, stepLock, c.lock, err)
 		}
+		held, err := f.Stat()
+		if err != nil {
+			return abandon(err)
+		}
 		if !held.IsRegular() {
-			f.Close()
-			return nil, opErr(op, stepLock, c.lock, ErrUnsafeFile)
+			return abandon(ErrUnsafeFile)
 		}
 		cur, err := q.fs.Lstat(c.lock)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return abandon(err)
+		}
 		if err != nil || cur.Ino != held.Ino {
-			// The name moved on while we locked a dead inode.
+			// The name moved on while we locked a dead inode: it is
+			// not ours to remove.
 			f.Close()
 			if try < 3 {
 				continue

@@ -75,7 +75,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 		// further than the bound; a second pass picks up the rest.
 		limit = opts.MaxRecords * 2
 	}
-	ids, err := q.list("ingest", limit)
+	ids, err := q.list("ingest", limit, true)
 	if err != nil {
 		return res, err
 	}

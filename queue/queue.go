@@ -331,6 +331,18 @@ func (q *Queue) isRegular(name []byte, typ fsys.EntryType) bool {
 	return err == nil && fi.IsRegular()
 }
 
+// isUnsafeEntry reports whether an entry is a symlink or special file.
+func (q *Queue) isUnsafeEntry(name []byte, typ fsys.EntryType) bool {
+	if typ == fsys.TypeUnknown {
+		fi, err := q.fs.Lstat(string(name))
+		if err != nil {
+			return false
+		}
+		typ = typeOf(fi.Mode)
+	}
+	return typ == fsys.TypeSymlink || typ == fsys.TypeOther
+}
+
 // List returns the ULIDs of the pending records, oldest first (ULID order,
 // which is file-name order).
 func (q *Queue) List() ([]ulid.ULID, error) {
@@ -338,16 +350,22 @@ func (q *Queue) List() ([]ulid.ULID, error) {
 		return nil, err
 	}
 	defer q.leave()
-	return q.list("list", -1)
+	return q.list("list", -1, false)
 }
 
 // list returns the pending ULIDs in order; with limit >= 0, only the
-// oldest limit of them, found without holding every name in memory.
-func (q *Queue) list(op string, limit int) ([]ulid.ULID, error) {
+// oldest limit of them, found without holding every name in memory. With
+// unsafe, it also returns symlinks, FIFOs, sockets and devices under pending
+// names, so that Ingest can quarantine them (R21); directories under such
+// names stay ignored (R23).
+func (q *Queue) list(op string, limit int, unsafe bool) ([]ulid.ULID, error) {
 	var ids []ulid.ULID
 	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
 		k, idb := classify(name)
-		if k != kindPending || !q.isRegular(name, typ) {
+		if k != kindPending {
+			return nil
+		}
+		if !q.isRegular(name, typ) && !(unsafe && q.isUnsafeEntry(name, typ)) {
 			return nil
 		}
 		var id ulid.ULID
