@@ -35,11 +35,13 @@ const maxHistory = 256 << 10
 // claimRecord takes the lock of record id without blocking. It returns
 // errBusy when another holder has it.
 //
-// The lock file is created with O_EXCL first: when that succeeds, nobody
-// has tried this record before, and the attempt count is 0 without reading
-// anything. An existing lock file means an earlier attempt that failed or
-// crashed (the reference leaves it behind for that purpose); its content,
-// if capq wrote it, is the attempt history.
+// The lock file is created already locked (fsys.FS.CreateLocked: O_TMPFILE,
+// flock, linkat), so no other consumer can ever find a capq lock file
+// unlocked while its creator is about to lock it. When the creation
+// succeeds, nobody has tried this record before, and the attempt count is 0
+// without reading anything. An existing lock file means an earlier attempt
+// that failed or crashed (the reference leaves it behind for that purpose);
+// its content, if capq wrote it, is the attempt history.
 //
 // After taking the flock, the claim checks that the lock file's name still
 // refers to the inode it locked. Without that check a consumer that opened
@@ -48,8 +50,15 @@ const maxHistory = 256 << 10
 func (q *Queue) claimRecord(op, id string) (*claim, error) {
 	c := &claim{q: q, id: id, lock: lockName(id)}
 	for try := 0; ; try++ {
-		f, err := q.fs.OpenFile(c.lock, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := q.fs.CreateLocked(c.lock, 0o600)
 		c.fresh = err == nil
+		if c.fresh {
+			c.f = f
+			return c, nil
+		}
+		if isBusy(err) {
+			return nil, errBusy
+		}
 		if errors.Is(err, fs.ErrExist) {
 			f, err = q.fs.OpenFile(c.lock, os.O_RDWR|syscall.O_NONBLOCK, 0)
 			if errors.Is(err, fs.ErrNotExist) && try < 3 {
@@ -64,10 +73,6 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 			return nil, opErr(op, stepLock, c.lock, unsafeErr(err))
 		}
 		if err := f.Flock(fsys.LockExclusive | fsys.LockNonBlocking); err != nil {
-			// Without the lock, a lock file we just created must stay:
-			// another consumer may have opened and locked it since, and
-			// removing its name under that consumer would let a third
-			// one lock a new file of the same name.
 			f.Close()
 			if isBusy(err) {
 				return nil, errBusy

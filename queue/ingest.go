@@ -289,6 +289,9 @@ func readAllLimit(r io.Reader, buf []byte, limit int64) ([]byte, error) {
 	}
 }
 
+// maxQuarantineCopies bounds the files of one name kept in quarantine.
+const maxQuarantineCopies = 1000
+
 // quarantine moves name (a pending or lock file, or anything else in the
 // root) into the quarantine folder, fsyncs both directories, and writes an
 // audit line. The bytes are never deleted (spec R-HOS-1).
@@ -296,10 +299,19 @@ func (q *Queue) quarantine(op, name, why string) error {
 	if err := q.ensureDir(op, QuarantineDir); err != nil {
 		return err
 	}
+	// Never replace an earlier quarantined file of the same name: find a
+	// free name, name.1, name.2, ...
 	dst := QuarantineDir + "/" + name
 	for i := 1; ; i++ {
-		if _, err := q.fs.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		_, err := q.fs.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
 			break
+		}
+		if err != nil {
+			return opErr(op, stepOpen, dst, err)
+		}
+		if i > maxQuarantineCopies {
+			return opErr(op, stepRename, dst, fs.ErrExist)
 		}
 		dst = QuarantineDir + "/" + name + "." + itoa(i)
 	}

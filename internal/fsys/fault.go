@@ -208,6 +208,23 @@ func faultErr(c Call, err error) error {
 }
 
 // OpenFile implements FS; the File it returns is subject to the same rules.
+// CreateLocked implements FS. It is one call of OpOpen followed by one of
+// OpFlock, as the creation and the lock it combines; a failure of either
+// creates nothing, as the real operation fails as a whole.
+func (f *Fault) CreateLocked(name string, perm fs.FileMode) (File, error) {
+	for _, op := range []Op{OpOpen, OpFlock} {
+		c := Call{Op: op, Name: name}
+		if _, err := f.decide(c); err != nil {
+			return nil, faultErr(c, err)
+		}
+	}
+	inner, err := f.inner.CreateLocked(name, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{f: f, inner: inner, name: name}, nil
+}
+
 func (f *Fault) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	c := Call{Op: OpOpen, Name: name}
 	if _, err := f.decide(c); err != nil {

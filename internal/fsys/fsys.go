@@ -13,6 +13,14 @@ type FS interface {
 	// a symlink: opening a symlink fails with an error wrapping ELOOP.
 	OpenFile(name string, flag int, perm fs.FileMode) (File, error)
 
+	// CreateLocked creates name as a new regular file that is already
+	// locked exclusively (flock) by the returned File when the name
+	// appears: no other opener can ever see it unlocked. It fails with an
+	// error wrapping EEXIST if any entry of that name exists. The queue
+	// creates lock files this way, so that a lock file found unlocked
+	// always means an earlier holder that is gone.
+	CreateLocked(name string, perm fs.FileMode) (File, error)
+
 	// Rename atomically renames oldname to newname, replacing newname if it
 	// exists. Neither name is followed if it is a symlink (rename never
 	// follows the final component).

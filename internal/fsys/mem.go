@@ -578,6 +578,32 @@ func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 	return f, nil
 }
 
+// CreateLocked implements FS: the new file appears already locked by the
+// returned File, atomically under the Mem's mutex.
+func (p *MemFS) CreateLocked(name string, perm fs.FileMode) (File, error) {
+	m := p.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if errno := p.check(); errno != 0 {
+		return nil, pathErr("create", name, errno)
+	}
+	parent, base, n, errno := m.lookup(name)
+	if errno != 0 {
+		return nil, pathErr("create", name, errno)
+	}
+	if n != nil {
+		return nil, pathErr("create", name, syscall.EEXIST)
+	}
+	n = m.newInode(perm & fs.ModePerm)
+	parent.entries[base] = n
+	parent.mtime = n.mtime
+	f := &memFile{p: p, node: n, name: name, base: base, flag: os.O_RDWR}
+	n.exclusive = f
+	f.lock = LockExclusive
+	p.files[f] = struct{}{}
+	return f, nil
+}
+
 // Rename implements FS, with the errors of rename(2): ENOENT if oldname is
 // missing, EISDIR for a non-directory over a directory, ENOTDIR for a
 // directory over a non-directory, ENOTEMPTY over a non-empty directory.

@@ -1,9 +1,12 @@
 package fsys
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -124,6 +127,63 @@ func (o *OS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	fd, err := openat(dfd, base, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	return &osFile{f: os.NewFile(uintptr(fd), name), fd: fd, name: name}, nil
+}
+
+// CreateLocked implements FS. It creates an unnamed file in the directory
+// with O_TMPFILE, locks it, and only then gives it its name with linkat,
+// which fails with EEXIST instead of replacing an existing entry. On file
+// systems without O_TMPFILE it does the same with a uniquely named
+// temporary file, link and unlink.
+func (o *OS) CreateLocked(name string, perm fs.FileMode) (File, error) {
+	dfd, base, err := o.split("create", name)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := openat(dfd, ".", unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err == nil {
+		f, err := lockAndLink(fd, name, func() error {
+			// linkat with AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the
+			// /proc/self/fd path with AT_SYMLINK_FOLLOW does not.
+			return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), dfd, base, unix.AT_SYMLINK_FOLLOW)
+		})
+		if err == nil || !errors.Is(err, unix.ENOENT) {
+			return f, err
+		}
+		// No /proc: fall through to the named temporary file.
+	} else if err != unix.EOPNOTSUPP && err != unix.EISDIR && err != unix.EINVAL {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	tmp := "." + base + "." + hex.EncodeToString(rnd[:]) + ".locktmp"
+	fd, err = openat(dfd, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
+	}
+	defer unix.Unlinkat(dfd, tmp, 0)
+	return lockAndLink(fd, name, func() error { return unix.Linkat(dfd, tmp, dfd, base, 0) })
+}
+
+// lockAndLink takes an exclusive flock on fd and then gives the file its
+// name; on any error it closes fd.
+func lockAndLink(fd int, name string, link func() error) (File, error) {
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
+			unix.Close(fd)
+			return nil, &fs.PathError{Op: "flock", Path: name, Err: err}
+		}
+	}
+	if err := link(); err != nil {
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
 	return &osFile{f: os.NewFile(uintptr(fd), name), fd: fd, name: name}, nil
 }
