@@ -2,7 +2,9 @@ package queue
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -105,11 +107,66 @@ func appendISOTime(dst []byte, t time.Time) []byte {
 // "2026-05-02T15:00:00.120000+00:00" or "2026-05-02T15:00:00+00:00".
 func FormatAppendedAt(t time.Time) string { return string(appendISOTime(nil, t)) }
 
-// ParseAppendedAt parses an appended_at value: any RFC 3339 date-time,
-// which covers both isoformat shapes the reference writes and the "Z"
-// suffix.
+// ParseAppendedAt parses an appended_at value: any RFC 3339 date-time
+// (section 5.6), which covers both isoformat shapes the reference writes
+// and the "Z" suffix. It checks the grammar itself before asking package
+// time, whose parser is more lenient (a one-digit hour, a comma before the
+// fraction, and offsets out of range would pass). Leap seconds (:60) are
+// refused: Go cannot represent them and the reference cannot write them.
 func ParseAppendedAt(s string) (time.Time, error) {
+	if !isRFC3339(s) {
+		return time.Time{}, fmt.Errorf("capq: not an RFC 3339 date-time: %q", truncate(s, 64))
+	}
+	if s[10] == 't' || s[len(s)-1] == 'z' {
+		s = strings.ToUpper(s) // RFC 3339 allows lower case; package time does not
+	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// isRFC3339 checks the shape YYYY-MM-DD"T"hh:mm:ss[.f+]("Z"|("+"|"-")hh:mm)
+// with the offset in range; package time then checks the date and time
+// fields' ranges.
+func isRFC3339(s string) bool {
+	const fixed = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(fixed)+1 {
+		return false
+	}
+	for i := 0; i < len(fixed); i++ {
+		c := s[i]
+		switch fixed[i] {
+		case 'd':
+			if !isDigit(c) {
+				return false
+			}
+		case 'T':
+			if c != 'T' && c != 't' {
+				return false
+			}
+		default:
+			if c != fixed[i] {
+				return false
+			}
+		}
+	}
+	rest := s[len(fixed):]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && isDigit(rest[n]) {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "Z" || rest == "z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':' &&
+		isDigit(rest[1]) && isDigit(rest[2]) && isDigit(rest[4]) && isDigit(rest[5]):
+		return (rest[1]-'0')*10+(rest[2]-'0') <= 23 && (rest[4]-'0')*10+(rest[5]-'0') <= 59
+	}
+	return false
 }
 
 // DecodeEnvelope decodes the contents of a pending file strictly against the
