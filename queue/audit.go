@@ -13,7 +13,7 @@ import (
 	"github.com/capq/capq/internal/fsys"
 )
 
-// Reasons written in the audit log's "reason" field (spec R-AUD-1).
+// Reasons written in the audit log's "reason" field (spec R20).
 const (
 	// ReasonOverflow: the record was dropped by the overflow rule (the
 	// reference's only reason, with its exact line format).

@@ -14,7 +14,7 @@ import (
 )
 
 // A claim is this process's hold on one record: the record's lock file,
-// open and flock'ed, exactly as the reference takes it (spec R-LCK-1), so a
+// open and flock'ed, exactly as the reference takes it (spec R11), so a
 // Go and a Python consumer never deliver one record twice.
 type claim struct {
 	q     *Queue
@@ -154,7 +154,7 @@ func (c *claim) attempt() int { return c.prior + 1 }
 //
 // History lines are not fsynced: the count survives the crash of a
 // process, and after a power cut it may be lower than the truth, never
-// higher (spec R-ATT-1).
+// higher (spec R16).
 func (c *claim) recordStart() {
 	if c.prior == 0 || len(c.hist) >= maxHistory {
 		return

@@ -14,7 +14,7 @@ import (
 
 // deadLetter moves a record whose handler failed MaxAttempts times into
 // the dead-letter folder, with its attempt history beside it, and writes an
-// audit line (spec R-DLQ-1). The claim is finished on success.
+// audit line (spec R17). The claim is finished on success.
 func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	const op = "dead-letter"
 	if err := q.ensureDir(op, DeadLetterDir); err != nil {

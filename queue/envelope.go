@@ -30,7 +30,7 @@ type Envelope struct {
 	SchemaVersion int
 }
 
-// checkRecord validates a record for Append (spec R-REC-1): valid UTF-8, one
+// checkRecord validates a record for Append (spec R5): valid UTF-8, one
 // JSON object with nothing but white space around it, at most maxSize
 // bytes and maxDepth levels of nesting. It returns the record without the
 // surrounding white space, which is insignificant in JSON.
@@ -72,7 +72,7 @@ func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 
 // appendEnvelope appends the envelope of a record to dst, byte-compatible
 // with the reference: compact, keys in the order of gen.FieldOrder, non-ASCII
-// raw, appended_at in Python's isoformat (spec R-ENV-2).
+// raw, appended_at in Python's isoformat (spec R2).
 func appendEnvelope(dst []byte, id ulid.ULID, at time.Time, rec []byte) []byte {
 	dst = append(dst, `{"`+gen.FieldULID+`":"`...)
 	dst = id.AppendString(dst)
@@ -170,7 +170,7 @@ func isRFC3339(s string) bool {
 }
 
 // DecodeEnvelope decodes the contents of a pending file strictly against the
-// envelope schema (spec R-ENV-3): valid UTF-8; one JSON object; exactly the
+// envelope schema (spec R3): valid UTF-8; one JSON object; exactly the
 // keys of gen.FieldOrder, each once, in any order; ulid a canonical ULID
 // (equal to the one in name, when name is a pending file name);
 // appended_at an RFC 3339 date-time; record an object; schema_version the
@@ -196,6 +196,7 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 	var spans [4][]byte
 	var extra string
 	var dup string
+	var otherVersion []byte // a duplicate schema_version's value
 	s.i++
 	s.skipSpace()
 	if s.i < len(data) && data[s.i] == '}' {
@@ -232,6 +233,11 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 				}
 			case spans[idx] != nil:
 				dup = key
+				if idx == 3 && otherVersion == nil {
+					// Readers that keep the last of duplicate keys
+					// (Python's json) would see this one.
+					otherVersion = data[vstart:s.i]
+				}
 			default:
 				spans[idx] = data[vstart:s.i]
 			}
@@ -260,11 +266,13 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 	if sv == nil {
 		return corrupt("missing " + gen.FieldSchemaVersion)
 	}
-	if !isIntegerToken(sv) {
+	if !isIntegerToken(sv) && (otherVersion == nil || !isIntegerToken(otherVersion)) {
 		return corrupt(gen.FieldSchemaVersion + " is not an integer: " + truncate(string(sv), 64))
 	}
-	if string(sv) != strconv.Itoa(schemaVersion) {
-		return Envelope{}, &SchemaError{Name: name, Found: truncate(string(sv), 64)}
+	for _, v := range [][]byte{sv, otherVersion} {
+		if v != nil && isIntegerToken(v) && string(v) != strconv.Itoa(schemaVersion) {
+			return Envelope{}, &SchemaError{Name: name, Found: truncate(string(v), 64)}
+		}
 	}
 	if dup != "" {
 		return corrupt("duplicate key " + strconv.Quote(dup))

@@ -41,7 +41,7 @@ var (
 	// ErrSync is wrapped when an fsync of a file or of the directory
 	// failed. The operation that needed it failed and was rolled back as
 	// far as possible; it is never retried as if the failed fsync could
-	// have succeeded (see the spec, R-DUR-4).
+	// have succeeded (see the spec, R10).
 	ErrSync = errors.New("capq: fsync failed")
 
 	// ErrNotFound is returned when a named record does not exist (for
@@ -88,7 +88,7 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 // SchemaError is returned by Ingest when a pending file carries a
 // schema_version other than gen.SchemaVersion. The drain stops, the
 // handler is not called and the file stays where it is, so that a newer
-// consumer can read it (spec R-SCH-1).
+// consumer can read it (spec R14).
 type SchemaError struct {
 	Name  string // file name relative to the queue directory
 	Found string // the schema_version value found, as written in the file

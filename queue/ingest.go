@@ -21,7 +21,7 @@ type Delivery struct {
 	// Attempt is 1 for the first delivery of a record and counts up with
 	// every delivery after a failed or crashed one. A delivery with
 	// Attempt > 1 may repeat an earlier one whose effect happened:
-	// handlers deduplicate by ULID (spec R-ATT-1).
+	// handlers deduplicate by ULID (spec R16).
 	Attempt int
 }
 
@@ -41,7 +41,7 @@ type IngestResult struct {
 }
 
 // Ingest delivers pending records to h, oldest first, until the queue is
-// drained or a bound of opts is reached (spec R-ING-1 to R-ING-6). For each
+// drained or a bound of opts is reached (spec R11 to R15). For each
 // record it takes the record's lock without blocking (a record locked by
 // another consumer is skipped), reads and decodes the file, calls h, and on
 // success deletes the file and then the lock.
@@ -294,7 +294,7 @@ const maxQuarantineCopies = 1000
 
 // quarantine moves name (a pending or lock file, or anything else in the
 // root) into the quarantine folder, fsyncs both directories, and writes an
-// audit line. The bytes are never deleted (spec R-HOS-1).
+// audit line. The bytes are never deleted (spec R21).
 func (q *Queue) quarantine(op, name, why string) error {
 	if err := q.ensureDir(op, QuarantineDir); err != nil {
 		return err

@@ -4,7 +4,7 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// File names in the queue directory (spec R-FILE-1). The reference owns
+// File names in the queue directory (spec R1). The reference owns
 // the first four; capq adds the two folders, which the reference ignores
 // because they are not regular files named pending-*.json.
 const (

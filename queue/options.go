@@ -50,7 +50,7 @@ type Options struct {
 	// cut or kernel crash can lose acknowledged appends, resurrect
 	// delivered records, and leave empty or truncated pending files
 	// (which Ingest then quarantines). Never the default; see spec
-	// R-DUR-6.
+	// R27.
 	NoSync bool
 
 	// TmpGrace is the age beyond which Open and Recover remove stray
@@ -59,7 +59,7 @@ type Options struct {
 
 	// DeleteSyncEvery is how many successful deliveries Ingest deletes
 	// before it fsyncs the directory; a power cut can re-deliver at most
-	// that many records per consumer (spec R-DUR-3). Zero means
+	// that many records per consumer (spec R15). Zero means
 	// DefaultDeleteSyncEvery.
 	DeleteSyncEvery int
 
@@ -116,7 +116,7 @@ func (o Options) resolved() Options {
 }
 
 // headroom is how far below MaxSize an overflow prune goes: a tenth of
-// MaxSize, at least 1 and at most 100 (spec R-OVF-1).
+// MaxSize, at least 1 and at most 100 (spec R18).
 func headroom(maxSize int) int {
 	return min(max(maxSize/10, 1), 100)
 }

@@ -41,7 +41,7 @@ func (q *Queue) Prune(keep int) (PruneResult, error) {
 const pruneChunk = 256
 
 // prune drops the oldest records until target remain, of the count found
-// (spec R-OVF-1, R-OVF-2). It never drops newest or anything newer (the
+// (spec R18, R20). It never drops newest or anything newer (the
 // record whose append triggered the prune; zero means no such record).
 // The caller holds q.tally.mu.
 //

@@ -151,7 +151,7 @@ func (q *Queue) Path(id ulid.ULID) string {
 func (q *Queue) AuditLogPath() string { return filepath.Join(q.dir, AuditLogName) }
 
 // Append durably appends one record, a JSON object given as its bytes, and
-// returns its ULID (spec R-APP-1 to R-APP-4). When Append returns nil, the
+// returns its ULID (spec R8 to R10). When Append returns nil, the
 // record's file has been written, fsynced, renamed to its final name and
 // the directory fsynced: it survives a crash of the process, of the kernel
 // or of the power. When it returns an error, no pending file of the record
@@ -163,7 +163,7 @@ func (q *Queue) AuditLogPath() string { return filepath.Join(q.dir, AuditLogName
 // verbatim (surrounding white space aside).
 //
 // If the append takes the pending count above Options.MaxSize, the oldest
-// records are pruned (spec R-OVF-1); a failure there does not fail the
+// records are pruned (spec R18); a failure there does not fail the
 // append, which has already committed, and is logged.
 func (q *Queue) Append(record []byte) (ulid.ULID, error) {
 	ids, err := q.AppendBatch([][]byte{record})
@@ -481,7 +481,7 @@ func (s *syncer) sync() error {
 }
 
 // tally tracks the pending count well enough for the overflow rule
-// without listing the directory on every append (spec R-OVF-3). It knows
+// without listing the directory on every append (spec R19). It knows
 // the count found by the last listing and how many records this process
 // appended since; other processes' appends and every process's deletions
 // are only seen at the next listing, which happens at the latest after

@@ -29,7 +29,7 @@ type RecoveryReport struct {
 	pending int // pending files seen by the listing, for Open's tally
 }
 
-// Recover cleans up after crashed appenders and consumers (spec R-REC-2):
+// Recover cleans up after crashed appenders and consumers (spec R25):
 // it removes stray .tmp files older than Options.TmpGrace and lock files
 // whose record is gone, and reports records in doubt. It never removes a
 // pending record, and never a lock that anybody holds. Open calls it unless

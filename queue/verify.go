@@ -50,7 +50,7 @@ type Finding struct {
 }
 
 // Verify checks the queue directory dir against the spec without changing
-// anything (spec R-VER-1), and returns every finding, sorted by name. It
+// anything (spec R26), and returns every finding, sorted by name. It
 // does not create dir. The error is only for a directory that cannot be
 // read at all.
 func Verify(dir string) ([]Finding, error) {

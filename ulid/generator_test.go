@@ -78,7 +78,7 @@ func mustNew(t testing.TB, g *ulid.Generator) ulid.ULID {
 	return id
 }
 
-// Spec R-ULID-1
+// Spec R6
 func TestULIDLexicographicSortMatchesTimeOrder(t *testing.T) {
 	const n = 1000
 	ids := make([]string, n)
