@@ -1,0 +1,433 @@
+package crashtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/capq/capq/internal/mutate"
+	"github.com/capq/capq/queue"
+	"github.com/capq/capq/ulid"
+)
+
+// Config configures a kill-crash run. The zero value (with Dir set) is a
+// short run: 2 appenders, 2 consumers, 5 rounds of at most 150ms.
+type Config struct {
+	// Dir is the queue directory the children share. It is created if
+	// missing; it should be empty.
+	Dir string
+	// Appenders and Consumers are how many children of each role run in
+	// every round. Zero means 2 each; use a negative value for none.
+	Appenders, Consumers int
+	// Rounds is how many start-kill rounds run. Zero means 5, unless
+	// Duration is set, in which case rounds run until Duration has passed.
+	Rounds int
+	// Duration, if positive, stops starting rounds once it has passed
+	// (at least one round always runs).
+	Duration time.Duration
+	// MaxRound is the longest a child lives in a round before it is
+	// SIGKILLed; each child's kill moment is drawn in [MaxRound/10,
+	// MaxRound]. Zero means 150ms.
+	MaxRound time.Duration
+	// Seed seeds every random choice of the driver and its children.
+	Seed uint64
+	// MaxSize is the queue's MaxSize in the children: small values make
+	// overflow prunes (and their audit lines) part of the run. Zero
+	// means 100.
+	MaxSize int
+	// FailRate is the probability that a consumer's handler fails a
+	// delivery. Zero means 0.1; negative means never.
+	FailRate float64
+	// MaxAttempts is the consumers' IngestOptions.MaxAttempts. Zero
+	// means 3.
+	MaxAttempts int
+	// Mutants plants bugs (internal/mutate) in the children's queues, not
+	// in the final drain: a test of the checks themselves.
+	Mutants mutate.Set
+	// Command returns the command that starts a child: the driver adds
+	// the environment (EnvChild, EnvConfig) and takes over its stdout.
+	// Nil re-executes os.Executable() with no arguments, which suits a
+	// command that calls MaybeRunChild in main or a test binary that
+	// calls it in TestMain.
+	Command func() (*exec.Cmd, error)
+	// Progress, if set, is called after every round with the round
+	// number (from 1) and the report so far.
+	Progress func(round int, r *Report)
+}
+
+// Report is what a run saw. A run passed when Violations is empty.
+type Report struct {
+	Rounds       int // rounds run
+	Children     int // child processes started
+	Kills        int // children ended by SIGKILL
+	Acked        int // appends acknowledged (printed "A") by appenders
+	Delivered    int // distinct records delivered, by children or the final drain
+	Redelivered  int // extra deliveries of a record whose delivery was cut by a kill (allowed)
+	Failed       int // handler failures injected by consumers
+	Dropped      int // acknowledged records dropped by overflow, with an audit line
+	DeadLettered int // acknowledged records in the dead-letter folder at the end
+	FinalDrained int // records the final drain delivered
+	Violations   []string
+}
+
+// OK reports whether the run found no violation.
+func (r *Report) OK() bool { return len(r.Violations) == 0 }
+
+func (r *Report) violate(format string, a ...any) {
+	r.Violations = append(r.Violations, fmt.Sprintf(format, a...))
+}
+
+// delivery is one "D" or "F" line (or a delivery of the final drain).
+type delivery struct {
+	inst    int  // child instance; -1 for the final drain
+	attempt int  // Delivery.Attempt
+	ok      bool // "D": the handler succeeded
+	last    bool // the last whole line of an instance that was SIGKILLed
+}
+
+// instance is one child process.
+type instance struct {
+	role   string
+	cmd    *exec.Cmd
+	out    bytes.Buffer
+	errOut bytes.Buffer
+	killed bool
+}
+
+func (c *Config) defaults() {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Appenders, 2)
+	def(&c.Consumers, 2)
+	def(&c.MaxSize, 100)
+	def(&c.MaxAttempts, 3)
+	if c.Rounds == 0 && c.Duration <= 0 {
+		c.Rounds = 5
+	}
+	if c.MaxRound <= 0 {
+		c.MaxRound = 150 * time.Millisecond
+	}
+	if c.FailRate == 0 {
+		c.FailRate = 0.1
+	}
+	if c.Command == nil {
+		c.Command = func() (*exec.Cmd, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, err
+			}
+			return exec.Command(exe), nil
+		}
+	}
+}
+
+// Run runs the kill-crash rounds of cfg, drains the directory and checks
+// the outcome. Violations of the spec are in the report; the error is for
+// a run that could not be carried out (a child that cannot start, a
+// cancelled ctx, a directory that cannot be opened).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	if cfg.Dir == "" {
+		return nil, errors.New("crashtest: Config.Dir is empty")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	rep := &Report{}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6361707163726173))
+	var insts []*instance
+	start := time.Now()
+	for round := 1; ; round++ {
+		if cfg.Rounds > 0 && round > cfg.Rounds {
+			break
+		}
+		if cfg.Duration > 0 && round > 1 && time.Since(start) >= cfg.Duration {
+			break
+		}
+		got, err := runRound(ctx, &cfg, rng, rep)
+		insts = append(insts, got...)
+		if err != nil {
+			return rep, err
+		}
+		rep.Rounds = round
+		if cfg.Progress != nil {
+			cfg.Progress(round, rep)
+		}
+	}
+	if err := check(&cfg, insts, rep); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// runRound starts every child, kills each at its own random moment and
+// waits for all of them.
+func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]*instance, error) {
+	var insts []*instance
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	roles := make([]string, 0, max(cfg.Appenders, 0)+max(cfg.Consumers, 0))
+	for range max(cfg.Appenders, 0) {
+		roles = append(roles, RoleAppender)
+	}
+	for range max(cfg.Consumers, 0) {
+		roles = append(roles, RoleConsumer)
+	}
+	for _, role := range roles {
+		cmd, err := cfg.Command()
+		if err != nil {
+			return insts, err
+		}
+		child, _ := json.Marshal(ChildConfig{
+			Dir: cfg.Dir, Seed: rng.Uint64(), MaxSize: cfg.MaxSize,
+			FailRate: max(cfg.FailRate, 0), MaxAttempts: cfg.MaxAttempts, Mutants: cfg.Mutants,
+		})
+		cmd.Env = append(cmd.Environ(), EnvChild+"="+role, EnvConfig+"="+string(child))
+		in := &instance{role: role, cmd: cmd}
+		cmd.Stdout = &in.out
+		cmd.Stderr = &in.errOut
+		// Children must not outlive a driver that dies.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return insts, fmt.Errorf("crashtest: start %s: %w", role, err)
+		}
+		rep.Children++
+		insts = append(insts, in)
+		lo := int64(cfg.MaxRound / 10)
+		wait := time.Duration(lo + rng.Int64N(int64(cfg.MaxRound)-lo+1))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			in.killed = true
+			in.cmd.Process.Kill()
+			in.cmd.Wait()
+		}()
+	}
+	wg.Wait()
+	for _, in := range insts {
+		st, _ := in.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		if st.Signaled() && st.Signal() == syscall.SIGKILL {
+			rep.Kills++
+		} else {
+			// It ended before its kill: a failed operation.
+			in.killed = false
+			rep.violate("%s child exited by itself (%v): %s", in.role, in.cmd.ProcessState, strings.TrimSpace(in.errOut.String()))
+		}
+	}
+	return insts, ctx.Err()
+}
+
+// parseLines returns the whole lines of out (a kill may cut the last).
+func parseLines(out []byte) []string {
+	s := string(out)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	} else {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// check drains what is left and compares the children's reports with the
+// directory.
+func check(cfg *Config, insts []*instance, rep *Report) error {
+	acked := map[string]bool{}
+	deliveries := map[string][]delivery{}
+	for i, in := range insts {
+		lines := parseLines(in.out.Bytes())
+		for j, line := range lines {
+			f := strings.Fields(line)
+			bad := func() { rep.violate("%s child printed a malformed line %q", in.role, line) }
+			if len(f) < 2 || !ulid.Valid(f[1]) {
+				bad()
+				continue
+			}
+			switch {
+			case f[0] == "A" && len(f) == 2:
+				acked[f[1]] = true
+			case (f[0] == "D" || f[0] == "F") && len(f) == 3:
+				att, err := strconv.Atoi(f[2])
+				if err != nil {
+					bad()
+					continue
+				}
+				deliveries[f[1]] = append(deliveries[f[1]], delivery{
+					inst: i, attempt: att, ok: f[0] == "D", last: in.killed && j == len(lines)-1,
+				})
+				if f[0] == "F" {
+					rep.Failed++
+				}
+			default:
+				bad()
+			}
+		}
+	}
+	rep.Acked = len(acked)
+
+	// The final drain: a fresh process recovering the directory, whose
+	// handler always succeeds.
+	q, err := queue.Open(cfg.Dir, queue.Options{MaxSize: cfg.MaxSize})
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	final := func(_ context.Context, d queue.Delivery) error {
+		id := d.ULID.String()
+		deliveries[id] = append(deliveries[id], delivery{inst: -1, attempt: d.Attempt, ok: true})
+		rep.FinalDrained++
+		return nil
+	}
+	for {
+		res, err := q.Ingest(context.Background(), final, queue.IngestOptions{MaxAttempts: cfg.MaxAttempts})
+		if err != nil {
+			rep.violate("final drain: %v", err)
+			break
+		}
+		if res.Delivered+res.Quarantined+res.DeadLettered == 0 {
+			break
+		}
+	}
+	if n, err := q.Count(); err != nil || n != 0 {
+		rep.violate("after the final drain %d records are pending (%v)", n, err)
+	}
+
+	// Deliveries: distinct attempts (exact across process crashes, so
+	// they order a record's deliveries); every successful delivery but the
+	// latest must have been cut by a kill before its delete.
+	for id, ds := range deliveries {
+		sort.Slice(ds, func(i, j int) bool { return ds[i].attempt < ds[j].attempt })
+		oks := 0
+		for i, d := range ds {
+			if i > 0 && ds[i-1].attempt == d.attempt {
+				rep.violate("record %s delivered twice with attempt %d (spec R16): %s", id, d.attempt, describe(insts, ds))
+			}
+			if !d.ok {
+				continue
+			}
+			oks++
+			if !d.last && slices.ContainsFunc(ds[i+1:], func(l delivery) bool { return l.ok }) {
+				rep.violate("record %s delivered again (attempt %d) after a delivery (attempt %d) that no kill cut before its delete (spec R11): %s",
+					id, lastOK(ds).attempt, d.attempt, describe(insts, ds))
+			}
+		}
+		if oks > 0 {
+			rep.Delivered++
+			rep.Redelivered += oks - 1
+		}
+	}
+
+	// Nothing acknowledged lost.
+	audit, err := q.Audit()
+	if err != nil {
+		return err
+	}
+	dropped, quarantined := map[string]bool{}, map[string]bool{}
+	for _, a := range audit {
+		switch a.Reason {
+		case queue.ReasonOverflow, queue.ReasonPruned:
+			dropped[a.DroppedULID] = true
+		case queue.ReasonQuarantined:
+			quarantined[a.ULID] = true
+			rep.violate("quarantined after process crashes only: %s (%s)", a.File, a.Detail)
+		}
+	}
+	dead, err := q.DeadLetters()
+	if err != nil {
+		return err
+	}
+	deadSet := map[string]bool{}
+	for _, id := range dead {
+		deadSet[id.String()] = true
+	}
+	var lost []string
+	for id := range acked {
+		delivered := false
+		for _, d := range deliveries[id] {
+			delivered = delivered || d.ok
+		}
+		switch {
+		case delivered:
+		case dropped[id]:
+			rep.Dropped++
+		case deadSet[id]:
+			rep.DeadLettered++
+		case quarantined[id]:
+		default:
+			lost = append(lost, id)
+		}
+	}
+	sort.Strings(lost)
+	for _, id := range lost {
+		rep.violate("acknowledged record %s lost: not delivered, dropped, quarantined or dead-lettered (spec R9)", id)
+	}
+
+	// No half-written file, nothing else against the spec.
+	findings, err := queue.Verify(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range findings {
+		if f.Kind.Violation() {
+			rep.violate("verify: %s %s: %s", f.Kind, f.Name, f.Detail)
+		}
+	}
+	sort.Strings(rep.Violations)
+	return nil
+}
+
+// lastOK returns the successful delivery with the highest attempt.
+func lastOK(ds []delivery) delivery {
+	for i := len(ds) - 1; i >= 0; i-- {
+		if ds[i].ok {
+			return ds[i]
+		}
+	}
+	return delivery{}
+}
+
+// describe lists a record's deliveries for a violation message.
+func describe(insts []*instance, ds []delivery) string {
+	var b strings.Builder
+	for i, d := range ds {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		who := "final drain"
+		if d.inst >= 0 {
+			who = fmt.Sprintf("%s #%d", insts[d.inst].role, d.inst)
+			if insts[d.inst].killed {
+				who += " (killed)"
+			}
+		}
+		verdict := "failed"
+		if d.ok {
+			verdict = "succeeded"
+		}
+		fmt.Fprintf(&b, "attempt %d %s by %s", d.attempt, verdict, who)
+		if d.last {
+			b.WriteString(" as its last act")
+		}
+	}
+	return b.String()
+}
