@@ -111,7 +111,8 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	if err := f.Flock(fsys.LockExclusive); err != nil {
 		return opErr(op, stepLock, AuditLogName, err)
 	}
-	if fi, err := f.Stat(); err != nil || !fi.IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.IsRegular() {
 		return opErr(op, stepOpen, AuditLogName, ErrUnsafeFile)
 	}
 	n, err := f.Write(buf)
@@ -124,6 +125,14 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	if !q.opts.NoSync {
 		if err := f.Sync(); err != nil {
 			return opErr(op, stepSync, AuditLogName, err)
+		}
+		if fi.Size == 0 {
+			// The log may be new: its name must be durable before the
+			// move or delete it describes, or a power cut could keep
+			// the delete and lose the log.
+			if err := q.fs.SyncDir("."); err != nil {
+				return opErr(op, stepSyncDir, ".", err)
+			}
 		}
 	}
 	return nil

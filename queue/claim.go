@@ -26,6 +26,8 @@ type claim struct {
 	hist  []byte
 }
 
+var errNotRegular = errors.New("not a regular file")
+
 // errBusy means another consumer holds the record's lock.
 var errBusy = errors.New("capq: record is being handled by another consumer")
 
@@ -60,13 +62,21 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 			return nil, errBusy
 		}
 		if errors.Is(err, fs.ErrExist) {
+			// An existing lock file: make sure it is a regular file
+			// before opening it, as opening a device can have effects.
+			fi, lerr := q.fs.Lstat(c.lock)
+			switch {
+			case errors.Is(lerr, fs.ErrNotExist) && try < 3:
+				continue // unlinked meanwhile: try again
+			case lerr == nil && !fi.IsRegular():
+				return nil, opErr(op, stepLock, c.lock, errors.Join(errNotRegular, ErrUnsafeFile))
+			}
 			f, err = q.fs.OpenFile(c.lock, os.O_RDWR|syscall.O_NONBLOCK, 0)
 			if errors.Is(err, fs.ErrNotExist) && try < 3 {
-				continue // unlinked between our two opens: try again
+				continue // unlinked between our two calls: try again
 			}
 		}
-		if errors.Is(err, syscall.EISDIR) {
-			// A directory where the lock belongs.
+		if err != nil && isUnsafeOpenErr(err) {
 			return nil, opErr(op, stepLock, c.lock, errors.Join(err, ErrUnsafeFile))
 		}
 		if err != nil {

@@ -27,6 +27,9 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	if err := q.writeFile(op, hist, c.history()); err != nil {
 		return err
 	}
+	if err := q.syncDirs(op, DeadLetterDir); err != nil {
+		return err
+	}
 	if err := q.writeAudit(op, []AuditEntry{{
 		TS: q.now(), Reason: ReasonDeadLetter, ULID: c.id,
 		AppendedAt: FormatAppendedAt(env.AppendedAt),
@@ -147,9 +150,6 @@ func (q *Queue) requeue(id ulid.ULID) error {
 	if !fi.IsRegular() {
 		return opErr(op, stepOpen, src, ErrUnsafeFile)
 	}
-	if err := q.writeAudit(op, []AuditEntry{{TS: q.now(), Reason: ReasonRequeued, ULID: s, File: name}}); err != nil {
-		return err
-	}
 	// Hold the record's lock while it reappears, so no consumer can
 	// deliver it before the move is complete; finishing the claim removes
 	// any stale lock file, which would carry the old attempt count.
@@ -158,6 +158,10 @@ func (q *Queue) requeue(id ulid.ULID) error {
 		return opErr(op, stepLock, lockName(s), syscall.EWOULDBLOCK)
 	}
 	if err != nil {
+		return err
+	}
+	if err := q.writeAudit(op, []AuditEntry{{TS: q.now(), Reason: ReasonRequeued, ULID: s, File: name}}); err != nil {
+		c.release(false)
 		return err
 	}
 	if err := q.fs.Rename(src, name); err != nil {

@@ -75,7 +75,8 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 		// further than the bound; a second pass picks up the rest.
 		limit = opts.MaxRecords * 2
 	}
-	ids, err := q.list("ingest", limit, true)
+	unsafe := make(map[ulid.ULID]bool)
+	ids, err := q.list("ingest", limit, unsafe)
 	if err != nil {
 		return res, err
 	}
@@ -107,7 +108,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 			break
 		}
 		u.AppendString(id[:0])
-		outcome, err := q.ingestOne(ctx, string(id[:]), h, opts, &res)
+		outcome, err := q.ingestOne(ctx, string(id[:]), unsafe[u], h, opts, &res)
 		if outcome == outcomeDeleted {
 			unsynced++
 			if unsynced >= q.opts.DeleteSyncEvery {
@@ -131,7 +132,7 @@ const (
 )
 
 // ingestOne handles one record under its claim.
-func (q *Queue) ingestOne(ctx context.Context, id string, h Handler, opts IngestOptions, res *IngestResult) (outcome, error) {
+func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h Handler, opts IngestOptions, res *IngestResult) (outcome, error) {
 	c, err := q.claimRecord("ingest", id)
 	if err == errBusy {
 		res.Skipped++
@@ -150,7 +151,14 @@ func (q *Queue) ingestOne(ctx context.Context, id string, h Handler, opts Ingest
 		return outcomeNone, err
 	}
 	name := pendingName(id)
-	data, err := q.readPending(name)
+	var data []byte
+	if listedUnsafe && !q.nowRegular(name) {
+		// A symlink, FIFO, socket or device: never opened (opening a
+		// device can have effects), only moved aside.
+		err = errors.Join(opErr("ingest", stepOpen, name, errors.New("not a regular file")), ErrUnsafeFile)
+	} else {
+		data, err = q.readPending(name)
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Delivered or dropped by someone else since we listed it.
@@ -243,7 +251,7 @@ func callHandler(ctx context.Context, h Handler, d Delivery, c *claim) error {
 func (q *Queue) readPending(name string) ([]byte, error) {
 	f, err := q.fs.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if errors.Is(err, syscall.ELOOP) {
+		if isUnsafeOpenErr(err) {
 			return nil, errors.Join(opErr("ingest", stepOpen, name, err), ErrUnsafeFile)
 		}
 		return nil, opErr("ingest", stepOpen, name, err)
@@ -269,6 +277,21 @@ func (q *Queue) readPending(name string) ([]byte, error) {
 		return nil, &CorruptError{Name: name, Reason: "file exceeds the size limit"}
 	}
 	return data, nil
+}
+
+// nowRegular reports whether name is a regular file now (it was not when
+// listed, but may have been replaced since).
+func (q *Queue) nowRegular(name string) bool {
+	fi, err := q.fs.Lstat(name)
+	return err == nil && fi.IsRegular()
+}
+
+// isUnsafeOpenErr reports whether opening a name failed because it is not
+// a regular file: a symlink (ELOOP under O_NOFOLLOW), a socket (ENXIO), a
+// device without a driver (ENODEV, ENXIO) or a directory (EISDIR).
+func isUnsafeOpenErr(err error) bool {
+	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) ||
+		errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EISDIR)
 }
 
 // readAllLimit reads r to EOF into buf, up to limit bytes.

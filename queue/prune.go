@@ -57,7 +57,7 @@ func (q *Queue) prune(count, target int, newest ulid.ULID, reason string) (Prune
 	if excess <= 0 {
 		return res, nil
 	}
-	ids, err := q.list("prune", excess, false)
+	ids, err := q.list("prune", excess, nil)
 	if err != nil {
 		return res, err
 	}

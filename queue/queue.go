@@ -350,27 +350,32 @@ func (q *Queue) List() ([]ulid.ULID, error) {
 		return nil, err
 	}
 	defer q.leave()
-	return q.list("list", -1, false)
+	return q.list("list", -1, nil)
 }
 
 // list returns the pending ULIDs in order; with limit >= 0, only the
-// oldest limit of them, found without holding every name in memory. With
-// unsafe, it also returns symlinks, FIFOs, sockets and devices under pending
-// names, so that Ingest can quarantine them (R21); directories under such
-// names stay ignored (R23).
-func (q *Queue) list(op string, limit int, unsafe bool) ([]ulid.ULID, error) {
+// oldest limit of them, found without holding every name in memory. With a
+// non-nil unsafe set, it also returns symlinks, FIFOs, sockets and devices
+// under pending names, and adds them to the set, so that Ingest can
+// quarantine them without opening them (R21); directories under such names
+// stay ignored (R23).
+func (q *Queue) list(op string, limit int, unsafe map[ulid.ULID]bool) ([]ulid.ULID, error) {
 	var ids []ulid.ULID
 	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
 		k, idb := classify(name)
 		if k != kindPending {
 			return nil
 		}
-		if !q.isRegular(name, typ) && !(unsafe && q.isUnsafeEntry(name, typ)) {
+		regular := q.isRegular(name, typ)
+		if !regular && (unsafe == nil || !q.isUnsafeEntry(name, typ)) {
 			return nil
 		}
 		var id ulid.ULID
 		if err := id.UnmarshalText(idb); err != nil {
 			return nil // cannot happen: classify checked the form
+		}
+		if !regular {
+			unsafe[id] = true
 		}
 		if limit >= 0 && !mutate.On(mutate.ReverseList|mutate.OverflowDropsNewest) {
 			ids = keepOldest(ids, id, limit)

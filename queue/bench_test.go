@@ -1,0 +1,83 @@
+package queue_test
+
+// Benchmarks of issue 7 (performance), issue 2 (BenchmarkAppendAtDepth) and
+// issue 3 (single and concurrent durable appends). The bodies live in
+// internal/benchsuite, which `capq bench` runs too; each interleaves capq
+// with the floor (internal/floor: the same protocols in raw system calls)
+// and reports both arms and their ratio as metrics. See BENCHMARKS.md for
+// the commands and the latest figures.
+
+import (
+	"flag"
+	"fmt"
+	"testing"
+
+	"github.com/capq/capq/internal/benchsuite"
+)
+
+var (
+	benchDir   = flag.String("capq.dir", "", "directory under which benchmarks create their queues (default $TMPDIR)")
+	benchQuick = flag.Bool("capq.quick", false, "benchmark smaller queues (depths divided by ten)")
+	benchBig   = flag.Bool("capq.big", false, "also benchmark listings of 1,000,000 pending files (slow to create and remove)")
+)
+
+// env returns a run directory for one top-level benchmark; its
+// sub-benchmarks share its fills, and it is removed when the benchmark
+// (with all its -count repetitions) ends.
+func env(b *testing.B) *benchsuite.Env {
+	return benchsuite.NewTestEnv(b, benchsuite.Config{Dir: *benchDir, Quick: *benchQuick, Big: *benchBig})
+}
+
+// Spec R9; target speed-vs-floor >= 0.85.
+func BenchmarkDurableAppend(b *testing.B) { env(b).DurableAppend(b) }
+
+// Spec R9 (group commit); 50 goroutines; target speed-vs-floor >= 0.85.
+func BenchmarkConcurrentAppend(b *testing.B) { env(b).ConcurrentAppend(b) }
+
+// Spec R19; targets time-100000-vs-0-with-check <= 1.2 (issue 7) and
+// time-100000-vs-0 <= 1.5 (issue 2).
+// The sub-benchmark keeps the fills in the parent's run directory, shared
+// by every -count repetition.
+func BenchmarkAppendAtDepth(b *testing.B) {
+	e := env(b)
+	medium, deep := e.Depths()
+	b.Run(fmt.Sprintf("pending=0,%d,%d", medium, deep), e.AppendAtDepth)
+}
+
+// Spec R11, R15; target speed-vs-floor >= 0.8.
+func BenchmarkIngest(b *testing.B) {
+	e := env(b)
+	medium, deep := e.Depths()
+	for _, n := range []int{medium, deep} {
+		b.Run(fmt.Sprintf("pending=%d", n), e.Ingest(n))
+	}
+}
+
+// Spec R7; targets time-vs-floor <= 1.5 and capq-count-B/op < 16 MiB.
+func BenchmarkCountList(b *testing.B) {
+	e := env(b)
+	for _, n := range e.ListDepths() {
+		b.Run(fmt.Sprintf("pending=%d", n), e.CountList(n))
+	}
+}
+
+// Spec R18, R19: appends that prune at MaxSize 10,000.
+func BenchmarkOverflow(b *testing.B) {
+	e := env(b)
+	b.Run(fmt.Sprintf("maxsize=%d", e.OverflowMaxSize()), e.Overflow)
+}
+
+// Spec R6.
+func BenchmarkULID(b *testing.B) { env(b).ULID(b) }
+
+// BenchmarkAppend and BenchmarkIngestOnly run capq alone, for
+// -cpuprofile/-memprofile and clean -benchmem figures.
+func BenchmarkAppend(b *testing.B) { env(b).Append(b) }
+
+func BenchmarkIngestOnly(b *testing.B) {
+	e := env(b)
+	medium, deep := e.Depths()
+	for _, n := range []int{medium, deep} {
+		b.Run(fmt.Sprintf("pending=%d", n), e.IngestOnly(n))
+	}
+}

@@ -1,0 +1,359 @@
+package queue
+
+// Error paths (spec R8, R10): every file-system step of Append and Ingest
+// failing with every errno that a full disk, a quota, a descriptor limit or
+// a dying disk produces, through the fault seam, and a real full disk on a
+// small tmpfs.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+	"golang.org/x/sys/unix"
+)
+
+var faultErrnos = []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EMFILE, syscall.EIO}
+
+// dirNames returns the sorted names in dir.
+func dirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// assertClean fails t unless the queue holds exactly the records want,
+// with no tmp file, no lock file and no Verify finding.
+func assertClean(t testing.TB, q *Queue, dir string, want ...ulid.ULID) {
+	t.Helper()
+	got, err := q.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("List = %v, want %v", got, want)
+	}
+	if n := mustCount(t, q); n != len(want) {
+		t.Errorf("Count = %d, want %d", n, len(want))
+	}
+	for _, name := range dirNames(t, dir) {
+		if k, _ := classify([]byte(name)); k != kindPending && k != kindAudit && k != kindQuarantine && k != kindDeadLetter {
+			t.Errorf("left behind: %s", name)
+		}
+	}
+	fs, err := q.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 0 {
+		t.Errorf("Verify findings: %+v", fs)
+	}
+}
+
+// isName matches file names with the given suffix.
+func isName(suffix string) func(string) bool {
+	return func(name string) bool { return strings.HasSuffix(name, suffix) }
+}
+
+// Spec R8, R10: every step of Append failing with every errno gives an
+// *OpError naming the step and wrapping the errno (and ErrSync for an
+// fsync), leaves no pending and no tmp file, and the queue works once the
+// fault is gone. A failed fsync is never retried.
+func TestAppendFaults(t *testing.T) {
+	steps := []struct {
+		op    fsys.Op
+		match func(string) bool
+		short bool
+		step  string
+	}{
+		{fsys.OpOpen, isName(tmpSuffix), false, "create"},
+		{fsys.OpWrite, isName(tmpSuffix), false, "write"},
+		{fsys.OpWrite, isName(tmpSuffix), true, "write"}, // half the envelope reached the file
+		{fsys.OpSync, isName(tmpSuffix), false, "fsync"},
+		{fsys.OpClose, isName(tmpSuffix), false, "close"},
+		{fsys.OpRename, nil, false, "rename"},
+		{fsys.OpSyncDir, nil, false, "fsync-dir"},
+	}
+	for _, st := range steps {
+		for _, errno := range faultErrnos {
+			name := fmt.Sprintf("%s/%s", st.op, unix.ErrnoName(errno))
+			if st.short {
+				name = fmt.Sprintf("%s-short/%s", st.op, unix.ErrnoName(errno))
+			}
+			t.Run(name, func(t *testing.T) {
+				q, dir, f := openFault(t, Options{})
+				f.Reset()
+				f.Inject(fsys.Rule{Op: st.op, Match: st.match, Times: 1, Err: errno, Short: st.short})
+				id, err := q.Append(sampleRecord(0, ""))
+				if err == nil {
+					t.Fatalf("Append succeeded (%s) with a failing %s", id, st.op)
+				}
+				if !errors.Is(err, errno) {
+					t.Errorf("err = %v, want it to wrap %v", err, unix.ErrnoName(errno))
+				}
+				var oe *OpError
+				if !errors.As(err, &oe) || oe.Op != "append" || oe.Step != st.step {
+					t.Errorf("err = %#v, want *OpError{Op: append, Step: %s}", err, st.step)
+				}
+				if isSync := st.op == fsys.OpSync || st.op == fsys.OpSyncDir; errors.Is(err, ErrSync) != isSync {
+					t.Errorf("errors.Is(err, ErrSync) = %v for a failing %s", !isSync, st.op)
+				}
+				if st.op == fsys.OpSync && f.Calls(fsys.OpSync) != 1 {
+					t.Errorf("the failed fsync was retried: %d fsyncs", f.Calls(fsys.OpSync))
+				}
+				assertClean(t, q, dir)
+
+				f.Reset()
+				id = mustAppend(t, q, sampleRecord(1, "after"))
+				assertClean(t, q, dir, id)
+				var seen []Delivery
+				if _, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if len(seen) != 1 || surface(t, seen[0]) != "after" {
+					t.Errorf("deliveries after recovery: %v", seen)
+				}
+			})
+		}
+	}
+}
+
+// Spec R8: AppendBatch is all-or-nothing for the producer: a failure of
+// any record's step, or of the shared directory fsync, leaves none of the
+// batch.
+func TestAppendBatchFaultLeavesNone(t *testing.T) {
+	for _, tc := range []struct {
+		op    fsys.Op
+		after int
+	}{
+		{fsys.OpOpen, 3}, {fsys.OpWrite, 4}, {fsys.OpSync, 2}, {fsys.OpRename, 0}, {fsys.OpRename, 4}, {fsys.OpSyncDir, 0},
+	} {
+		t.Run(fmt.Sprintf("%s-after-%d", tc.op, tc.after), func(t *testing.T) {
+			q, dir, f := openFault(t, Options{})
+			keep := mustAppend(t, q, sampleRecord(9, "kept"))
+			f.Inject(fsys.Rule{Op: tc.op, After: tc.after, Times: 1, Err: syscall.ENOSPC})
+			recs := make([][]byte, 5)
+			for i := range recs {
+				recs[i] = sampleRecord(i, "")
+			}
+			if ids, err := q.AppendBatch(recs); err == nil || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("AppendBatch = %v, %v; want ENOSPC", ids, err)
+			}
+			assertClean(t, q, dir, keep)
+		})
+	}
+}
+
+// Spec R10, R11: every step of Ingest failing with every errno. The error
+// is an *OpError naming the step and wrapping the errno; no record is lost
+// or half-delivered; once the fault is gone the rest drains, and the
+// attempt count says whether the handler saw the record before.
+func TestIngestFaults(t *testing.T) {
+	steps := []struct {
+		op    fsys.Op
+		match func(string) bool
+		step  string
+		// seen: the handler saw the faulted record before the failure,
+		// so its next delivery is a second attempt.
+		seen bool
+	}{
+		{fsys.OpOpen, isName(lockSuffix), "lock", false},
+		{fsys.OpFlock, isName(lockSuffix), "lock", false},
+		{fsys.OpOpen, isName(pendingSuffix), "open", false},
+		{fsys.OpRead, isName(pendingSuffix), "read", false},
+		{fsys.OpRemove, isName(pendingSuffix), "unlink", true},
+		{fsys.OpSyncDir, nil, "fsync-dir", true},
+	}
+	for _, st := range steps {
+		for _, errno := range faultErrnos {
+			t.Run(fmt.Sprintf("%s-%s/%s", st.op, st.step, unix.ErrnoName(errno)), func(t *testing.T) {
+				q, dir, f := openFault(t, Options{})
+				var ids []ulid.ULID
+				for i := range 3 {
+					ids = append(ids, mustAppend(t, q, sampleRecord(i, "")))
+				}
+				f.Reset()
+				// Fail the second record's step (the only directory
+				// fsync of a 3-record drain comes at its end).
+				after := 1
+				if st.op == fsys.OpSyncDir {
+					after = 0
+				}
+				f.Inject(fsys.Rule{Op: st.op, Match: st.match, After: after, Times: 1, Err: errno})
+				var first []Delivery
+				res, err := q.Ingest(context.Background(), collect(&first), IngestOptions{})
+				if err == nil {
+					t.Fatalf("Ingest = %+v with a failing %s", res, st.op)
+				}
+				if !errors.Is(err, errno) {
+					t.Errorf("err = %v, want it to wrap %s", err, unix.ErrnoName(errno))
+				}
+				var oe *OpError
+				if !errors.As(err, &oe) || oe.Op != "ingest" || oe.Step != st.step {
+					t.Errorf("err = %v, want *OpError{Op: ingest, Step: %s}", err, st.step)
+				}
+				if errors.Is(err, ErrSync) != (st.op == fsys.OpSyncDir) {
+					t.Errorf("errors.Is(err, ErrSync) = %v", !(st.op == fsys.OpSyncDir))
+				}
+				// Nothing half-visible: whatever was not delivered is
+				// pending, and nothing is both.
+				left, _ := q.List()
+				for _, d := range first {
+					if slices.Contains(left, d.ULID) && !(st.seen && d.ULID == ids[1]) {
+						t.Errorf("%s delivered and still pending", d.ULID)
+					}
+				}
+
+				f.Reset()
+				var second []Delivery
+				if _, err := q.Ingest(context.Background(), collect(&second), IngestOptions{}); err != nil {
+					t.Fatalf("Ingest after the fault: %v", err)
+				}
+				got := map[ulid.ULID]int{}
+				for _, d := range append(first, second...) {
+					got[d.ULID]++
+				}
+				for _, id := range ids {
+					if got[id] == 0 {
+						t.Errorf("%s never delivered", id)
+					}
+				}
+				for _, d := range second {
+					want := 1
+					if st.seen && st.op != fsys.OpSyncDir && d.ULID == ids[1] {
+						want = 2
+					}
+					if d.Attempt != want {
+						// A failed claim must not leave behind a lock
+						// file it created: the next delivery would
+						// report an attempt the handler never saw
+						// (fixed in 9cf068d, CreateLocked).
+						t.Errorf("redelivery of %s has Attempt %d, want %d", d.ULID, d.Attempt, want)
+					}
+				}
+				assertClean(t, q, dir)
+			})
+		}
+	}
+}
+
+// Spec R10: a real full disk. A 64 KiB tmpfs is filled to the last block;
+// Append fails with ENOSPC as an *OpError and leaves no partial file; once
+// space is freed, appends and drains work again.
+func TestAppendDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v): run as root outside a restricted container", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	dir := filepath.Join(mnt, "q")
+	q, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	before := mustAppend(t, q, sampleRecord(0, "before"))
+
+	filler := filepath.Join(mnt, "filler")
+	fl, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := bytes.Repeat([]byte{'x'}, 512)
+	for {
+		if _, err := fl.Write(block); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	fl.Close()
+
+	_, err = q.Append(sampleRecord(1, strings.Repeat("full ", 200)))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Append on a full disk: %v, want ENOSPC", err)
+	}
+	var oe *OpError
+	if !errors.As(err, &oe) {
+		t.Errorf("err = %v, want an *OpError", err)
+	}
+	assertClean(t, q, dir, before)
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	after := mustAppend(t, q, sampleRecord(2, "after"))
+	assertClean(t, q, dir, before, after)
+	var seen []Delivery
+	if _, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{}); err != nil || len(seen) != 2 {
+		t.Fatalf("drain after freeing space: %d delivered, %v", len(seen), err)
+	}
+}
+
+// Spec R21, R10: when the quarantine folder cannot be examined (Lstat of
+// the destination fails with EIO), quarantining gives up with the error
+// instead of probing names forever, and the corrupt file stays where it
+// was.
+func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
+	q, dir, f := openFault(t, Options{})
+	id := newULID(t)
+	name := pendingName(id.String())
+	writeRaw(t, filepath.Join(dir, name), "not json")
+	// Fail the first 1000 probes, then let them through, so that a loop
+	// that retries forever ends (and is counted) instead of hanging.
+	var probes int
+	f.SetHook(func(c fsys.Call) error {
+		if c.Op == fsys.OpLstat && strings.HasPrefix(c.Name, QuarantineDir+"/") {
+			probes++
+			if probes <= 1000 {
+				return syscall.EIO
+			}
+		}
+		return nil
+	})
+	var seen []Delivery
+	_, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
+	// Regression: quarantine used to probe name.1, name.2, ... until
+	// Lstat said ENOENT, so any other error (EIO, EACCES, every call
+	// after a power cut) hung Ingest. TestPowerCutAtEveryStepOfIngest
+	// found it.
+	if probes > 10 {
+		t.Errorf("quarantine probed %d destination names on EIO, want it to give up", probes)
+	}
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("Ingest = %v, want the EIO of the failed probe", err)
+	}
+	kept := exists(t, filepath.Join(dir, name))
+	if ents, err := os.ReadDir(filepath.Join(dir, QuarantineDir)); err == nil {
+		for _, e := range ents {
+			kept = kept || strings.HasPrefix(e.Name(), name)
+		}
+	}
+	if !kept {
+		t.Error("the corrupt file is gone")
+	}
+}
