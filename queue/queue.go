@@ -361,6 +361,13 @@ func (q *Queue) List() ([]ulid.ULID, error) {
 // stay ignored (R23).
 func (q *Queue) list(op string, limit int, unsafe map[ulid.ULID]bool) ([]ulid.ULID, error) {
 	var ids []ulid.ULID
+	if limit < 0 {
+		// Size the result from the last count, so that listing a large
+		// queue does not regrow it a dozen times.
+		ids = make([]ulid.ULID, 0, max(q.tally.estimate(), 0)+16)
+	} else {
+		ids = make([]ulid.ULID, 0, min(limit, 1<<16))
+	}
 	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
 		k, idb := classify(name)
 		if k != kindPending {

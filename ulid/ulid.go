@@ -174,6 +174,11 @@ func (id ULID) AppendText(dst []byte) ([]byte, error) {
 // UnmarshalText implements [encoding.TextUnmarshaler]: it decodes text as
 // Parse does. On error it leaves id unchanged.
 func (id *ULID) UnmarshalText(text []byte) error {
+	if Valid(string(text)) {
+		// The canonical form, as in every file name capq lists: decode
+		// without the string Parse would allocate.
+		return (*oklog.ULID)(id).UnmarshalText(text)
+	}
 	parsed, err := Parse(string(text))
 	if err != nil {
 		return err

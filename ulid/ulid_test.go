@@ -291,3 +291,20 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// UnmarshalText of a canonical ULID, the form of every file name the queue
+// lists, must not allocate.
+func TestUnmarshalTextCanonicalNoAlloc(t *testing.T) {
+	text := []byte("01ARZ3NDEKTSV4RRFFQ69G5FAV")
+	var id ulid.ULID
+	if n := testing.AllocsPerRun(100, func() {
+		if err := id.UnmarshalText(text); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("UnmarshalText allocates %v times", n)
+	}
+	if id.String() != string(text) {
+		t.Fatalf("decoded %s", id)
+	}
+}
