@@ -103,7 +103,7 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	for _, e := range entries {
 		buf = appendAuditLine(buf, e)
 	}
-	f, err := q.fs.OpenFile(AuditLogName, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := q.fs.OpenFile(AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return opErr(op, stepOpen, AuditLogName, unsafeErr(err))
 	}
@@ -114,6 +114,18 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	fi, err := f.Stat()
 	if err != nil || !fi.IsRegular() {
 		return opErr(op, stepOpen, AuditLogName, ErrUnsafeFile)
+	}
+	if fi.Size > 0 {
+		// A write cut short (disk full, power cut before its fsync) can
+		// leave a torn last line; start on a line of our own, or ours
+		// would be glued to the fragment and be unreadable too.
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], fi.Size-1); err != nil {
+			return opErr(op, stepRead, AuditLogName, err)
+		}
+		if last[0] != '\n' {
+			buf = append([]byte{'\n'}, buf...)
+		}
 	}
 	n, err := f.Write(buf)
 	if err == nil && n != len(buf) {

@@ -71,7 +71,9 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 			case lerr == nil && !fi.IsRegular():
 				return nil, opErr(op, stepLock, c.lock, errors.Join(errNotRegular, ErrUnsafeFile))
 			}
-			f, err = q.fs.OpenFile(c.lock, os.O_RDWR|syscall.O_NONBLOCK, 0)
+			// O_APPEND: history lines always go at the end, wherever
+			// reading it stopped.
+			f, err = q.fs.OpenFile(c.lock, os.O_RDWR|os.O_APPEND|syscall.O_NONBLOCK, 0)
 			if errors.Is(err, fs.ErrNotExist) && try < 3 {
 				continue // unlinked between our two calls: try again
 			}
@@ -120,7 +122,11 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 		}
 		c.f = f
 		if !c.fresh && held.Size > 0 {
-			c.hist, c.prior = readHistory(f)
+			if c.hist, c.prior, err = readHistory(f); err != nil {
+				// Guessing would understate the attempts.
+				f.Close()
+				return nil, opErr(op, stepRead, c.lock, err)
+			}
 		}
 		if !c.fresh && c.prior == 0 {
 			// An empty lock file left behind: one attempt was made
@@ -143,8 +149,11 @@ type historyLine struct {
 // readHistory reads a lock file's attempt history (at most maxHistory
 // bytes) and returns it with the highest attempt number it records. Lines
 // that do not parse, such as a line torn by a crash, are ignored.
-func readHistory(f fsys.File) ([]byte, int) {
-	data, _ := io.ReadAll(io.LimitReader(f, maxHistory))
+func readHistory(f fsys.File) ([]byte, int, error) {
+	data, err := io.ReadAll(io.LimitReader(f, maxHistory))
+	if err != nil {
+		return nil, 0, err
+	}
 	prior := 0
 	for line := range bytes.Lines(data) {
 		var h historyLine
@@ -152,7 +161,7 @@ func readHistory(f fsys.File) ([]byte, int) {
 			prior = h.Attempt
 		}
 	}
-	return data, prior
+	return data, prior, nil
 }
 
 // attempt is the number of this delivery: 1 for the first.
@@ -187,6 +196,9 @@ func (c *claim) recordFailure(herr error) {
 func (c *claim) appendHistory(h historyLine) {
 	line, _ := json.Marshal(h)
 	line = append(line, '\n')
+	if len(c.hist) > 0 && c.hist[len(c.hist)-1] != '\n' {
+		line = append([]byte{'\n'}, line...) // after a torn line
+	}
 	if _, err := c.f.Write(line); err == nil {
 		c.hist = append(c.hist, line...)
 	}

@@ -309,6 +309,14 @@ func (ff *faultFile) Read(p []byte) (int, error) {
 	return ff.inner.Read(p)
 }
 
+func (ff *faultFile) ReadAt(p []byte, off int64) (int, error) {
+	c := Call{Op: OpRead, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return 0, faultErr(c, err)
+	}
+	return ff.inner.ReadAt(p, off)
+}
+
 func (ff *faultFile) Write(p []byte) (int, error) {
 	c := Call{Op: OpWrite, Name: ff.name}
 	short, err := ff.f.decide(c)

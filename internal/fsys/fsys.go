@@ -57,6 +57,9 @@ type FS interface {
 type File interface {
 	// Read reads from the current offset, as io.Reader.
 	Read(p []byte) (int, error)
+	// ReadAt reads at offset off without moving the current offset, as
+	// io.ReaderAt.
+	ReadAt(p []byte, off int64) (int, error)
 	// Write writes at the current offset (or at the end, for O_APPEND),
 	// as io.Writer: a short write returns a non-nil error.
 	Write(p []byte) (int, error)

@@ -819,6 +819,29 @@ func (f *memFile) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+func (f *memFile) ReadAt(b []byte, off int64) (int, error) {
+	m := f.p.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch errno := f.check(); {
+	case errno != 0:
+		return 0, pathErr("read", f.name, errno)
+	case f.node.isDir():
+		return 0, pathErr("read", f.name, syscall.EISDIR)
+	case f.flag&accMode == os.O_WRONLY:
+		return 0, pathErr("read", f.name, syscall.EBADF)
+	case off < 0:
+		return 0, pathErr("read", f.name, syscall.EINVAL)
+	case off >= int64(len(f.node.data)):
+		return 0, io.EOF
+	}
+	n := copy(b, f.node.data[off:])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 func (f *memFile) Write(b []byte) (int, error) {
 	m := f.p.m
 	m.mu.Lock()

@@ -367,7 +367,10 @@ type osFile struct {
 	name string
 }
 
-func (f *osFile) Read(p []byte) (int, error)  { return f.f.Read(p) }
+func (f *osFile) Read(p []byte) (int, error) { return f.f.Read(p) }
+func (f *osFile) ReadAt(p []byte, off int64) (int, error) {
+	return f.f.ReadAt(p, off)
+}
 func (f *osFile) Write(p []byte) (int, error) { return f.f.Write(p) }
 func (f *osFile) Close() error                { return f.f.Close() }
 
