@@ -1,0 +1,125 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/queue"
+)
+
+// TestAuditTornTail: an audit write cut short (a short write on ENOSPC, or
+// a power cut before its fsync) leaves a line without its newline; the next
+// audit line must still be readable, or a record moves without an audit
+// line (spec R20). Found by TestMachine.
+func TestAuditTornTail(t *testing.T) {
+	mem := fsys.NewMem(nil)
+	ft := fsys.NewFault(mem.FS())
+	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	id, err := q.Append([]byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.WriteFile("pending-"+id.String()+".json", []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: syscall.ENOSPC, Short: true})
+	if _, err := q.Prune(0); err == nil {
+		t.Fatal("Prune with a failing audit write succeeded")
+	}
+	ft.Reset()
+	if _, err := q.Prune(0); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := q.Audit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range entries {
+		found = found || e.Reason == queue.ReasonQuarantined && e.ULID == id.String()
+	}
+	if !found {
+		data, _ := mem.ReadFile(queue.AuditLogName)
+		t.Fatalf("R20: %s was quarantined, but the audit log has no readable line for it:\n%s", id, strings.ReplaceAll(string(data), "\n", "\\n\n"))
+	}
+}
+
+// TestQuarantineLstatError: when the file system fails every call (a disk
+// that returns EIO, or a process being killed), quarantining a corrupt file
+// must return an error, not spin forever probing for a free name in
+// quarantine/ (queue.quarantine loops while Lstat fails with anything but
+// ENOENT). Found by TestMachine (a crash at a file-system call of Ingest).
+func TestQuarantineLstatError(t *testing.T) {
+	mem := fsys.NewMem(nil)
+	ft := fsys.NewFault(mem.FS())
+	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	id, err := q.Append([]byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mem.WriteFile("pending-"+id.String()+".json", []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: syscall.EIO})
+	done := make(chan error, 1)
+	go func() {
+		_, err := q.Ingest(context.Background(), func(context.Context, queue.Delivery) error { return nil }, queue.IngestOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Ingest quarantined a file although every Lstat in quarantine/ failed")
+		}
+	case <-time.After(20 * time.Second): // a deadlock detector, not a performance bound
+		t.Fatal("Ingest still running after 20s: queue.quarantine loops on Lstat errors other than ENOENT")
+	}
+}
+
+// TestAttemptHistoryReadError: a claim whose read of the lock file's
+// attempt history fails must not go on as if the history were empty: the
+// Attempt would be lower than the truth without any power cut (spec R16),
+// and the next history line would be written at offset 0, over the old
+// ones. Found by RunCampaign (a read fault during Ingest after a crash).
+func TestAttemptHistoryReadError(t *testing.T) {
+	mem := fsys.NewMem(nil)
+	ft := fsys.NewFault(mem.FS())
+	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	id, err := q.Append([]byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func(context.Context, queue.Delivery) error { return errHandler }
+	for range 2 { // attempts 1 and 2 fail: the history says 2
+		if _, err := q.Ingest(context.Background(), fail, queue.IngestOptions{}); !errors.Is(err, errHandler) {
+			t.Fatalf("Ingest: %v, want the handler's error", err)
+		}
+	}
+	lock := "pending-" + id.String() + ".lock"
+	ft.Inject(fsys.Rule{Op: fsys.OpRead, Match: func(n string) bool { return n == lock }, Times: 1, Err: syscall.EIO})
+	var attempts []int
+	_, err = q.Ingest(context.Background(), func(_ context.Context, d queue.Delivery) error {
+		attempts = append(attempts, d.Attempt)
+		return nil
+	}, queue.IngestOptions{})
+	if len(attempts) > 0 && attempts[0] != 3 {
+		t.Fatalf("R16: after a failed read of the attempt history, delivery has Attempt %d (err %v), want 3 or no delivery", attempts[0], err)
+	}
+}
