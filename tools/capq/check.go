@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// defaultCheckDuration is the length of `capq check` without --duration:
+// the README's main-job command must finish in about a minute.
+const defaultCheckDuration = 60 * time.Second
+
+// phaseResult is what one phase of the campaign did.
+type phaseResult struct {
+	Name    string        `json:"name"`
+	Runs    int           `json:"runs"`
+	Steps   int           `json:"steps"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+	Failed  bool          `json:"failed"`
+	Message string        `json:"message,omitempty"` // the failure, for people
+	Skipped string        `json:"skipped,omitempty"` // why the phase did not run
+	// Reproduce is the command that replays a failure, when the phase
+	// knows a narrower one than the campaign's.
+	Reproduce string `json:"reproduce,omitempty"`
+	// Sub are the parts of a phase that has its own phases (model).
+	Sub []phaseResult `json:"sub,omitempty"`
+}
+
+// phaseRun is what a phase gets: its budget, the seed, a scratch
+// directory, and a way to report progress (a fraction in [0, 1] and a
+// word on what it is doing).
+type phaseRun struct {
+	ctx      context.Context
+	seed     uint64
+	budget   time.Duration
+	dir      string // a fresh directory for this phase
+	progress func(frac float64, what string)
+	impl     string // --impl command, for the protocol phase
+}
+
+// phase is one part of the campaign. share is its part of --duration.
+type phase struct {
+	name  string
+	share float64
+	run   func(p *phaseRun) phaseResult
+}
+
+// checkReport is the output of `capq check --json`.
+type checkReport struct {
+	Seed      uint64        `json:"seed"`
+	Duration  time.Duration `json:"duration_ns"`
+	Impl      string        `json:"impl,omitempty"`
+	Phases    []phaseResult `json:"phases"`
+	Passed    bool          `json:"passed"`
+	Reproduce string        `json:"reproduce,omitempty"`
+}
+
+// checkPhases returns the phases of a campaign against capq's own queue.
+func checkPhases() []phase {
+	return []phase{
+		{name: "model", share: 0.55, run: modelPhase},
+		{name: "killcrash", share: 0.25, run: killCrashPhase},
+		{name: "powercut", share: 0.10, run: powerCutPhase},
+		{name: "fuzz", share: 0.10, run: fuzzPhase},
+	}
+}
+
+func checkCmd() *command {
+	var (
+		duration time.Duration
+		seed     uint64
+		impl     string
+		only     string
+		asJSON   bool
+		keep     bool
+	)
+	return &command{
+		name:    "check",
+		summary: "run the conformance campaign (model, kill-crash, power-loss, fuzz) or check another implementation",
+		help: `By default the campaign runs against capq's own queue in a temporary
+directory, in four phases: model (package model's state machines: the real
+queue and a model of the spec side by side on the in-memory file system,
+with errno faults, process kills and power cuts, then concurrency with a
+linearizability check), killcrash (appender and consumer processes, this
+binary re-executed, SIGKILLed at random moments on the real disk), powercut
+(the real queue on the in-memory file system, the power cut at a random
+file-system call, what survives checked against what was acknowledged) and
+fuzz (random and mutated envelopes, ULIDs and records through the decoder
+and a round trip). It takes about --duration in total, shared among the
+phases; a progress bar goes to stderr on a terminal (plain lines otherwise),
+a summary table to stdout. On a failure the seed and the command that
+reproduces it are printed and the exit status is 1; the phase's directory
+is kept.
+
+--impl 'COMMAND' checks another implementation instead: COMMAND (run by
+/bin/sh -c, with CAPQ_DIR set) must speak the line protocol of
+spec/PROTOCOL.md on stdin and stdout. capq drives it with random requests,
+restarts it with SIGKILL, compares every reply with a model of the spec and
+inspects the queue directory on disk after every step. capq's own queue
+speaks the protocol through the hidden "capq adapter" subcommand.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.DurationVar(&duration, "duration", defaultCheckDuration, "total time to spend, shared among the phases")
+			fs.Uint64Var(&seed, "seed", 0, "seed of every random choice (0: pick one and print it)")
+			fs.StringVar(&impl, "impl", "", "check the implementation behind `COMMAND` (spec/PROTOCOL.md)")
+			fs.StringVar(&only, "phase", "", "run only these comma-separated `phases` (model, killcrash, powercut, fuzz)")
+			fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object instead of a table")
+			fs.BoolVar(&keep, "keep", false, "keep the scratch directories even when every phase passes")
+		},
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: check takes no arguments")
+			}
+			if duration <= 0 {
+				return usageErrorf("usage: --duration must be positive")
+			}
+			if seed == 0 {
+				seed = uint64(time.Now().UnixNano())&(1<<53-1) | 1
+			}
+			phases := checkPhases()
+			if impl != "" {
+				phases = []phase{{name: "protocol", share: 1, run: protocolPhase}}
+			}
+			if only != "" {
+				want := map[string]bool{}
+				for _, n := range strings.Split(only, ",") {
+					want[strings.TrimSpace(n)] = true
+				}
+				var sel []phase
+				for _, p := range phases {
+					if want[p.name] {
+						sel = append(sel, p)
+						delete(want, p.name)
+					}
+				}
+				if len(want) > 0 || len(sel) == 0 {
+					return usageErrorf("usage: unknown phase in --phase %q", only)
+				}
+				phases = sel
+			}
+			return runCheck(e, checkOptions{duration: duration, seed: seed, impl: impl, only: only, asJSON: asJSON, keep: keep}, phases)
+		},
+	}
+}
+
+type checkOptions struct {
+	duration time.Duration
+	seed     uint64
+	impl     string
+	only     string
+	asJSON   bool
+	keep     bool
+}
+
+// reproduceCommand is the command line that replays a campaign.
+func (o checkOptions) reproduceCommand(phase string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "go run ./tools/capq check --seed %d --duration %s", o.seed, o.duration)
+	if phase != "" {
+		fmt.Fprintf(&b, " --phase %s", phase)
+	}
+	if o.impl != "" {
+		fmt.Fprintf(&b, " --impl %s", shellQuote(o.impl))
+	}
+	return b.String()
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func runCheck(e *env, o checkOptions, phases []phase) error {
+	// SIGINT/SIGTERM end the campaign early; what ran is still reported.
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	root, err := os.MkdirTemp("", "capq-check-")
+	if err != nil {
+		return failf("%v", err)
+	}
+	total := 0.0
+	for _, p := range phases {
+		total += p.share
+	}
+	bar := newProgress(e.stderr)
+	defer bar.stop()
+	fmt.Fprintf(e.stderr, "capq check: seed %d, %s, scratch %s\n", o.seed, o.duration, root)
+	rep := checkReport{Seed: o.seed, Duration: o.duration, Impl: o.impl, Passed: true}
+	done := 0.0
+	for _, p := range phases {
+		budget := time.Duration(float64(o.duration) * p.share / total)
+		dir := root + "/" + p.name
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return failf("%v", err)
+		}
+		pr := &phaseRun{ctx: ctx, seed: o.seed, budget: budget, dir: dir, impl: o.impl,
+			progress: func(frac float64, what string) {
+				bar.set((done+min(max(frac, 0), 1)*p.share)/total, p.name+": "+what)
+			}}
+		bar.phase(p.name)
+		start := time.Now()
+		res := p.run(pr)
+		res.Name = p.name
+		res.Elapsed = time.Since(start)
+		done += p.share
+		bar.set(done/total, p.name+" done")
+		if res.Failed {
+			rep.Passed = false
+			if res.Reproduce == "" {
+				res.Reproduce = o.reproduceCommand(p.name)
+			}
+		}
+		bar.finish(res)
+		rep.Phases = append(rep.Phases, res)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	bar.stop()
+	if !rep.Passed || o.keep {
+		fmt.Fprintf(e.stderr, "capq check: scratch directories kept in %s\n", root)
+	} else {
+		os.RemoveAll(root)
+	}
+	if !rep.Passed {
+		rep.Reproduce = o.reproduceCommand(firstFailed(rep.Phases))
+	}
+	if o.asJSON {
+		if err := writeJSON(e.stdout, rep); err != nil {
+			return failf("%v", err)
+		}
+	} else {
+		printSummary(e.stdout, &rep)
+	}
+	switch {
+	case !rep.Passed:
+		for _, p := range rep.Phases {
+			if p.Failed {
+				fmt.Fprintf(e.stderr, "capq check: FAIL %s (seed %d): %s\n  reproduce: %s\n", p.Name, o.seed, p.Message, p.Reproduce)
+			}
+		}
+		return errSilent(exitFail)
+	case ctx.Err() != nil && e.ctx.Err() == nil:
+		return failf("interrupted")
+	}
+	return nil
+}
+
+func firstFailed(ps []phaseResult) string {
+	for _, p := range ps {
+		if p.Failed {
+			return p.Name
+		}
+	}
+	return ""
+}
+
+func printSummary(w io.Writer, rep *checkReport) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "PHASE\tRUNS\tSTEPS\tTIME\tRESULT")
+	for _, p := range rep.Phases {
+		result := "ok"
+		switch {
+		case p.Failed:
+			result = "FAIL"
+		case p.Skipped != "":
+			result = "skipped: " + p.Skipped
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Runs, p.Steps, p.Elapsed.Round(100*time.Millisecond), result)
+		for _, s := range p.Sub {
+			result := "ok"
+			if s.Failed {
+				result = "FAIL"
+			}
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%s\t%s\n", s.Name, s.Runs, s.Steps, s.Elapsed.Round(100*time.Millisecond), result)
+		}
+	}
+	tw.Flush()
+	verdict := "PASS"
+	if !rep.Passed {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "%s seed=%d\n", verdict, rep.Seed)
+}
+
+// progress shows the campaign's progress on stderr: a bar redrawn in
+// place on a terminal, a plain line per phase otherwise.
+type progress struct {
+	w    io.Writer
+	tty  bool
+	mu   sync.Mutex
+	frac float64
+	what string
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w, quit: make(chan struct{})}
+	if f, ok := w.(*os.File); ok {
+		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+			p.tty = true
+		}
+	}
+	if p.tty {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-p.quit:
+					return
+				case <-t.C:
+					p.draw()
+				}
+			}
+		}()
+	}
+	return p
+}
+
+func (p *progress) set(frac float64, what string) {
+	p.mu.Lock()
+	p.frac, p.what = frac, what
+	p.mu.Unlock()
+}
+
+func (p *progress) draw() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	const width = 30
+	n := int(p.frac * width)
+	what := p.what
+	if len(what) > 40 {
+		what = what[:40]
+	}
+	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %3.0f%% %s", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.frac*100, what)
+}
+
+func (p *progress) phase(name string) {
+	if !p.tty {
+		fmt.Fprintf(p.w, "capq check: %s ...\n", name)
+	}
+}
+
+func (p *progress) finish(r phaseResult) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty {
+		fmt.Fprint(p.w, "\r\x1b[K")
+	}
+	status := "ok"
+	switch {
+	case r.Failed:
+		status = "FAIL: " + r.Message
+	case r.Skipped != "":
+		status = "skipped: " + r.Skipped
+	}
+	fmt.Fprintf(p.w, "capq check: %s: %d runs, %d steps, %s: %s\n", r.Name, r.Runs, r.Steps, r.Elapsed.Round(100*time.Millisecond), status)
+}
+
+func (p *progress) stop() {
+	p.once.Do(func() {
+		close(p.quit)
+		p.wg.Wait()
+		if p.tty {
+			fmt.Fprint(p.w, "\r\x1b[K")
+		}
+	})
+}
+
+// jsonString is a helper for messages that quote data.
+func jsonString(b []byte) string {
+	s, _ := json.Marshal(string(b))
+	return string(s)
+}

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/capq/capq/queue"
+	"golang.org/x/sys/unix"
+)
+
+// rescanEvery is how often drain --follow lists the directory even without
+// an inotify event: the fallback for file systems that do not report
+// events (network file systems, some containers) and for a lost event.
+const rescanEvery = 2 * time.Second
+
+func drainCmd() *command {
+	var (
+		execCmd     string
+		maxRecords  int
+		budget      time.Duration
+		maxAttempts int
+		follow      bool
+	)
+	return &command{
+		name:    "drain",
+		summary: "deliver pending records to stdout or to a command, oldest first, deleting each once handled",
+		help: `Without --exec, each record's envelope is written to stdout as one JSON line
+and acknowledged (deleted) once the line is written and flushed; a failed
+write (a closed pipe) leaves the record pending.
+
+With --exec 'COMMAND', COMMAND runs by /bin/sh -c once per record, with the
+record's JSON (plus a newline) on stdin and CAPQ_ULID and CAPQ_ATTEMPT in its
+environment; its stdout and stderr are capq's. Exit status 0 acknowledges the
+record; anything else is a handler failure: without --max-attempts the drain
+stops there (exit status 1), leaving the record in doubt; with it, a record
+that failed N times moves to the dead-letter folder and the drain goes on.
+
+--follow keeps draining as records arrive (inotify, with a rescan every 2s
+as a fallback) until SIGINT or SIGTERM. On the first signal capq finishes the
+record in hand and exits 0; a second signal kills the handler's process group.
+The handler runs in its own process group, so a terminal's Ctrl-C reaches
+only capq. A summary goes to stderr.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&execCmd, "exec", "", "run `COMMAND` (by /bin/sh -c) per record")
+			fs.IntVar(&maxRecords, "max", 0, "deliver at most `N` records (0: no limit)")
+			fs.DurationVar(&budget, "budget", 0, "start no record after this `duration` (0: no limit)")
+			fs.IntVar(&maxAttempts, "max-attempts", 0, "dead-letter a record after `N` failed attempts (0: a failure stops the drain)")
+			fs.BoolVar(&follow, "follow", false, "keep draining new records until SIGINT/SIGTERM")
+		},
+		run: func(e *env, fs *flag.FlagSet) error {
+			switch {
+			case fs.NArg() > 0:
+				return usageErrorf("usage: drain takes no arguments")
+			case maxRecords < 0 || maxAttempts < 0 || budget < 0:
+				return usageErrorf("usage: --max, --max-attempts and --budget must not be negative")
+			case isFlagSet(fs, "exec") && execCmd == "":
+				return usageErrorf("usage: --exec needs a command")
+			}
+			q, err := openQueue(e, false, true)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			d := &drainer{e: e, q: q, exec: execCmd, follow: follow,
+				max: maxRecords, budget: budget, maxAttempts: maxAttempts}
+			return d.run()
+		},
+	}
+}
+
+// drainer is one run of `capq drain`.
+type drainer struct {
+	e           *env
+	q           *queue.Queue
+	exec        string
+	follow      bool
+	max         int
+	budget      time.Duration
+	maxAttempts int
+
+	// hard is cancelled on the second signal: it kills a running handler.
+	hard context.Context
+	tot  queue.IngestResult
+}
+
+func (d *drainer) run() error {
+	// First signal: stop before the next record. Second: kill the handler.
+	soft, stopSoft := context.WithCancel(d.e.ctx)
+	defer stopSoft()
+	hard, stopHard := context.WithCancel(context.Background())
+	defer stopHard()
+	d.hard = hard
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-sigs:
+			stopSoft()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			stopHard()
+		case <-done:
+		}
+	}()
+	if d.exec == "" {
+		// A closed stdout must fail the write (EPIPE), leaving the record
+		// pending, rather than kill capq in the middle of a delivery.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	}
+
+	var w *watcher
+	if d.follow {
+		// Watch before the first pass, so nothing appended after the pass
+		// listed the directory goes unnoticed.
+		var err error
+		if w, err = newWatcher(d.e.dir); err != nil {
+			fmt.Fprintf(d.e.stderr, "capq drain: inotify unavailable (%v); rescanning every %v\n", err, rescanEvery)
+		}
+		defer w.close()
+	}
+	start := time.Now()
+	err := d.loop(soft, start, w)
+	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d\n",
+		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped)
+	if err != nil && soft.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil // stopped by a signal after the record in hand
+	}
+	if err != nil {
+		return failf("%v", err)
+	}
+	return nil
+}
+
+func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
+	ticker := time.NewTicker(rescanEvery)
+	defer ticker.Stop()
+	for {
+		opts := queue.IngestOptions{MaxAttempts: d.maxAttempts}
+		if d.max > 0 {
+			opts.MaxRecords = d.max - d.tot.Delivered
+			if opts.MaxRecords <= 0 {
+				return nil
+			}
+		}
+		if d.budget > 0 {
+			opts.Budget = d.budget - time.Since(start)
+			if opts.Budget <= 0 {
+				return nil
+			}
+		}
+		res, err := d.q.Ingest(ctx, d.handle, opts)
+		d.tot.Delivered += res.Delivered
+		d.tot.Skipped += res.Skipped
+		d.tot.Quarantined += res.Quarantined
+		d.tot.DeadLettered += res.DeadLettered
+		d.tot.Failed += res.Failed
+		if err != nil || !d.follow {
+			return err
+		}
+		if res.Delivered+res.Quarantined+res.DeadLettered+res.Failed > 0 {
+			continue // more may have arrived meanwhile: list again at once
+		}
+		var events <-chan struct{}
+		if w != nil {
+			events = w.events
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-events:
+		case <-ticker.C:
+		}
+	}
+}
+
+// handle delivers one record: to stdout, or to the --exec command.
+func (d *drainer) handle(_ context.Context, dl queue.Delivery) error {
+	if d.exec == "" {
+		line, err := envelopeLine(dl.Envelope)
+		if err != nil {
+			return err
+		}
+		// One Write of the whole line: stdout is unbuffered, so when it
+		// returns the line has reached the pipe or file.
+		_, err = d.e.stdout.Write(line)
+		return err
+	}
+	cmd := exec.CommandContext(d.hard, "/bin/sh", "-c", d.exec)
+	cmd.Stdin = io.MultiReader(bytes.NewReader(dl.Record), bytes.NewReader([]byte{'\n'}))
+	cmd.Stdout = d.e.stdout
+	cmd.Stderr = d.e.stderr
+	cmd.Env = append(os.Environ(), "CAPQ_ULID="+dl.ULID.String(), "CAPQ_ATTEMPT="+strconv.Itoa(dl.Attempt))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: handler: %v\n", dl.ULID, dl.Attempt, err)
+		return err
+	}
+	return nil
+}
+
+// envelopeLine renders an envelope as written on disk (spec R2), on one
+// line: a record containing line breaks between its tokens is compacted,
+// which changes only white space, never a number's spelling or key order.
+func envelopeLine(env queue.Envelope) ([]byte, error) {
+	rec := []byte(env.Record)
+	if bytes.ContainsAny(rec, "\n\r") {
+		var b bytes.Buffer
+		if err := json.Compact(&b, rec); err != nil {
+			return nil, err
+		}
+		rec = b.Bytes()
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"ulid":"`)
+	b.WriteString(env.ULID.String())
+	b.WriteString(`","appended_at":"`)
+	b.WriteString(queue.FormatAppendedAt(env.AppendedAt))
+	b.WriteString(`","record":`)
+	b.Write(rec)
+	b.WriteString(`,"schema_version":`)
+	b.WriteString(strconv.Itoa(env.SchemaVersion))
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// watcher turns inotify events on the queue directory into wake-ups,
+// coalesced: one pending wake-up stands for any number of events.
+type watcher struct {
+	f      *os.File
+	events chan struct{}
+	once   sync.Once
+}
+
+// newWatcher watches dir for records appearing: IN_MOVED_TO is capq's and
+// the reference's rename of a finished record, IN_CLOSE_WRITE and
+// IN_CREATE catch writers that create the final name directly.
+func newWatcher(dir string) (*watcher, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CREATE); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// A non-blocking descriptor makes os.File use the runtime poller, so
+	// close unblocks the reading goroutine.
+	w := &watcher{f: os.NewFile(uintptr(fd), "inotify"), events: make(chan struct{}, 1)}
+	go w.read()
+	return w, nil
+}
+
+func (w *watcher) read() {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := w.f.Read(buf)
+		if err != nil {
+			return
+		}
+		wake := false
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			// struct inotify_event: wd, mask, cookie, len (native
+			// endian), then len bytes of NUL-padded name.
+			mask := binary.NativeEndian.Uint32(buf[off+4:])
+			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
+			if off+unix.SizeofInotifyEvent+nameLen > n {
+				break
+			}
+			name := bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+nameLen], "\x00")
+			off += unix.SizeofInotifyEvent + nameLen
+			// Our own lock files and the tmp files of appends in progress
+			// are not records: waking for them would only spin.
+			if mask&unix.IN_Q_OVERFLOW != 0 || (bytes.HasPrefix(name, []byte("pending-")) && bytes.HasSuffix(name, []byte(".json"))) {
+				wake = true
+			}
+		}
+		if wake {
+			select {
+			case w.events <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+func (w *watcher) close() {
+	if w != nil {
+		w.once.Do(func() { w.f.Close() })
+	}
+}

@@ -1,0 +1,688 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/capq/capq/queue"
+	"github.com/capq/capq/ulid"
+)
+
+// openQueue opens the queue in e.dir. With create false the directory must
+// already exist (reading commands never create a queue by accident); with
+// create true it is created as queue.Open does. Recovery is skipped unless
+// recover is set: only the recover and drain subcommands clean up.
+func openQueue(e *env, create, recover bool) (*queue.Queue, error) {
+	return openQueueOpts(e, create, queue.Options{SkipRecover: !recover})
+}
+
+func openQueueOpts(e *env, create bool, opts queue.Options) (*queue.Queue, error) {
+	fi, err := os.Stat(e.dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return nil, usageErrorf("%s is not a directory", e.dir)
+	case errors.Is(err, iofs.ErrNotExist) && !create:
+		return nil, usageErrorf("no queue directory %s", e.dir)
+	case errors.Is(err, syscall.ENOTDIR):
+		return nil, usageErrorf("%s: a parent is not a directory", e.dir)
+	}
+	q, err := queue.Open(e.dir, opts)
+	if err != nil {
+		return nil, failf("open %s: %w", e.dir, err)
+	}
+	return q, nil
+}
+
+// writeJSON writes v as one line of compact JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// parseULID parses a command-line ULID; a bad one is a usage error.
+func parseULID(s string) (ulid.ULID, error) {
+	id, err := ulid.Parse(s)
+	if err != nil {
+		return id, usageErrorf("bad ULID %q: %v", s, err)
+	}
+	return id, nil
+}
+
+func appendCmd() *command {
+	var record string
+	var maxSize int
+	return &command{
+		name:    "append",
+		summary: "append JSON records (one per line on stdin, or --record) and print their ULIDs",
+		help: `Each line of stdin is one JSON object; blank lines are skipped. Each
+record's ULID is printed on its own line as soon as the record is durable.
+A bad line stops the command with its line number and exit status 2; the
+lines before it stay appended and their ULIDs have been printed. The queue
+directory is created (mode 0700) if it does not exist. As with any writer,
+an append that takes the queue past --max-size prunes the oldest records
+(each with an audit line).`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&record, "record", "", "append this one JSON object instead of reading stdin")
+			fs.IntVar(&maxSize, "max-size", queue.DefaultMaxSize, "prune the oldest records above `N` pending (negative: never)")
+		},
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: append takes no arguments")
+			}
+			if maxSize == 0 {
+				return usageErrorf("usage: --max-size must not be 0")
+			}
+			q, err := openQueueOpts(e, true, queue.Options{SkipRecover: true, MaxSize: maxSize})
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			add := func(line int, rec []byte) error {
+				id, err := q.Append(rec)
+				var where string
+				if line > 0 {
+					where = fmt.Sprintf("line %d: ", line)
+				}
+				switch {
+				case errors.Is(err, queue.ErrInvalidRecord):
+					return usageErrorf("%s%v", where, err)
+				case err != nil:
+					return failf("%s%v", where, err)
+				}
+				_, err = fmt.Fprintln(e.stdout, id)
+				return err
+			}
+			if isFlagSet(fs, "record") {
+				return add(0, []byte(record))
+			}
+			r := bufio.NewReader(e.stdin)
+			for line := 1; ; line++ {
+				b, err := r.ReadBytes('\n')
+				if len(trimSpace(b)) > 0 {
+					if aerr := add(line, b); aerr != nil {
+						return aerr
+					}
+				}
+				if err == io.EOF {
+					return nil
+				}
+				if err != nil {
+					return failf("read stdin: %v", err)
+				}
+			}
+		},
+	}
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
+		b = b[1:]
+	}
+	for n := len(b); n > 0 && (b[n-1] == ' ' || b[n-1] == '\t' || b[n-1] == '\r' || b[n-1] == '\n'); n = len(b) {
+		b = b[:n-1]
+	}
+	return b
+}
+
+// lsEntry is one line of `capq ls --json`.
+type lsEntry struct {
+	ULID       string `json:"ulid"`
+	AppendedAt string `json:"appended_at"`
+	Size       int64  `json:"size"`
+	// State is "pending", "in_doubt" (a delivery failed or crashed: the
+	// next has Attempt > 1), "delivering" (a consumer holds its lock) or
+	// "corrupt" (the file is not a valid envelope; a drain quarantines it).
+	State string `json:"state"`
+}
+
+// readNoFollow reads a file of the queue without following a symlink.
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, queue.DefaultMaxRecordSize+64<<10))
+}
+
+func lsCmd() *command {
+	var asJSON bool
+	return &command{
+		name:    "ls",
+		summary: "list pending records, oldest first",
+		help: `Prints one line per pending record: ULID, appended_at, size in bytes and
+state, separated by tabs. State is pending, in_doubt (a delivery failed or
+crashed; the next one has Attempt > 1), delivering (a consumer holds the
+record's lock) or corrupt (a drain will quarantine it). With --json each line
+is an object {"ulid","appended_at","size","state"}.`,
+		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: ls takes no arguments")
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			ids, err := q.List()
+			if err != nil {
+				return failf("%v", err)
+			}
+			findings, err := q.Verify()
+			if err != nil {
+				return failf("%v", err)
+			}
+			inDoubt := map[string]bool{}
+			for _, f := range findings {
+				if f.Kind == queue.FindingInDoubt {
+					inDoubt[f.Name] = true
+				}
+			}
+			w := bufio.NewWriter(e.stdout)
+			defer w.Flush()
+			for _, id := range ids {
+				ent := lsEntry{ULID: id.String(), State: "pending"}
+				path := q.Path(id)
+				data, err := readNoFollow(path)
+				if errors.Is(err, iofs.ErrNotExist) {
+					continue // delivered since List
+				}
+				ent.Size = int64(len(data))
+				if err != nil {
+					ent.State = "unreadable"
+				} else if en, err := queue.DecodeEnvelope(filepath.Base(path), data); err != nil {
+					ent.State = "corrupt"
+				} else {
+					ent.AppendedAt = queue.FormatAppendedAt(en.AppendedAt)
+				}
+				lock := "pending-" + ent.ULID + ".lock"
+				if ent.State == "pending" {
+					if inDoubt[lock] {
+						ent.State = "in_doubt"
+					} else if _, err := os.Lstat(filepath.Join(e.dir, lock)); err == nil {
+						ent.State = "delivering"
+					}
+				}
+				if asJSON {
+					err = writeJSON(w, ent)
+				} else {
+					_, err = fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", ent.ULID, ent.AppendedAt, ent.Size, ent.State)
+				}
+				if err != nil {
+					return failf("%v", err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return failf("%v", err)
+			}
+			return nil
+		},
+	}
+}
+
+func countCmd() *command {
+	var asJSON bool
+	return &command{
+		name:    "count",
+		summary: "print the number of pending records",
+		flags:   func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, `print {"count":N}`) },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: count takes no arguments")
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			n, err := q.Count()
+			if err != nil {
+				return failf("%v", err)
+			}
+			if asJSON {
+				return writeJSON(e.stdout, map[string]int{"count": n})
+			}
+			_, err = fmt.Fprintln(e.stdout, n)
+			return err
+		},
+	}
+}
+
+func showCmd() *command {
+	var recordOnly bool
+	return &command{
+		name:    "show",
+		args:    "ULID",
+		summary: "print one record's envelope (pending or dead-lettered) as JSON",
+		help: `Prints the envelope file of the record exactly as stored, followed by a
+newline; with --record, only the record object. The record is looked for
+among the pending records, then in the dead-letter folder. Exit status 1
+if there is no such record.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&recordOnly, "record", false, "print only the record, not the envelope")
+		},
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() != 1 {
+				return usageErrorf("usage: show takes exactly one ULID")
+			}
+			id, err := parseULID(fs.Arg(0))
+			if err != nil {
+				return err
+			}
+			if _, err := openQueueDirOnly(e); err != nil {
+				return err
+			}
+			name := "pending-" + id.String() + ".json"
+			var data []byte
+			for _, p := range []string{name, filepath.Join(queue.DeadLetterDir, name)} {
+				data, err = readNoFollow(filepath.Join(e.dir, p))
+				if !errors.Is(err, iofs.ErrNotExist) {
+					break
+				}
+			}
+			if errors.Is(err, iofs.ErrNotExist) {
+				return failf("no record %s", id)
+			}
+			if err != nil {
+				return failf("%v", err)
+			}
+			if recordOnly {
+				en, err := queue.DecodeEnvelope(name, data)
+				if err != nil {
+					return failf("%v", err)
+				}
+				data = en.Record
+			}
+			_, err = fmt.Fprintf(e.stdout, "%s\n", data)
+			return err
+		},
+	}
+}
+
+// openQueueDirOnly checks that e.dir is an existing directory, as
+// openQueue does, without opening a queue.
+func openQueueDirOnly(e *env) (os.FileInfo, error) {
+	fi, err := os.Stat(e.dir)
+	switch {
+	case errors.Is(err, iofs.ErrNotExist):
+		return nil, usageErrorf("no queue directory %s", e.dir)
+	case err != nil:
+		return nil, failf("%v", err)
+	case !fi.IsDir():
+		return nil, usageErrorf("%s is not a directory", e.dir)
+	}
+	return fi, nil
+}
+
+// Stats is the output of `capq stats --json`.
+type Stats struct {
+	Pending          int     `json:"pending"`
+	OldestAgeSeconds float64 `json:"oldest_age_seconds"` // 0 when nothing is pending
+	Oldest           string  `json:"oldest,omitempty"`   // ULID of the oldest pending record
+	Bytes            int64   `json:"bytes"`              // sum of the pending files' sizes
+	InDoubt          int     `json:"in_doubt"`
+	StrayTmp         int     `json:"stray_tmp"`
+	Quarantined      int     `json:"quarantined"`
+	DeadLetters      int     `json:"dead_letters"`
+	AuditDrops       int     `json:"audit_drops"` // records dropped by overflow or prune, per the audit log
+}
+
+func statsCmd() *command {
+	var asJSON bool
+	return &command{
+		name:    "stats",
+		summary: "print pending count, oldest age, bytes, in-doubt, stray tmp, quarantined, dead letters, audit drops",
+		help: `The oldest age is measured from the oldest pending record's appended_at (its
+ULID time if the file cannot be read). Audit drops counts the audit log's
+lines whose reason is queue_overflow or pruned.`,
+		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print one JSON object") },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: stats takes no arguments")
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			st, err := stats(q)
+			if err != nil {
+				return failf("%v", err)
+			}
+			if asJSON {
+				return writeJSON(e.stdout, st)
+			}
+			_, err = fmt.Fprintf(e.stdout, "pending\t%d\noldest_age\t%s\nbytes\t%d\nin_doubt\t%d\nstray_tmp\t%d\nquarantined\t%d\ndead_letters\t%d\naudit_drops\t%d\n",
+				st.Pending, time.Duration(st.OldestAgeSeconds*float64(time.Second)).Round(time.Millisecond),
+				st.Bytes, st.InDoubt, st.StrayTmp, st.Quarantined, st.DeadLetters, st.AuditDrops)
+			return err
+		},
+	}
+}
+
+func stats(q *queue.Queue) (Stats, error) {
+	var st Stats
+	ids, err := q.List()
+	if err != nil {
+		return st, err
+	}
+	for i, id := range ids {
+		fi, err := os.Lstat(q.Path(id))
+		if err != nil {
+			continue // delivered meanwhile
+		}
+		st.Pending++
+		st.Bytes += fi.Size()
+		if i == 0 || st.Oldest == "" {
+			st.Oldest = id.String()
+			t, _ := ulid.TimeOf(id.String())
+			if data, err := readNoFollow(q.Path(id)); err == nil {
+				if en, err := queue.DecodeEnvelope(filepath.Base(q.Path(id)), data); err == nil {
+					t = en.AppendedAt
+				}
+			}
+			st.OldestAgeSeconds = max(0, time.Since(t).Seconds())
+		}
+	}
+	findings, err := q.Verify()
+	if err != nil {
+		return st, err
+	}
+	for _, f := range findings {
+		switch f.Kind {
+		case queue.FindingInDoubt:
+			st.InDoubt++
+		case queue.FindingStrayTmp:
+			st.StrayTmp++
+		case queue.FindingQuarantined:
+			st.Quarantined++
+		}
+	}
+	dl, err := q.DeadLetters()
+	if err != nil {
+		return st, err
+	}
+	st.DeadLetters = len(dl)
+	audit, err := q.Audit()
+	if err != nil {
+		return st, err
+	}
+	for _, a := range audit {
+		if a.Reason == queue.ReasonOverflow || a.Reason == queue.ReasonPruned {
+			st.AuditDrops++
+		}
+	}
+	return st, nil
+}
+
+// verifyLine is one line of `capq verify --json`.
+type verifyLine struct {
+	queue.Finding
+	Violation bool `json:"violation"`
+}
+
+func verifyCmd() *command {
+	var asJSON bool
+	return &command{
+		name:    "verify",
+		summary: "check a queue directory against the spec, read-only; exit 1 on violations",
+		help: `Prints every finding, one per line: "violation" or "note", the kind, the
+file name and a detail, separated by tabs. With --json each line is an
+object {"kind","name","detail","violation"}. Notes (stray tmp files, records
+in doubt, dead letters, ...) describe state an operator may want to see;
+violations break the spec. Nothing in the directory is changed.`,
+		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: verify takes no arguments")
+			}
+			if _, err := openQueueDirOnly(e); err != nil {
+				return err
+			}
+			findings, err := queue.Verify(e.dir)
+			if err != nil {
+				return failf("%v", err)
+			}
+			violations := 0
+			w := bufio.NewWriter(e.stdout)
+			for _, f := range findings {
+				v := f.Kind.Violation()
+				if v {
+					violations++
+				}
+				if asJSON {
+					err = writeJSON(w, verifyLine{f, v})
+				} else {
+					tag := "note"
+					if v {
+						tag = "violation"
+					}
+					_, err = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", tag, f.Kind, f.Name, f.Detail)
+				}
+				if err != nil {
+					return failf("%v", err)
+				}
+			}
+			if err := w.Flush(); err != nil {
+				return failf("%v", err)
+			}
+			if violations > 0 {
+				return failf("%d violation(s) in %s", violations, e.dir)
+			}
+			return nil
+		},
+	}
+}
+
+func recoverCmd() *command {
+	var asJSON bool
+	return &command{
+		name:    "recover",
+		summary: "remove stray tmp files past the grace period and orphan locks; report records in doubt",
+		flags:   func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print one JSON object") },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: recover takes no arguments")
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			rep, err := q.Recover()
+			if err != nil {
+				return failf("%v", err)
+			}
+			if asJSON {
+				ids := make([]string, len(rep.InDoubt))
+				for i, id := range rep.InDoubt {
+					ids[i] = id.String()
+				}
+				return writeJSON(e.stdout, map[string][]string{
+					"removed_tmp": nonNil(rep.RemovedTmp), "removed_locks": nonNil(rep.RemovedLocks), "in_doubt": ids,
+				})
+			}
+			for _, n := range rep.RemovedTmp {
+				fmt.Fprintf(e.stdout, "removed_tmp\t%s\n", n)
+			}
+			for _, n := range rep.RemovedLocks {
+				fmt.Fprintf(e.stdout, "removed_lock\t%s\n", n)
+			}
+			for _, id := range rep.InDoubt {
+				fmt.Fprintf(e.stdout, "in_doubt\t%s\n", id)
+			}
+			return nil
+		},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func requeueCmd() *command {
+	var all bool
+	return &command{
+		name:    "requeue",
+		args:    "ULID... | --all",
+		summary: "put dead-lettered records back into the queue",
+		help: `Each requeued record keeps its ULID (and so its place in the order) and
+starts again with Attempt 1; an audit line records the move. Prints the
+ULIDs requeued, one per line (with --all, the count). Exit status 1 if a
+ULID is not dead-lettered.`,
+		flags: func(fs *flag.FlagSet) { fs.BoolVar(&all, "all", false, "requeue every dead letter") },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if all == (fs.NArg() > 0) {
+				return usageErrorf("usage: requeue takes ULIDs or --all, not both")
+			}
+			var ids []ulid.ULID
+			for _, a := range fs.Args() {
+				id, err := parseULID(a)
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			if all {
+				n, err := q.RequeueAll()
+				fmt.Fprintln(e.stdout, n)
+				if err != nil {
+					return failf("%v", err)
+				}
+				return nil
+			}
+			for _, id := range ids {
+				if err := q.Requeue(id); err != nil {
+					return failf("%s: %v", id, err)
+				}
+				fmt.Fprintln(e.stdout, id)
+			}
+			return nil
+		},
+	}
+}
+
+func auditCmd() *command {
+	var asJSON bool
+	return &command{
+		name:    "audit",
+		summary: "print the audit log: overflow drops, prunes, quarantines, dead letters, requeues",
+		help: `Prints one line per audit entry, oldest first: time, reason, ULID, and the
+rest (appended_at, file, attempts, detail), separated by tabs. With --json
+each line is the entry as a JSON object. Torn or foreign lines are skipped.`,
+		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 {
+				return usageErrorf("usage: audit takes no arguments")
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			entries, err := q.Audit()
+			if err != nil {
+				return failf("%v", err)
+			}
+			w := bufio.NewWriter(e.stdout)
+			for _, a := range entries {
+				if asJSON {
+					writeJSON(w, a)
+					continue
+				}
+				id := a.DroppedULID
+				if id == "" {
+					id = a.ULID
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s", a.TS, a.Reason, id)
+				if a.AppendedAt != "" {
+					fmt.Fprintf(w, "\tappended_at=%s", a.AppendedAt)
+				}
+				if a.QueueSizeBeforePrune != nil {
+					fmt.Fprintf(w, "\tqueue_size_before_prune=%d", *a.QueueSizeBeforePrune)
+				}
+				if a.File != "" {
+					fmt.Fprintf(w, "\tfile=%s", a.File)
+				}
+				if a.Attempts != 0 {
+					fmt.Fprintf(w, "\tattempts=%d", a.Attempts)
+				}
+				if a.Detail != "" {
+					fmt.Fprintf(w, "\tdetail=%q", a.Detail)
+				}
+				fmt.Fprintln(w)
+			}
+			if err := w.Flush(); err != nil {
+				return failf("%v", err)
+			}
+			return nil
+		},
+	}
+}
+
+func pruneCmd() *command {
+	var to int
+	var asJSON bool
+	return &command{
+		name:    "prune",
+		summary: "drop the oldest pending records until at most --to N remain",
+		help: `Each dropped record gets an audit line (reason "pruned"); records a
+consumer is delivering are skipped, and corrupt ones are quarantined instead
+of deleted. Prints dropped, quarantined and skipped counts.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&to, "to", -1, "keep at most `N` pending records (required)")
+			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
+		},
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() > 0 || to < 0 {
+				return usageErrorf("usage: prune needs --to N with N >= 0")
+			}
+			q, err := openQueue(e, false, false)
+			if err != nil {
+				return err
+			}
+			defer q.Close()
+			res, err := q.Prune(to)
+			if err != nil {
+				return failf("%v", err)
+			}
+			if asJSON {
+				return writeJSON(e.stdout, map[string]int{"dropped": res.Dropped, "quarantined": res.Quarantined, "skipped": res.Skipped})
+			}
+			_, err = fmt.Fprintf(e.stdout, "dropped\t%d\nquarantined\t%d\nskipped\t%d\n", res.Dropped, res.Quarantined, res.Skipped)
+			return err
+		},
+	}
+}
