@@ -85,6 +85,15 @@ func appendEnvelope(dst []byte, id ulid.ULID, at time.Time, rec []byte) []byte {
 	return append(dst, '}')
 }
 
+// checkClock refuses times an envelope cannot hold: appended_at has a
+// four-digit year.
+func checkClock(t time.Time) error {
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return fmt.Errorf("%w: %s is outside years 1 to 9999", ErrClock, t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // appendISOTime appends t as Python's datetime.isoformat() prints an aware
 // UTC datetime: microseconds, and no fraction at all when they are zero.
 func appendISOTime(dst []byte, t time.Time) []byte {
@@ -111,16 +120,30 @@ func FormatAppendedAt(t time.Time) string { return string(appendISOTime(nil, t))
 // (section 5.6), which covers both isoformat shapes the reference writes
 // and the "Z" suffix. It checks the grammar itself before asking package
 // time, whose parser is more lenient (a one-digit hour, a comma before the
-// fraction, and offsets out of range would pass). Leap seconds (:60) are
-// refused: Go cannot represent them and the reference cannot write them.
+// fraction, and offsets out of range would pass). A leap second (23:59:60
+// UTC, which RFC 3339 and the schema allow but Go cannot represent) reads
+// as the first instant of the next day.
 func ParseAppendedAt(s string) (time.Time, error) {
-	if !isRFC3339(s) {
+	bad := func() (time.Time, error) {
 		return time.Time{}, fmt.Errorf("capq: not an RFC 3339 date-time: %q", truncate(s, 64))
+	}
+	if !isRFC3339(s) {
+		return bad()
 	}
 	if s[10] == 't' || s[len(s)-1] == 'z' {
 		s = strings.ToUpper(s) // RFC 3339 allows lower case; package time does not
 	}
-	return time.Parse(time.RFC3339Nano, s)
+	if s[17:19] != "60" {
+		return time.Parse(time.RFC3339Nano, s)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:])
+	if err != nil {
+		return t, err
+	}
+	if u := t.UTC(); u.Hour() != 23 || u.Minute() != 59 {
+		return bad() // leap seconds happen only at the end of a UTC day
+	}
+	return t.Add(time.Second), nil
 }
 
 // isRFC3339 checks the shape YYYY-MM-DD"T"hh:mm:ss[.f+]("Z"|("+"|"-")hh:mm)

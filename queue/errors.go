@@ -48,6 +48,11 @@ var (
 	// example Requeue of a ULID that is not dead-lettered).
 	ErrNotFound = errors.New("capq: no such record")
 
+	// ErrClock is returned by Append when the clock reads a time that
+	// appended_at cannot represent (outside years 1 to 9999); nothing is
+	// written.
+	ErrClock = errors.New("capq: clock out of range")
+
 	// ErrUnsafeFile is wrapped when the queue refuses a file because it is
 	// a symlink or not a regular file where a regular file belongs.
 	ErrUnsafeFile = errors.New("capq: refusing unsafe file")

@@ -251,9 +251,13 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 // writeTmp writes the envelope of one record to a new tmp file and, unless
 // NoSync, fsyncs it. On any error the tmp file is removed.
 func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) error {
+	at := q.opts.Clock()
+	if err := checkClock(at); err != nil {
+		return opErr("append", "clock", tmp, err)
+	}
 	bp := q.bufs.Get().(*[]byte)
 	defer q.bufs.Put(bp)
-	buf := appendEnvelope((*bp)[:0], id, q.opts.Clock(), rec)
+	buf := appendEnvelope((*bp)[:0], id, at, rec)
 	*bp = buf
 	f, err := q.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
