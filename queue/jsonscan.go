@@ -1,9 +1,5 @@
 package queue
 
-import (
-	"unicode/utf8"
-)
-
 // This file holds the one JSON checker the queue needs: a strict scanner
 // that validates a value against RFC 8259 without building it, so that a
 // record can be kept as the exact bytes it arrived as (1.0 stays 1.0, -0.0
@@ -11,8 +7,10 @@ import (
 // encoding/json's Valid would do for the grammar, but it has no depth limit
 // of ours and cannot hand back the spans the envelope decoder needs.
 
-// scanner walks one JSON text. It never allocates and never panics: every
-// index is checked against len(s.b).
+// scanner walks one JSON text, which must already be known to be valid
+// UTF-8 (both callers check that with utf8.Valid first, which is much faster
+// than decoding rune by rune here). It never allocates and never panics:
+// every index is checked against len(s.b).
 type scanner struct {
 	b        []byte
 	i        int
@@ -153,8 +151,8 @@ func (s *scanner) array(depth int) bool {
 	}
 }
 
-// str scans a string. Raw bytes must be valid UTF-8 and not control
-// characters; escapes must be one of JSON's. A \u escape of a lone
+// str scans a string. Raw bytes must not be control characters (UTF-8
+// validity was checked before scanning); escapes must be one of JSON's. A \u escape of a lone
 // surrogate is valid JSON (RFC 8259 section 8.2 allows it) and is kept as
 // written.
 func (s *scanner) str() bool {
@@ -188,14 +186,8 @@ func (s *scanner) str() bool {
 			}
 		case c < 0x20:
 			return s.fail("control character in string")
-		case c < utf8.RuneSelf:
-			s.i++
 		default:
-			r, size := utf8.DecodeRune(s.b[s.i:])
-			if r == utf8.RuneError && size <= 1 {
-				return s.fail("invalid UTF-8 in string")
-			}
-			s.i += size
+			s.i++
 		}
 	}
 	return s.fail("unexpected end of JSON in string")
