@@ -164,9 +164,28 @@ func (q *Queue) requeue(id ulid.ULID) error {
 		c.release(false)
 		return err
 	}
-	if err := q.fs.Rename(src, name); err != nil {
+	switch cur, err := q.fs.Lstat(name); {
+	case err == nil && cur.Ino == fi.Ino:
+		// A crash during the move to dead-letter/ left the record under
+		// both names (possible without a journal). Renaming one link of
+		// a file onto another does nothing, so drop the dead-letter name.
+		if err := q.fs.Remove(src); err != nil {
+			c.release(false)
+			return opErr(op, stepUnlink, src, err)
+		}
+	case err == nil:
+		// A different file under the record's name: keep both for a
+		// human rather than overwrite either.
 		c.release(false)
-		return opErr(op, stepRename, src, err)
+		return opErr(op, stepRename, name, fs.ErrExist)
+	case !errors.Is(err, fs.ErrNotExist):
+		c.release(false)
+		return opErr(op, stepOpen, name, err)
+	default:
+		if err := q.fs.Rename(src, name); err != nil {
+			c.release(false)
+			return opErr(op, stepRename, src, err)
+		}
 	}
 	c.finish()
 	q.fs.Remove(DeadLetterDir + "/" + pendingPrefix + s + historySuffix)
