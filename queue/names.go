@@ -27,6 +27,10 @@ const (
 	// with their attempt history.
 	DeadLetterDir = "dead-letter"
 
+	// lockTmpSuffix ends the temporary names that fsys.OS.CreateLocked
+	// uses where O_TMPFILE is not supported; a crash can leave one behind.
+	lockTmpSuffix = ".locktmp"
+
 	// historySuffix names the attempt history kept beside a dead letter.
 	historySuffix = ".history"
 
@@ -49,6 +53,7 @@ const (
 	kindLookalike                 // starts with pending- but is none of the above
 	kindQuarantine
 	kindDeadLetter
+	kindLockTmp // .pending-<ULID>.lock.<hex>.locktmp: fsys.OS.CreateLocked's fallback
 )
 
 // classify sorts a directory entry name into its kind and returns the ULID
@@ -78,6 +83,9 @@ func classify(name []byte) (nameKind, []byte) {
 		return kindQuarantine, nil
 	case string(name) == DeadLetterDir:
 		return kindDeadLetter, nil
+	}
+	if hasPrefix(name, "."+pendingPrefix) && hasSuffix(name, lockTmpSuffix) {
+		return kindLockTmp, nil
 	}
 	if hasPrefix(name, pendingPrefix) {
 		return kindLookalike, nil

@@ -13,8 +13,10 @@ import (
 
 // RecoveryReport says what Recover found and did.
 type RecoveryReport struct {
-	// RemovedTmp lists the stray .tmp files removed: appends that died
-	// before their rename, older than Options.TmpGrace.
+	// RemovedTmp lists the stray temporary files removed, older than
+	// Options.TmpGrace: .tmp files of appends that died before their
+	// rename, and .locktmp files of lock creations that died (on file
+	// systems without O_TMPFILE).
 	RemovedTmp []string
 	// InDoubt lists records whose lock file exists but is held by nobody:
 	// a consumer died, or its handler failed, while delivering them. The
@@ -53,7 +55,7 @@ func (q *Queue) recover() (RecoveryReport, error) {
 			if q.isRegular(name, typ) {
 				rep.pending++
 			}
-		case kindTmp:
+		case kindTmp, kindLockTmp:
 			if typ == fsys.TypeRegular || typ == fsys.TypeUnknown {
 				tmps = append(tmps, string(name))
 			}

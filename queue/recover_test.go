@@ -277,3 +277,33 @@ func TestRecoverLeavesUnsafeLocks(t *testing.T) {
 		t.Errorf("the symlink's target changed: %q, %v", data, err)
 	}
 }
+
+// Spec R25, R26: the temporary names of fsys.OS.CreateLocked's fallback
+// (file systems without O_TMPFILE) are reported by Verify and removed by
+// Recover once older than the grace period.
+func TestRecoverRemovesStrayLockTmp(t *testing.T) {
+	q, dir := openTest(t, Options{SkipRecover: true})
+	name := ".pending-01HZQ0000000000000000000AA.lock.0123456789abcdef.locktmp"
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	findings, err := q.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(findings) != 1 || findings[0].Kind != FindingStrayTmp || findings[0].Name != name {
+		t.Fatalf("Verify = %+v, want one stray_tmp finding for %s", findings, name)
+	}
+	if rep, err := q.Recover(); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, p) {
+		t.Fatalf("Recover removed a fresh lock temporary: %+v, %v", rep, err)
+	}
+	old := time.Now().Add(-2 * DefaultTmpGrace)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := q.Recover()
+	if err != nil || len(rep.RemovedTmp) != 1 || exists(t, p) {
+		t.Fatalf("Recover kept an old lock temporary: %+v, %v", rep, err)
+	}
+}

@@ -159,6 +159,8 @@ func (q *Queue) verify() ([]Finding, error) {
 			default:
 				add(FindingUnreadable, e.name, err.Error())
 			}
+		case kindLockTmp:
+			add(FindingStrayTmp, e.name, "temporary file of a lock creation in progress or one that died; Recover removes it after the grace period")
 		case kindTmp:
 			add(FindingStrayTmp, e.name, "temporary file of an append in progress or one that died; Recover removes it after the grace period")
 		case kindLock:
