@@ -136,6 +136,11 @@ func TestCampaignRegressions(t *testing.T) {
 		// under both names; Requeue renamed one link onto the other (a
 		// no-op) and the record stayed a dead letter too (spec R17).
 		{"model", 4826986155994096574, "requeue of a record left under both names"},
+		// The same, but the pending copy was delivered first: Requeue
+		// of the stale dead-letter name delivered it again. Recover now
+		// drops a dead-letter name that is the same file as the pending
+		// one (spec R25).
+		{"model", 3327881181171659189, "stale dead-letter name after a half-done move"},
 	} {
 		if steps, err := runOne(tt.phase, tt.seed, t.Logf); err != nil {
 			t.Errorf("%s (%s seed %d, %d steps): %v", tt.bug, tt.phase, tt.seed, steps, err)

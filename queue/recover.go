@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
@@ -27,6 +28,11 @@ type RecoveryReport struct {
 	// longer exists (a consumer died between deleting the record and its
 	// lock, or the reference pruned the record and left the lock).
 	RemovedLocks []string
+	// UndoneMoves lists dead-letter names removed because the same file
+	// was still pending: a crash during the move to dead-letter/ left it
+	// under both names (possible on file systems without a journal). The
+	// record stays pending, with its attempt history.
+	UndoneMoves []string
 
 	pending int // pending files seen by the listing, for Open's tally
 }
@@ -102,6 +108,9 @@ func (q *Queue) recover() (RecoveryReport, error) {
 			c.release(true)
 		}
 	}
+	if err := q.undoHalfMoves(&rep); err != nil {
+		return rep, err
+	}
 	if len(rep.RemovedTmp)+len(rep.RemovedLocks) > 0 {
 		if err := q.syncDirs(op, "."); err != nil {
 			return rep, err
@@ -111,6 +120,43 @@ func (q *Queue) recover() (RecoveryReport, error) {
 		q.opts.Logger.Info("capq: records in doubt (a consumer died or failed mid-delivery)", "dir", q.dir, "count", len(rep.InDoubt))
 	}
 	return rep, nil
+}
+
+// undoHalfMoves removes the dead-letter name of every record whose pending
+// name is the same file: without it, a record delivered from its pending
+// name could be requeued (and delivered) again from the stale one.
+func (q *Queue) undoHalfMoves(rep *RecoveryReport) error {
+	const op = "recover"
+	var names []string
+	err := q.fs.ReadDir(DeadLetterDir, func(name []byte, typ fsys.EntryType) error {
+		if k, _ := classify(name); k == kindPending && (typ == fsys.TypeRegular || typ == fsys.TypeUnknown) {
+			names = append(names, string(name))
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+		return nil // no folder, or not one capq will use (Verify reports it)
+	}
+	if err != nil {
+		return opErr(op, stepList, DeadLetterDir, err)
+	}
+	for _, name := range names {
+		dl := DeadLetterDir + "/" + name
+		live, err1 := q.fs.Lstat(name)
+		dead, err2 := q.fs.Lstat(dl)
+		if err1 != nil || err2 != nil || !live.IsRegular() || live.Ino != dead.Ino {
+			continue
+		}
+		if err := q.fs.Remove(dl); err != nil {
+			return opErr(op, stepUnlink, dl, err)
+		}
+		q.fs.Remove(strings.TrimSuffix(dl, pendingSuffix) + historySuffix)
+		rep.UndoneMoves = append(rep.UndoneMoves, dl)
+	}
+	if len(rep.UndoneMoves) > 0 {
+		return q.syncDirs(op, DeadLetterDir)
+	}
+	return nil
 }
 
 // lockHeld reports whether somebody holds the lock file of id, by trying to

@@ -307,3 +307,40 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 		t.Fatalf("Recover kept an old lock temporary: %+v, %v", rep, err)
 	}
 }
+
+// Spec R25: a record a crash left both pending and in dead-letter/ (the
+// same file under two names) loses its dead-letter name at recovery; a
+// different file of the same name in dead-letter/ is left alone.
+func TestRecoverUndoesHalfDoneDeadLetterMove(t *testing.T) {
+	q, dir := openTest(t, Options{SkipRecover: true})
+	same := mustAppend(t, q, sampleRecord(0, "same"))
+	other := mustAppend(t, q, sampleRecord(1, "other"))
+	dl := filepath.Join(dir, DeadLetterDir)
+	if err := os.Mkdir(dl, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(pendingPath(dir, same), filepath.Join(dl, pendingName(same.String()))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dl, "pending-"+same.String()+".history"), []byte("{\"attempt\":1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(pendingPath(dir, other))
+	if err := os.WriteFile(filepath.Join(dl, pendingName(other.String())), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := q.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{DeadLetterDir + "/" + pendingName(same.String())}; !slices.Equal(rep.UndoneMoves, want) {
+		t.Fatalf("UndoneMoves = %v, want %v", rep.UndoneMoves, want)
+	}
+	if !exists(t, pendingPath(dir, same)) || exists(t, filepath.Join(dl, pendingName(same.String()))) ||
+		exists(t, filepath.Join(dl, "pending-"+same.String()+".history")) {
+		t.Fatal("the half-moved record must stay pending and lose its dead-letter name and history")
+	}
+	if !exists(t, filepath.Join(dl, pendingName(other.String()))) || !exists(t, pendingPath(dir, other)) {
+		t.Fatal("a different file under a dead-letter name must be left alone")
+	}
+}
