@@ -132,7 +132,7 @@ type target struct {
 type Result struct {
 	Package        string   `json:"package"`
 	Target         string   `json:"target"`
-	Status         string   `json:"status"` // pass, fail, hang, error, interrupted
+	Status         string   `json:"status"` // pass, fail, flake, hang, error, interrupted
 	Execs          int64    `json:"execs"`
 	ExecsPerSec    float64  `json:"execs_per_sec"` // execs over the fuzzing time
 	NewInteresting int      `json:"new_interesting"`
@@ -202,10 +202,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 		}
 		fmt.Fprintf(stdout, "[%d/%d] %s %s\n", i+1, len(targets), t.ImportPath, t.Name)
 		r := runTarget(ctx, root, out, cfg, t, stdout)
+		if r.Status == "flake" && ctx.Err() == nil {
+			fmt.Fprintf(stdout, "[%d/%d] %s: %s; running it once more\n", i+1, len(targets), t.Name, flakeNote)
+			if again := runTarget(ctx, root, out, cfg, t, stdout); again.Status != "flake" {
+				r = again
+			}
+		}
 		fmt.Fprintf(stdout, "[%d/%d] %s: %s, %d execs (%.0f/s), %d new interesting, corpus %d, %.0fs\n",
 			i+1, len(targets), t.Name, r.Status, r.Execs, r.ExecsPerSec, r.NewInteresting, r.Corpus, r.Seconds)
 		sum.Results = append(sum.Results, r)
-		if r.Status != "pass" {
+		if r.Status != "pass" && r.Status != "flake" {
 			sum.Failed++
 		}
 	}
@@ -329,6 +335,9 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, stdo
 		r.Message = append(r.Message, fmt.Sprintf("still running %v after its %v: killed", cfg.grace, cfg.duration))
 	case werr == nil && !o.failed:
 		r.Status = "pass"
+	case o.deadlineFlake():
+		r.Status = "flake"
+		r.Message = append(r.Message, flakeNote)
 	case o.failed:
 		r.Status = "fail"
 	default:
@@ -337,7 +346,7 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, stdo
 			r.Message = tail(logPath, 20)
 		}
 	}
-	if r.Status == "pass" {
+	if r.Status == "pass" || r.Status == "flake" {
 		return r
 	}
 	rel, _ := filepath.Rel(root, t.Dir)

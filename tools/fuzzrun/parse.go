@@ -79,6 +79,18 @@ var (
 	subFailRE  = regexp.MustCompile(`^--- FAIL: (Fuzz\S*/\S+) \(`)
 )
 
+// flakeNote explains the "flake" status.
+const flakeNote = "Go's fuzzing coordinator reported its own -fuzztime deadline as a failure, " +
+	"and no failing input was written (go.dev/issue/75804, fixed in Go 1.27): not a bug of the target"
+
+// deadlineFlake reports whether a failed run is Go's fuzz-coordinator race
+// rather than a failure of the target: the report is exactly "context
+// deadline exceeded", and no failing input was written or named.
+func (o *outcome) deadlineFlake() bool {
+	return o.failed && o.failingInput == "" && o.rerun == "" &&
+		len(o.message) == 1 && o.message[0] == "context deadline exceeded"
+}
+
 // maxMessage bounds how many lines of a failure report are kept.
 const maxMessage = 40
 

@@ -137,3 +137,44 @@ func TestOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadlineFlake: Go 1.26's fuzzing coordinator can report its own
+// -fuzztime deadline as a failure (go.dev/issue/75804); such a run is a
+// flake, and a run that wrote a failing input never is.
+func TestDeadlineFlake(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		lines []string
+		want  bool
+	}{
+		{"coordinator race", []string{
+			"fuzz: elapsed: 3s, execs: 33249 (11083/sec), new interesting: 2 (total: 127)",
+			"--- FAIL: FuzzULIDGenerator (3.09s)",
+			"    context deadline exceeded",
+			"FAIL",
+			"exit status 1",
+		}, true},
+		{"a real crasher", []string{
+			"--- FAIL: FuzzX (0.10s)",
+			"    --- FAIL: FuzzX (0.00s)",
+			"        x_test.go:12: boom",
+			"    Failing input written to testdata/fuzz/FuzzX/abc123",
+			"    To re-run:",
+			"    go test -run=FuzzX/abc123",
+		}, false},
+		{"deadline plus another message", []string{
+			"--- FAIL: FuzzX (3.00s)",
+			"    x_test.go:9: property violated",
+			"    context deadline exceeded",
+		}, false},
+		{"passed", []string{"PASS", "ok  \tgithub.com/capq/capq/fuzz\t3.1s"}, false},
+	} {
+		var o outcome
+		for _, l := range tt.lines {
+			o.feed(l)
+		}
+		if got := o.deadlineFlake(); got != tt.want {
+			t.Errorf("%s: deadlineFlake = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
