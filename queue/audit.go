@@ -150,14 +150,6 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	return nil
 }
 
-// unsafeErr adds ErrUnsafeFile to an error that says a name was a symlink.
-func unsafeErr(err error) error {
-	if errors.Is(err, fsysELOOP) {
-		return errors.Join(err, ErrUnsafeFile)
-	}
-	return err
-}
-
 func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
 
 // Audit returns the entries of the audit log, oldest first. Lines that do

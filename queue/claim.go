@@ -78,9 +78,6 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 				continue // unlinked between our two calls: try again
 			}
 		}
-		if err != nil && isUnsafeOpenErr(err) {
-			return nil, opErr(op, stepLock, c.lock, errors.Join(err, ErrUnsafeFile))
-		}
 		if err != nil {
 			return nil, opErr(op, stepLock, c.lock, unsafeErr(err))
 		}

@@ -172,5 +172,14 @@ func isBusy(err error) bool {
 	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN)
 }
 
-// fsysELOOP is what opening a symlink with O_NOFOLLOW fails with.
-const fsysELOOP = syscall.ELOOP
+// unsafeErr adds ErrUnsafeFile to an error from opening a name that is not
+// a regular file: a symlink (ELOOP under O_NOFOLLOW), a socket or a device
+// without a driver (ENXIO, ENODEV), or a directory (EISDIR). Every open of
+// a queue file reports such names the same way, through this function.
+func unsafeErr(err error) error {
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) ||
+		errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EISDIR) {
+		return errors.Join(err, ErrUnsafeFile)
+	}
+	return err
+}

@@ -251,10 +251,7 @@ func callHandler(ctx context.Context, h Handler, d Delivery, c *claim) error {
 func (q *Queue) readPending(name string) ([]byte, error) {
 	f, err := q.fs.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		if isUnsafeOpenErr(err) {
-			return nil, errors.Join(opErr("ingest", stepOpen, name, err), ErrUnsafeFile)
-		}
-		return nil, opErr("ingest", stepOpen, name, err)
+		return nil, opErr("ingest", stepOpen, name, unsafeErr(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -284,14 +281,6 @@ func (q *Queue) readPending(name string) ([]byte, error) {
 func (q *Queue) nowRegular(name string) bool {
 	fi, err := q.fs.Lstat(name)
 	return err == nil && fi.IsRegular()
-}
-
-// isUnsafeOpenErr reports whether opening a name failed because it is not
-// a regular file: a symlink (ELOOP under O_NOFOLLOW), a socket (ENXIO), a
-// device without a driver (ENODEV, ENXIO) or a directory (EISDIR).
-func isUnsafeOpenErr(err error) bool {
-	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) ||
-		errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EISDIR)
 }
 
 // readAllLimit reads r to EOF into buf, up to limit bytes.

@@ -428,6 +428,3 @@ func fileInfo(name string, st *unix.Stat_t) FileInfo {
 		Ino:     st.Ino,
 	}
 }
-
-// IsNotExist reports whether err says that a name does not exist.
-func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
