@@ -262,12 +262,11 @@ func TestFailedAppendLeavesNothingAfterPowerCut(t *testing.T) {
 // of scheduling luck, a hook holds every directory fsync until all 50
 // renames have been issued: the appenders pile up behind the first fsync,
 // and one more covers them all. Without group commit there would be 50.
-func TestGroupCommitSharesDirFsync(t *testing.T) {
-	const n = 50
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
-	f.Reset()
+// holdDirSyncsUntilRenames makes every directory fsync through f wait until
+// n renames have been issued, so that concurrent appenders pile up behind
+// one fsync whatever the scheduling. The minute's wait is a safety valve,
+// not an assertion: the counts the tests take decide.
+func holdDirSyncsUntilRenames(f *fsys.Fault, n int32) {
 	var renames atomic.Int32
 	all := make(chan struct{})
 	f.SetHook(func(c fsys.Call) error {
@@ -279,11 +278,20 @@ func TestGroupCommitSharesDirFsync(t *testing.T) {
 		case fsys.OpSyncDir:
 			select {
 			case <-all:
-			case <-time.After(time.Minute): // a safety valve, not an assertion: the counts below decide
+			case <-time.After(time.Minute):
 			}
 		}
 		return nil
 	})
+}
+
+func TestGroupCommitSharesDirFsync(t *testing.T) {
+	const n = 50
+	m := fsys.NewMem(nil)
+	f := fsys.NewFault(m.FS())
+	q := openMem(t, f, Options{})
+	f.Reset()
+	holdDirSyncsUntilRenames(f, n)
 	var wg sync.WaitGroup
 	ids := make([]ulid.ULID, n)
 	errs := make([]error, n)
@@ -830,22 +838,7 @@ func TestGroupCommitFailureIsConsistent(t *testing.T) {
 			q := openMem(t, f, Options{})
 			f.Reset()
 			f.Inject(fsys.Rule{Op: fsys.OpSyncDir, After: fail, Times: 1, Err: syscall.EIO})
-			var renames atomic.Int32
-			all := make(chan struct{})
-			f.SetHook(func(c fsys.Call) error {
-				switch c.Op {
-				case fsys.OpRename:
-					if renames.Add(1) == n {
-						close(all)
-					}
-				case fsys.OpSyncDir:
-					select {
-					case <-all:
-					case <-time.After(time.Minute): // safety valve only
-					}
-				}
-				return nil
-			})
+			holdDirSyncsUntilRenames(f, n)
 			var wg sync.WaitGroup
 			ids := make([]ulid.ULID, n)
 			errs := make([]error, n)
