@@ -8,25 +8,16 @@ package queue_test
 // the commands and the latest figures.
 
 import (
-	"flag"
 	"fmt"
 	"testing"
 
 	"github.com/capq/capq/internal/benchsuite"
 )
 
-var (
-	benchDir   = flag.String("capq.dir", "", "directory under which benchmarks create their queues (default $TMPDIR)")
-	benchQuick = flag.Bool("capq.quick", false, "benchmark smaller queues (depths divided by ten)")
-	benchBig   = flag.Bool("capq.big", false, "also benchmark listings of 1,000,000 pending files (slow to create and remove)")
-)
-
-// env returns a run directory for one top-level benchmark; its
-// sub-benchmarks share its fills, and it is removed when the benchmark
-// (with all its -count repetitions) ends.
-func env(b *testing.B) *benchsuite.Env {
-	return benchsuite.NewTestEnv(b, benchsuite.Config{Dir: *benchDir, Quick: *benchQuick, Big: *benchBig})
-}
+// env returns a run directory for one top-level benchmark, chosen by the
+// -capq.* flags; its sub-benchmarks share its fills, and it is removed when
+// the benchmark (with all its -count repetitions) ends.
+var env = benchsuite.TestFlags()
 
 // Spec R9; target speed-vs-floor >= 0.85.
 func BenchmarkDurableAppend(b *testing.B) { env(b).DurableAppend(b) }

@@ -2,6 +2,7 @@ package benchsuite
 
 import (
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -109,6 +110,19 @@ func NewEnv(cfg Config) (*Env, error) {
 		return nil, fmt.Errorf("benchsuite: %w", err)
 	}
 	return &Env{cfg: cfg, root: root, fills: make(map[string]string)}, nil
+}
+
+// TestFlags registers the flags of `go test -bench` that choose where and
+// how deep the benchmarks run (-capq.dir, -capq.quick, -capq.big) and
+// returns the function that builds each top-level benchmark's Env from
+// them. A test package calls it once, at package level.
+func TestFlags() func(*testing.B) *Env {
+	dir := flag.String("capq.dir", "", "directory under which benchmarks create their queues (default $TMPDIR)")
+	quick := flag.Bool("capq.quick", false, "benchmark smaller queues (depths divided by ten)")
+	big := flag.Bool("capq.big", false, "also benchmark listings of 1,000,000 pending files (slow to create and remove)")
+	return func(b *testing.B) *Env {
+		return NewTestEnv(b, Config{Dir: *dir, Quick: *quick, Big: *big})
+	}
 }
 
 // NewTestEnv is NewEnv for a benchmark or test: it fails tb on error and
