@@ -10,20 +10,21 @@ import (
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/queue"
+	"github.com/capq/capq/ulid"
 )
 
-// TestAuditTornTail: an audit write cut short (a short write on ENOSPC, or
-// a power cut before its fsync) leaves a line without its newline; the next
-// audit line must still be readable, or a record moves without an audit
-// line (spec R20). Found by TestMachine.
-func TestAuditTornTail(t *testing.T) {
+// corruptRecordQueue opens a queue over a fault-wrapped Mem with one
+// appended record whose file is then made corrupt (so the next Ingest or
+// Prune quarantines it, writing an audit line).
+func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, ulid.ULID) {
+	t.Helper()
 	mem := fsys.NewMem(nil)
 	ft := fsys.NewFault(mem.FS())
 	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Close()
+	t.Cleanup(func() { q.Close() })
 	id, err := q.Append([]byte(`{"a":1}`))
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +32,15 @@ func TestAuditTornTail(t *testing.T) {
 	if err := mem.WriteFile("pending-"+id.String()+".json", []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return mem, ft, q, id
+}
+
+// TestAuditTornTail: an audit write cut short (a short write on ENOSPC, or
+// a power cut before its fsync) leaves a line without its newline; the next
+// audit line must still be readable, or a record moves without an audit
+// line (spec R20). Found by TestMachine.
+func TestAuditTornTail(t *testing.T) {
+	mem, ft, q, id := corruptRecordQueue(t)
 	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: syscall.ENOSPC, Short: true})
 	if _, err := q.Prune(0); err == nil {
 		t.Fatal("Prune with a failing audit write succeeded")
@@ -59,20 +69,7 @@ func TestAuditTornTail(t *testing.T) {
 // quarantine/ (queue.quarantine loops while Lstat fails with anything but
 // ENOENT). Found by TestMachine (a crash at a file-system call of Ingest).
 func TestQuarantineLstatError(t *testing.T) {
-	mem := fsys.NewMem(nil)
-	ft := fsys.NewFault(mem.FS())
-	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	id, err := q.Append([]byte(`{"a":1}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := mem.WriteFile("pending-"+id.String()+".json", []byte("{"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, ft, q, _ := corruptRecordQueue(t)
 	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: syscall.EIO})
 	done := make(chan error, 1)
 	go func() {
