@@ -3,8 +3,12 @@ package queue
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/capq/capq/ulid"
 )
 
 // Spec R13: MaxRecords, Budget and context cancellation bound a drain, and
@@ -179,6 +183,34 @@ func TestCloseWaitsAndRefuses(t *testing.T) {
 	} {
 		if !errors.Is(err, ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
+		}
+	}
+}
+
+// Spec R13: a bounded pass keeps only the oldest names it lists, in a heap
+// of at most the bound; whatever order the directory lists them in, the
+// heap ends up with exactly the smallest ULIDs.
+func TestKeepOldest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tt := range []struct{ n, limit int }{
+		{0, 3}, {5, 0}, {1, 1}, {5, 10}, {10, 10}, {100, 1}, {100, 7}, {1000, 64}, {1000, 999},
+	} {
+		all := make([]ulid.ULID, tt.n)
+		for i := range all {
+			for j := range all[i] {
+				all[i][j] = byte(rng.IntN(256))
+			}
+		}
+		var heap []ulid.ULID
+		for _, id := range all {
+			heap = keepOldest(heap, id, tt.limit)
+		}
+		slices.SortFunc(heap, ulid.ULID.Compare)
+		want := slices.Clone(all)
+		slices.SortFunc(want, ulid.ULID.Compare)
+		want = want[:min(tt.limit, tt.n)]
+		if !slices.Equal(heap, want) {
+			t.Errorf("n=%d limit=%d: kept %d ids, not the %d oldest", tt.n, tt.limit, len(heap), len(want))
 		}
 	}
 }
