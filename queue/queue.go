@@ -54,6 +54,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 	}
 	q.dirSync.fs = q.fs
 	q.dirSync.dir = "."
+	q.dirSync.cond = sync.NewCond(&q.dirSync.mu)
 	q.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	// One listing serves both recovery and the initial count.
 	var n int
@@ -451,14 +452,13 @@ type syncer struct {
 	fs  fsys.FS
 	dir string
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	running  bool
-	started  uint64 // generation of the last fsync started
-	done     uint64 // generation of the last fsync finished
-	failed   uint64 // generation of the last fsync that failed
-	failErr  error
-	initOnce sync.Once
+	mu      sync.Mutex
+	cond    *sync.Cond
+	running bool
+	started uint64 // generation of the last fsync started
+	done    uint64 // generation of the last fsync finished
+	failed  uint64 // generation of the last fsync that failed
+	failErr error
 }
 
 // sync returns once a directory fsync that began after the call has
@@ -466,7 +466,6 @@ type syncer struct {
 // hidden by a later success, since the failed fsync may have dropped this
 // caller's entry).
 func (s *syncer) sync() error {
-	s.initOnce.Do(func() { s.cond = sync.NewCond(&s.mu) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Any fsync running now may have begun before our rename ended, so
