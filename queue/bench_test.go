@@ -2,8 +2,8 @@ package queue_test
 
 // Benchmarks of issue 7 (performance), issue 2 (BenchmarkAppendAtDepth) and
 // issue 3 (single and concurrent durable appends). The bodies live in
-// internal/benchsuite, which `capq bench` runs too; each interleaves capq
-// with the floor (internal/floor: the same protocols in raw system calls)
+// bench/suite, which `capq bench` runs too; each interleaves capq
+// with the floor (bench/floor: the same protocols in raw system calls)
 // and reports both arms and their ratio as metrics. See BENCHMARKS.md for
 // the commands and the latest figures.
 
@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/capq/capq/internal/benchsuite"
+	"github.com/capq/capq/bench/suite"
 )
 
 // env returns a run directory for one top-level benchmark, chosen by the

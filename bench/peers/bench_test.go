@@ -7,7 +7,7 @@ import (
 )
 
 // record is the record appended by every peer: the one of capq's own
-// benchmarks (internal/benchsuite.Record), ~200 bytes once in capq's
+// benchmarks (bench/suite.Record), ~200 bytes once in capq's
 // envelope.
 var record = []byte(`{"surface":"what the user said, in a few words","cue":"cue","session_id":"s-000001","role":"user"}`)
 

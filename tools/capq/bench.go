@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"syscall"
 
-	"github.com/capq/capq/internal/benchsuite"
+	"github.com/capq/capq/bench/suite"
 )
 
 func benchCmd() *command {
@@ -16,7 +16,7 @@ func benchCmd() *command {
 		name:    "bench",
 		summary: "run the benchmark suite and print a table of figures against their targets",
 		help: `Runs capq's performance benchmarks (the same bodies as go test -bench in
-queue/ and internal/floor/) and prints one Markdown table: each figure, its
+queue/ and bench/floor/) and prints one Markdown table: each figure, its
 ratio to the floor (the same protocol in raw system calls) or to its baseline,
 the target and whether it is met, with the machine, the file system measured
 and whether its fsync looks real. The queue directories are made under --in,

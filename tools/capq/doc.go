@@ -47,7 +47,7 @@
 //	                 temporary directory: model (package model's state
 //	                 machines), killcrash (this binary re-executed as appender
 //	                 and consumer processes, SIGKILLed at random; package
-//	                 internal/crashtest), powercut (the real queue on the
+//	                 verify/crashtest), powercut (the real queue on the
 //	                 in-memory file system, the power cut mid-operation) and
 //	                 fuzz (random inputs through the decoder and round trips).
 //	                 About 60s by default; prints a summary table, and on a
@@ -57,11 +57,11 @@
 //	                 deliberately broken: "capq adapter --broken=reverse-list",
 //	                 "lose-append", "no-delete")
 //	bench [--quick] [--filter RE] [--in DIR]
-//	                 the benchmark suite (internal/benchsuite) as one table
+//	                 the benchmark suite (bench/suite) as one table
 //
 // The hidden subcommand adapter serves the check protocol for the queue in
 // --dir; setting CAPQ_CRASHTEST_CHILD makes the binary a kill-crash child
-// (see internal/crashtest) instead of a command.
+// (see verify/crashtest) instead of a command.
 //
 // Examples:
 //

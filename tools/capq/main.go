@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/capq/capq/internal/crashtest"
+	"github.com/capq/capq/verify/crashtest"
 )
 
 // Exit codes, the usual Unix way.
@@ -21,7 +21,7 @@ const (
 )
 
 func main() {
-	// A kill-crash child (see internal/crashtest) is this very binary
+	// A kill-crash child (see verify/crashtest) is this very binary
 	// re-executed by `capq check` with an environment variable set.
 	crashtest.MaybeRunChild()
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capq/capq/internal/crashtest"
+	"github.com/capq/capq/verify/crashtest"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 

@@ -11,13 +11,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/capq/capq/internal/crashtest"
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
+	"github.com/capq/capq/verify/crashtest"
 )
 
-// killCrashPhase runs kill-crash rounds (internal/crashtest): appender and
+// killCrashPhase runs kill-crash rounds (verify/crashtest): appender and
 // consumer processes, which are this binary re-executed, SIGKILLed at
 // random moments, then a final drain and the checks of spec R9, R11, R16.
 func killCrashPhase(p *phaseRun) phaseResult {

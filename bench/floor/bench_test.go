@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/capq/capq/internal/benchsuite"
+	"github.com/capq/capq/bench/suite"
 )
 
-// The floor's benchmarks alone, from the bodies in internal/benchsuite,
+// The floor's benchmarks alone, from the bodies in bench/suite,
 // with the same flags as queue/bench_test.go (benchsuite.TestFlags).
 var env = benchsuite.TestFlags()
 

@@ -2,7 +2,7 @@
 // for both ways of running them:
 //
 //   - go test -bench, through thin wrappers in queue/bench_test.go (capq
-//     against the floor) and internal/floor/bench_test.go (the floor
+//     against the floor) and bench/floor/bench_test.go (the floor
 //     alone), which call the bodies of an [Env];
 //   - Run, which executes the same bodies with testing.Benchmark outside
 //     the go command and prints one table: each figure, its ratio to the
@@ -10,7 +10,7 @@
 //     file system the run used and whether its fsync looks real.
 //
 // Every target is a ratio measured within one benchmark: the bodies
-// interleave capq and the floor (package internal/floor, the same
+// interleave capq and the floor (package bench/floor, the same
 // protocols with raw system calls) operation by operation, or chunk by
 // chunk, so that the noise of a shared machine hits both arms alike. They
 // report each arm with b.ReportMetric ("capq-ns/op", "floor-ns/op", ...)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/capq/capq/internal/crashtest"
+	"github.com/capq/capq/verify/crashtest"
 )
 
 // A test package hosts the children by calling MaybeRunChild first thing in

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capq/capq/internal/floor"
+	"github.com/capq/capq/bench/floor"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/capq/capq/internal/floor"
+	"github.com/capq/capq/bench/floor"
 )
 
 func id(i int) string { return fmt.Sprintf("01J%023d", i) }

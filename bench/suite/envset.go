@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capq/capq/internal/floor"
+	"github.com/capq/capq/bench/floor"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )

@@ -9,7 +9,7 @@ import (
 
 // The whole suite as one report, until (and besides) `capq bench`:
 //
-//	go test ./internal/benchsuite -run TestReport -capq.report -timeout 60m -v
+//	go test ./bench/suite -run TestReport -capq.report -timeout 60m -v
 //
 // -capq.quick, -capq.big and -capq.dir select as for the benchmarks;
 // -capq.benchtime and -capq.filter set Config.BenchTime and Config.Filter.
