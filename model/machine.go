@@ -307,7 +307,7 @@ func (m *machine) observe() Observation {
 			}
 		}
 	}
-	entries, err := q.Audit()
+	entries, err := auditAll(q)
 	if err != nil {
 		m.fatalf("Audit: %v", err)
 	}
@@ -1209,4 +1209,20 @@ func (m *machine) close() {
 			p.q.Close()
 		}
 	}
+}
+
+// auditAll collects the audit log's entries through AuditEntries, skipping
+// unreadable lines (a torn last line) and returning any other error.
+func auditAll(q *queue.Queue) ([]queue.AuditEntry, error) {
+	var out []queue.AuditEntry
+	for e, err := range q.AuditEntries(context.Background()) {
+		if errors.Is(err, queue.ErrAuditLine) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -49,7 +49,7 @@ func TestAuditTornTail(t *testing.T) {
 	if _, err := q.Prune(0); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := q.Audit()
+	entries, err := auditAll(q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -245,7 +245,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	if !bytes.Contains(hist, []byte("boom")) {
 		t.Errorf("history does not carry the handler's error:\n%s", hist)
 	}
-	audit, err := q.Audit()
+	audit, err := auditAll(q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestRequeue(t *testing.T) {
 	if _, err := q.DeadLetterHistory(id); !errors.Is(err, ErrNotFound) {
 		t.Errorf("history after Requeue: %v, want ErrNotFound", err)
 	}
-	audit, _ := q.Audit()
+	audit, _ := auditAll(q)
 	if !slices.ContainsFunc(audit, func(e AuditEntry) bool { return e.Reason == ReasonRequeued && e.ULID == id.String() }) {
 		t.Errorf("no requeued audit line: %+v", audit)
 	}

@@ -3,10 +3,13 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"strconv"
 
@@ -92,9 +95,45 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 }
 
+// AuditLogRotatedName is the previous generation of the audit log: when a
+// capq writer finds the log at or above Options.AuditLogMaxSize after
+// writing its lines, it renames the log to this name, replacing the
+// generation before (spec R30).
+const AuditLogRotatedName = AuditLogName + ".1"
+
+// MaxAuditLine bounds one line of the audit log as read: a longer line is
+// reported as an *AuditLineError and skipped, and the lines after it are
+// read (capq's own lines are at most a few KiB).
+const MaxAuditLine = 64 << 10
+
+// ErrAuditLine is wrapped by every *AuditLineError.
+var ErrAuditLine = errors.New("capq: unreadable audit log line")
+
+// AuditLineError reports one line of the audit log that was skipped: longer
+// than MaxAuditLine, not a JSON object, or without a reason (a line torn by
+// a crash or disk full, or foreign content). Iteration goes on after it.
+type AuditLineError struct {
+	File    string // AuditLogName or AuditLogRotatedName
+	Line    int    // 1-based line number in that file
+	TooLong bool   // the line exceeds MaxAuditLine (its bytes were not kept)
+	Reason  string // for people
+}
+
+func (e *AuditLineError) Error() string {
+	return fmt.Sprintf("capq: audit log %s line %d: %s", e.File, e.Line, e.Reason)
+}
+
+// Unwrap returns ErrAuditLine.
+func (e *AuditLineError) Unwrap() error { return ErrAuditLine }
+
 // writeAudit appends entries to the audit log as the reference does: open
-// with O_APPEND (never following a symlink), take flock(LOCK_EX) on the log
-// itself so lines of concurrent writers never interleave, write, fsync.
+// with O_APPEND (never following a symlink, never blocking on a FIFO), take
+// flock(LOCK_EX) on the log itself so lines of concurrent writers never
+// interleave, write, fsync. Holding the lock, it checks that the name
+// still refers to the file it locked (a writer that rotated the log may
+// have renamed it meanwhile) and opens again if not. After writing, a log
+// at or above Options.AuditLogMaxSize is rotated (spec R30); a failed
+// rotation is logged, never returned: the lines are durable already.
 func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -103,17 +142,32 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 	for _, e := range entries {
 		buf = appendAuditLine(buf, e)
 	}
-	f, err := q.fs.OpenFile(AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	for try := 0; ; try++ {
+		again, err := q.writeAuditOnce(op, buf, try < 3)
+		if !again {
+			return err
+		}
+	}
+}
+
+func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, err error) {
+	f, fi, err := q.openRegular(op, AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err != nil {
-		return opErr(op, stepOpen, AuditLogName, unsafeErr(err))
+		return false, err
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = opErr(op, stepClose, AuditLogName, cerr)
+		}
+	}()
 	if err := f.Flock(fsys.LockExclusive); err != nil {
-		return opErr(op, stepLock, AuditLogName, err)
+		return false, opErr(op, stepLock, AuditLogName, err)
 	}
-	fi, err := f.Stat()
-	if err != nil || !fi.IsRegular() {
-		return opErr(op, stepOpen, AuditLogName, ErrUnsafeFile)
+	if cur, err := q.fs.Lstat(AuditLogName); retry && (err != nil || cur.Ino != fi.Ino) {
+		return true, nil // rotated while we waited for the lock
+	}
+	if fi, err = f.Stat(); err != nil {
+		return false, opErr(op, stepOpen, AuditLogName, err)
 	}
 	if fi.Size > 0 {
 		// A write cut short (disk full, power cut before its fsync) can
@@ -121,7 +175,7 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 		// would be glued to the fragment and be unreadable too.
 		var last [1]byte
 		if _, err := f.ReadAt(last[:], fi.Size-1); err != nil {
-			return opErr(op, stepRead, AuditLogName, err)
+			return false, opErr(op, stepRead, AuditLogName, err)
 		}
 		if last[0] != '\n' {
 			buf = append([]byte{'\n'}, buf...)
@@ -132,53 +186,164 @@ func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return opErr(op, stepWrite, AuditLogName, err)
+		return false, opErr(op, stepWrite, AuditLogName, err)
 	}
 	if !q.opts.NoSync {
 		if err := f.Sync(); err != nil {
-			return opErr(op, stepSync, AuditLogName, err)
+			return false, opErr(op, stepSync, AuditLogName, err)
 		}
 		if fi.Size == 0 {
 			// The log may be new: its name must be durable before the
 			// move or delete it describes, or a power cut could keep
 			// the delete and lose the log.
 			if err := q.fs.SyncDir("."); err != nil {
-				return opErr(op, stepSyncDir, ".", err)
+				return false, opErr(op, stepSyncDir, ".", err)
 			}
 		}
 	}
-	return nil
+	if lim := q.opts.AuditLogMaxSize; lim > 0 && fi.Size+int64(len(buf)) >= lim {
+		q.rotateAudit(op)
+	}
+	return false, nil
+}
+
+// rotateAudit renames the audit log to AuditLogRotatedName. The caller
+// holds the log's flock, so no capq or reference writer is between its
+// open and its write on the file being renamed; one that opened it and
+// waits for the lock writes its lines into the rotated file, where readers
+// find them.
+func (q *Queue) rotateAudit(op string) {
+	if fi, err := q.fs.Lstat(AuditLogRotatedName); err == nil && !fi.IsRegular() {
+		// Never replace what capq did not create: a directory, symlink
+		// or FIFO there disables rotation until a human removes it.
+		q.opts.Logger.Warn("capq: audit log not rotated: "+AuditLogRotatedName+" is not a regular file", "dir", q.dir, "op", op)
+		return
+	}
+	if err := q.fs.Rename(AuditLogName, AuditLogRotatedName); err != nil {
+		q.opts.Logger.Warn("capq: audit log rotation failed", "dir", q.dir, "op", op, "err", err)
+		return
+	}
+	if !q.opts.NoSync {
+		if err := q.fs.SyncDir("."); err != nil {
+			q.opts.Logger.Warn("capq: audit log rotation: directory fsync failed", "dir", q.dir, "op", op, "err", err)
+		}
+	}
 }
 
 func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
 
-// Audit returns the entries of the audit log, oldest first. Lines that do
-// not parse (a torn last line after a crash, or foreign content) are
-// skipped.
-func (q *Queue) Audit() ([]AuditEntry, error) {
-	if err := q.enter(); err != nil {
-		return nil, err
-	}
-	defer q.leave()
-	f, err := q.fs.OpenFile(AuditLogName, os.O_RDONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, opErr("audit", stepOpen, AuditLogName, unsafeErr(err))
-	}
-	defer f.Close()
-	var out []AuditEntry
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		var e AuditEntry
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Reason != "" {
-			out = append(out, e)
+// AuditEntries iterates over the audit log, oldest first: the rotated
+// generation (AuditLogRotatedName), then the current log (spec R29). It
+// streams: at most MaxAuditLine bytes of one line are held at a time,
+// whatever the size of the log. A line that cannot be read (too long, not
+// JSON, torn by a crash) is yielded as an *AuditLineError (errors.Is
+// ErrAuditLine) and iteration goes on with the next line. Any other error
+// (the log is a FIFO or a symlink, a read fails, ctx is done, the queue is
+// closed) is yielded once, last. A missing log yields nothing.
+//
+// The two files are opened before either is read, the current one first,
+// so that a rotation during the iteration neither hides lines written
+// before it started nor yields a line twice. The queue counts as in use
+// until the loop ends.
+func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
+	return func(yield func(AuditEntry, error) bool) {
+		if err := q.enter(); err != nil {
+			yield(AuditEntry{}, err)
+			return
+		}
+		defer q.leave()
+		cur, curInfo, err := q.openAuditFile(AuditLogName)
+		if err != nil {
+			yield(AuditEntry{}, err)
+			return
+		}
+		if cur != nil {
+			defer cur.Close()
+		}
+		old, oldInfo, err := q.openAuditFile(AuditLogRotatedName)
+		if err != nil {
+			yield(AuditEntry{}, err)
+			return
+		}
+		if old != nil {
+			defer old.Close()
+			if cur != nil && oldInfo.Ino == curInfo.Ino {
+				cur = nil // rotated between the two opens: read it once
+			}
+			if !q.scanAudit(ctx, old, AuditLogRotatedName, yield) {
+				return
+			}
+		}
+		if cur != nil {
+			q.scanAudit(ctx, cur, AuditLogName, yield)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return out, opErr("audit", stepRead, AuditLogName, err)
+}
+
+// openAuditFile opens one generation of the audit log for reading; a
+// missing file is (nil, nil).
+func (q *Queue) openAuditFile(name string) (fsys.File, fsys.FileInfo, error) {
+	f, fi, err := q.openRegular("audit", name, os.O_RDONLY)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fi, nil
 	}
-	return out, nil
+	return f, fi, err
+}
+
+// scanAudit yields the lines of one audit file; it returns false when the
+// caller stopped or a fatal error was yielded.
+func (q *Queue) scanAudit(ctx context.Context, f fsys.File, name string, yield func(AuditEntry, error) bool) bool {
+	r := bufio.NewReaderSize(f, 32<<10)
+	var cur []byte // the line being read, up to MaxAuditLine plus its newline
+	tooLong := false
+	line := 0
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if !tooLong {
+			if len(cur)+len(chunk) > MaxAuditLine+1 {
+				tooLong, cur = true, cur[:0] // count it, keep none of it
+			} else {
+				cur = append(cur, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue // the same line goes on
+		}
+		if len(cur) > 0 || tooLong {
+			line++
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				yield(AuditEntry{}, ctxErr)
+				return false
+			}
+			if !yieldAuditLine(cur, name, line, tooLong, yield) {
+				return false
+			}
+		}
+		cur, tooLong = cur[:0], false
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			yield(AuditEntry{}, opErr("audit", stepRead, name, err))
+			return false
+		}
+	}
+}
+
+func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(AuditEntry, error) bool) bool {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	switch {
+	case tooLong || len(b) > MaxAuditLine:
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Reason: "line longer than " + itoa(MaxAuditLine) + " bytes"})
+	case len(bytes.TrimSpace(b)) == 0:
+		return true // a blank line says nothing
+	}
+	var e AuditEntry
+	if err := json.Unmarshal(b, &e); err != nil {
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Reason: "not a JSON object: " + err.Error()})
+	}
+	if e.Reason == "" {
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Reason: "no reason"})
+	}
+	return yield(e, nil)
 }

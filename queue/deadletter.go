@@ -24,7 +24,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	hist := DeadLetterDir + "/" + pendingPrefix + c.id + historySuffix
 	// The history is written (and fsynced) before the record moves, so a
 	// dead letter is never without it.
-	if err := q.writeFile(op, hist, c.history()); err != nil {
+	if err := q.writeDurable(op, hist, c.history()); err != nil {
 		return err
 	}
 	if err := q.syncDirs(op, DeadLetterDir); err != nil {
@@ -43,35 +43,6 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	}
 	c.finish()
 	return q.syncDirs(op, DeadLetterDir, ".")
-}
-
-// writeFile writes a small file durably: tmp, fsync, rename, no directory
-// fsync (the caller syncs the folder).
-func (q *Queue) writeFile(op, name string, data []byte) error {
-	tmp := name + ".tmp"
-	f, err := q.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return opErr(op, stepCreate, tmp, unsafeErr(err))
-	}
-	n, err := f.Write(data)
-	if err == nil && n != len(data) {
-		err = io.ErrShortWrite
-	}
-	if err == nil && !q.opts.NoSync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		q.fs.Remove(tmp)
-		return opErr(op, stepWrite, tmp, err)
-	}
-	if err := q.fs.Rename(tmp, name); err != nil {
-		q.fs.Remove(tmp)
-		return opErr(op, stepRename, name, err)
-	}
-	return nil
 }
 
 // DeadLetters returns the ULIDs of the dead-lettered records, oldest first.
@@ -112,15 +83,19 @@ func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 	}
 	defer q.leave()
 	name := DeadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
-	f, err := q.fs.OpenFile(name, os.O_RDONLY, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+	f, _, err := q.openRegular("dead-letters", name, os.O_RDONLY)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, opErr("dead-letters", stepOpen, name, err)
+		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxHistory))
+	data, err := io.ReadAll(io.LimitReader(f, maxHistory))
+	if err != nil {
+		return data, opErr("dead-letters", stepRead, name, err)
+	}
+	return data, nil
 }
 
 // Requeue puts a dead-lettered record back into the queue under its own

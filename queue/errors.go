@@ -183,3 +183,10 @@ func unsafeErr(err error) error {
 	}
 	return err
 }
+
+// isNotFolder reports whether err comes from opening a folder name that is
+// not a directory: a file (ENOTDIR) or a symlink, which
+// O_NOFOLLOW|O_DIRECTORY refuses with ELOOP (or ENOTDIR).
+func isNotFolder(err error) bool {
+	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+}

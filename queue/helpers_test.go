@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -127,4 +128,20 @@ func pendingPath(dir string, id ulid.ULID) string {
 
 func lockPath(dir string, id ulid.ULID) string {
 	return filepath.Join(dir, "pending-"+id.String()+".lock")
+}
+
+// auditAll collects the audit log's entries through AuditEntries, skipping
+// unreadable lines (a torn last line) and returning any other error.
+func auditAll(q *Queue) ([]AuditEntry, error) {
+	var out []AuditEntry
+	for e, err := range q.AuditEntries(context.Background()) {
+		if errors.Is(err, ErrAuditLine) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -40,7 +40,7 @@ func writeRaw(t testing.TB, path, data string) {
 // auditFor returns the audit entries of reason about id.
 func auditFor(t testing.TB, q *Queue, reason, id string) []AuditEntry {
 	t.Helper()
-	all, err := q.Audit()
+	all, err := auditAll(q)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
@@ -96,6 +97,9 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 	for _, u := range ids {
 		if err := ctx.Err(); err != nil {
 			return res, errors.Join(err, syncDeletes())
+		}
+		if q.closing() {
+			return res, errors.Join(ErrClosed, syncDeletes())
 		}
 		if opts.MaxRecords > 0 && res.Delivered >= opts.MaxRecords {
 			break
@@ -246,29 +250,30 @@ func callHandler(ctx context.Context, h Handler, d Delivery, c *claim) error {
 	return err
 }
 
-// readPending reads a pending file without following a symlink and without
-// blocking on a FIFO, reading at most the size limit plus one byte.
-func (q *Queue) readPending(name string) ([]byte, error) {
-	f, err := q.fs.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// readPending reads a pending file for Ingest, Prune or Verify.
+func (q *Queue) readPending(name string) ([]byte, error) { return q.readRecord("ingest", name) }
+
+// readRecord reads a record's file through openRegular (no symlink
+// followed, no blocking on a FIFO, a regular file required), at most the
+// size limit plus one byte: a larger file is corrupt (spec R24). A name
+// in a folder that is not a directory reports errNotFolder.
+func (q *Queue) readRecord(op, name string) ([]byte, error) {
+	f, fi, err := q.openRegular(op, name, os.O_RDONLY)
 	if err != nil {
-		return nil, opErr("ingest", stepOpen, name, unsafeErr(err))
+		if strings.Contains(name, "/") && isNotFolder(err) {
+			return nil, errors.Join(err, errNotFolder)
+		}
+		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, opErr("ingest", stepRead, name, err)
-	}
-	if !fi.IsRegular() {
-		return nil, errors.Join(opErr("ingest", stepOpen, name, errors.New("not a regular file")), ErrUnsafeFile)
-	}
 	limit := int64(q.opts.maxFileSize())
 	if fi.Size > limit {
-		return nil, &CorruptError{Name: name, Reason: "file of " + itoa(int(fi.Size)) + " bytes exceeds the size limit"}
+		return nil, &CorruptError{Name: name, Reason: "file of " + strconv.FormatInt(fi.Size, 10) + " bytes exceeds the size limit"}
 	}
 	buf := make([]byte, 0, fi.Size+1)
 	data, err := readAllLimit(f, buf, limit+1)
 	if err != nil {
-		return nil, opErr("ingest", stepRead, name, err)
+		return nil, opErr(op, stepRead, name, err)
 	}
 	if int64(len(data)) > limit {
 		return nil, &CorruptError{Name: name, Reason: "file exceeds the size limit"}

@@ -214,3 +214,48 @@ func TestKeepOldest(t *testing.T) {
 		}
 	}
 }
+
+// Spec R37: a handler that calls back into the queue while another
+// goroutine is in Close never deadlocks: its call fails with ErrClosed,
+// the Ingest stops before its next record, and Close returns.
+func TestCloseWhileHandlerCallsBack(t *testing.T) {
+	q, _ := openTest(t, Options{})
+	for i := range 3 {
+		mustAppend(t, q, sampleRecord(i, ""))
+	}
+	inHandler := make(chan struct{})
+	closing := make(chan struct{})
+	var appendErr error
+	done := make(chan error, 1)
+	calls := 0
+	go func() {
+		_, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+			calls++
+			if calls == 1 {
+				close(inHandler)
+				<-closing
+				time.Sleep(20 * time.Millisecond) // let Close start waiting
+				_, appendErr = q.Append(sampleRecord(9, ""))
+			}
+			return nil
+		}, IngestOptions{})
+		done <- err
+	}()
+	<-inHandler
+	closed := make(chan error, 1)
+	go func() { close(closing); closed <- q.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close deadlocked with a handler calling Append")
+	}
+	if !errors.Is(appendErr, ErrClosed) {
+		t.Errorf("Append from the handler during Close: %v, want ErrClosed", appendErr)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) || calls != 1 {
+		t.Errorf("Ingest during Close: %v after %d deliveries, want ErrClosed after 1", err, calls)
+	}
+}

@@ -24,6 +24,9 @@ const (
 	// DefaultDeleteSyncEvery is how many deletes Ingest makes before it
 	// fsyncs the directory (it always does at the end of a call too).
 	DefaultDeleteSyncEvery = 64
+	// DefaultAuditLogMaxSize is the audit log size at which a capq writer
+	// rotates it (spec R30).
+	DefaultAuditLogMaxSize = 16 << 20
 )
 
 // Options configure a Queue. The zero value is a durable queue with the
@@ -63,6 +66,13 @@ type Options struct {
 	// DefaultDeleteSyncEvery.
 	DeleteSyncEvery int
 
+	// AuditLogMaxSize is the size at which a capq writer renames the
+	// audit log to AuditLogRotatedName (replacing the generation before)
+	// after writing its lines, so that the log takes at most about twice
+	// this much space (spec R30). Zero means DefaultAuditLogMaxSize; a
+	// negative value never rotates.
+	AuditLogMaxSize int64
+
 	// SkipRecover makes Open skip the recovery pass (stray .tmp removal,
 	// orphan lock cleanup). Recover can be called later.
 	SkipRecover bool
@@ -99,6 +109,9 @@ func (o Options) resolved() Options {
 	}
 	if o.TmpGrace <= 0 {
 		o.TmpGrace = DefaultTmpGrace
+	}
+	if o.AuditLogMaxSize == 0 {
+		o.AuditLogMaxSize = DefaultAuditLogMaxSize
 	}
 	if o.DeleteSyncEvery <= 0 {
 		o.DeleteSyncEvery = DefaultDeleteSyncEvery

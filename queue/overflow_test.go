@@ -52,7 +52,7 @@ func TestOverflowCounts(t *testing.T) {
 		if ids[len(ids)-1] != last {
 			t.Errorf("MaxSize %d: the newest record was dropped", tt.maxSize)
 		}
-		audit, err := q.Audit()
+		audit, err := auditAll(q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestOverflowSkipsLockedAndRemovesStaleLocks(t *testing.T) {
 	if exists(t, pendingPath(dir, ids[1])) || exists(t, lockPath(dir, ids[1])) {
 		t.Fatal("the oldest unlocked record and its stale lock must be dropped")
 	}
-	audit, _ := q.Audit()
+	audit, _ := auditAll(q)
 	var dropped []string
 	for _, e := range audit {
 		dropped = append(dropped, e.DroppedULID)
@@ -147,7 +147,7 @@ func TestOverflowBoundWithSeveralProcesses(t *testing.T) {
 			}
 		}
 	}
-	audit, err := qs[0].Audit()
+	audit, err := auditAll(qs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestPrune(t *testing.T) {
 	if !slices.Equal(left, ids[4:]) {
 		t.Fatalf("left %v, want the 3 newest", left)
 	}
-	audit, _ := q.Audit()
+	audit, _ := auditAll(q)
 	for i, e := range audit {
 		if e.Reason != ReasonPruned || e.DroppedULID != ids[i].String() || e.QueueSizeBeforePrune == nil || *e.QueueSizeBeforePrune != 7 {
 			t.Errorf("audit line %d = %+v", i, e)

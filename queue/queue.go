@@ -26,10 +26,13 @@ type Queue struct {
 	own  bool // fs was opened by Open and is closed by Close
 	opts Options
 
-	// closeMu is held for reading by every operation and for writing by
-	// Close, so that Close waits for operations in progress.
-	closeMu sync.RWMutex
-	closed  bool
+	// state counts the calls in flight, with closedBit set once Close
+	// began (spec R37). An atomic word rather than an RWMutex: a handler
+	// that calls back into the queue while Close waits must never block
+	// (a waiting writer of an RWMutex blocks new readers), and it does
+	// not here: it gets ErrClosed at once.
+	state atomic.Int64
+	idle  chan struct{} // closed by the last call to leave after Close began
 
 	dirSync syncer // group commit of root-directory fsyncs
 	tally   tally  // the pending count as far as this process knows
@@ -42,7 +45,7 @@ type Queue struct {
 // then runs Recover, and it counts the pending records once.
 func Open(dir string, opts Options) (*Queue, error) {
 	opts = opts.resolved()
-	q := &Queue{dir: dir, opts: opts, fs: opts.FileSystem}
+	q := &Queue{dir: dir, opts: opts, fs: opts.FileSystem, idle: make(chan struct{})}
 	var err error
 	if q.fs == nil {
 		var fsy *fsys.OS
@@ -113,32 +116,63 @@ func (q *Queue) closeFS() {
 	}
 }
 
-// Close closes the queue, waiting for operations in progress. Later calls
-// return ErrClosed. Records already appended stay in the directory.
+// closedBit marks Queue.state once Close began; the bits below it count
+// the calls in flight.
+const closedBit = 1 << 62
+
+// Close closes the queue (spec R37): calls that start afterwards fail
+// with ErrClosed, an Ingest in progress stops before its next record, and
+// Close waits for the calls in flight to return before it releases the
+// directory's descriptors. Later calls of Close return ErrClosed. Records
+// already appended stay in the directory.
+//
+// Handlers may call the queue (Append, Count, Stats, ...): such calls never
+// block on Close, and fail with ErrClosed once Close began. A handler must
+// not call Close itself: Close would wait for the Ingest that runs the
+// handler, which is waiting for the handler.
 func (q *Queue) Close() error {
-	q.closeMu.Lock()
-	defer q.closeMu.Unlock()
-	if q.closed {
-		return ErrClosed
+	for {
+		v := q.state.Load()
+		if v&closedBit != 0 {
+			return ErrClosed
+		}
+		if q.state.CompareAndSwap(v, v|closedBit) {
+			if v != 0 {
+				<-q.idle
+			}
+			break
+		}
 	}
-	q.closed = true
 	if q.own {
 		return q.fs.Close()
 	}
 	return nil
 }
 
-// enter marks the start of an operation; the caller must call q.leave.
+// enter marks the start of a call; unless it returns an error, the caller
+// must call q.leave.
 func (q *Queue) enter() error {
-	q.closeMu.RLock()
-	if q.closed {
-		q.closeMu.RUnlock()
-		return ErrClosed
+	for {
+		v := q.state.Load()
+		if v&closedBit != 0 {
+			return ErrClosed
+		}
+		if q.state.CompareAndSwap(v, v+1) {
+			return nil
+		}
 	}
-	return nil
 }
 
-func (q *Queue) leave() { q.closeMu.RUnlock() }
+// leave marks the end of a call; the last one to end after Close began
+// lets Close go on.
+func (q *Queue) leave() {
+	if q.state.Add(-1) == closedBit {
+		close(q.idle)
+	}
+}
+
+// closing reports whether Close began (an Ingest checks it between records).
+func (q *Queue) closing() bool { return q.state.Load()&closedBit != 0 }
 
 // Dir returns the queue directory as given to Open.
 func (q *Queue) Dir() string { return q.dir }

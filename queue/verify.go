@@ -72,7 +72,7 @@ func Verify(dir string) ([]Finding, error) {
 		return nil, opErr("verify", stepOpen, dir, err)
 	}
 	defer fsy.Close()
-	q := &Queue{dir: dir, fs: fsy, opts: Options{SkipRecover: true}.resolved()}
+	q := &Queue{dir: dir, fs: fsy, opts: Options{SkipRecover: true}.resolved(), idle: make(chan struct{})}
 	more, err := q.verify()
 	return append(out, more...), err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -427,11 +428,13 @@ func stats(q *queue.Queue) (Stats, error) {
 		return st, err
 	}
 	st.DeadLetters = len(dl)
-	audit, err := q.Audit()
-	if err != nil {
-		return st, err
-	}
-	for _, a := range audit {
+	for a, err := range q.AuditEntries(context.Background()) {
+		if errors.Is(err, queue.ErrAuditLine) {
+			continue // torn or foreign line
+		}
+		if err != nil {
+			return st, err
+		}
 		if a.Reason == queue.ReasonOverflow || a.Reason == queue.ReasonPruned {
 			st.AuditDrops++
 		}
@@ -612,12 +615,16 @@ each line is the entry as a JSON object. Torn or foreign lines are skipped.`,
 				return err
 			}
 			defer q.Close()
-			entries, err := q.Audit()
-			if err != nil {
-				return failf("%v", err)
-			}
 			w := bufio.NewWriter(e.stdout)
-			for _, a := range entries {
+			for a, err := range q.AuditEntries(context.Background()) {
+				if errors.Is(err, queue.ErrAuditLine) {
+					fmt.Fprintf(e.stderr, "capq: %v\n", err)
+					continue
+				}
+				if err != nil {
+					w.Flush()
+					return failf("%v", err)
+				}
 				if asJSON {
 					writeJSON(w, a)
 					continue

@@ -338,12 +338,14 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 	}
 
 	// Nothing acknowledged lost.
-	audit, err := q.Audit()
-	if err != nil {
-		return err
-	}
 	dropped, quarantined := map[string]bool{}, map[string]bool{}
-	for _, a := range audit {
+	for a, err := range q.AuditEntries(context.Background()) {
+		if errors.Is(err, queue.ErrAuditLine) {
+			continue // a torn line: it describes nothing that happened (R20)
+		}
+		if err != nil {
+			return err
+		}
 		switch a.Reason {
 		case queue.ReasonOverflow, queue.ReasonPruned:
 			dropped[a.DroppedULID] = true

@@ -1,0 +1,189 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+
+	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
+)
+
+// Stored is one record's file as Get found it.
+type Stored struct {
+	// Name is the file's name relative to the queue directory:
+	// pending-<ULID>.json, or dead-letter/pending-<ULID>.json.
+	Name string
+	// DeadLetter says the record was found in the dead-letter folder.
+	DeadLetter bool
+	// Data is the file's bytes exactly as stored (at most
+	// Options.MaxRecordSize plus 512 bytes, spec R24).
+	Data []byte
+	// Envelope is Data decoded; zero when Get returned an error.
+	Envelope Envelope
+}
+
+// Get reads record id: its pending file, or, when it is not pending, its
+// dead letter (spec R29). It reads at most Options.MaxRecordSize plus 512
+// bytes, never follows a symlink (neither at the file nor at the
+// dead-letter folder), and never blocks on a FIFO. Errors: ErrNotFound
+// when neither file exists; ErrUnsafeFile for a symlink or special file;
+// a *CorruptError (ErrCorrupt) for a file that is over the limit or not a
+// valid envelope, and a *SchemaError for another schema_version, both
+// with Stored.Name and Stored.Data set when the bytes could be read.
+func (q *Queue) Get(id ulid.ULID) (Stored, error) {
+	if err := q.enter(); err != nil {
+		return Stored{}, err
+	}
+	defer q.leave()
+	name := pendingName(id.String())
+	st := Stored{Name: name}
+	data, err := q.readRecord("get", name)
+	if errors.Is(err, fs.ErrNotExist) {
+		st = Stored{Name: DeadLetterDir + "/" + name, DeadLetter: true}
+		data, err = q.readRecord("get", st.Name)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotFolder) {
+			return Stored{}, ErrNotFound
+		}
+	}
+	if err != nil {
+		return Stored{}, err
+	}
+	st.Data = data
+	st.Envelope, err = DecodeEnvelope(name, data)
+	return st, err
+}
+
+// errNotFolder marks a folder name of the queue that is not a directory
+// (ENOTDIR, or ELOOP for a symlink refused by O_NOFOLLOW|O_DIRECTORY).
+var errNotFolder = errors.New("not a folder")
+
+// Stats is a summary of the queue directory, as one listing saw it.
+type Stats struct {
+	Pending      int       // regular files named pending-<ULID>.json
+	PendingBytes int64     // their total size
+	Oldest       ulid.ULID // the oldest pending record; zero when none
+	Locks        int       // lock files (held, in doubt, or orphaned)
+	Tmp          int       // .tmp and .locktmp files: appends or lock creations in progress, or stray
+	Unsafe       int       // symlinks and special files at names capq uses
+	Quarantined  int       // entries of the quarantine folder
+	DeadLetters  int       // pending-<ULID>.json entries of the dead-letter folder
+	AuditBytes   int64     // size of the audit log and its rotated generation
+	// Problems lists what could not be looked at (a folder that is a
+	// file or a symlink, an unreadable folder); the counts leave it out.
+	Problems []Problem
+}
+
+// Problem is something an operation could not handle and went past: one
+// record or side path it reported and left alone.
+type Problem struct {
+	Name string // relative to the queue directory
+	Err  error  // typed: an *OpError, *CorruptError, ...; wraps the errno
+}
+
+func (p Problem) String() string { return p.Name + ": " + p.Err.Error() }
+
+// maxProblems bounds the problems one call reports; ProblemsDropped-style
+// counts are not kept: one entry per kind of trouble is enough to act on.
+const maxProblems = 64
+
+func addProblem(ps *[]Problem, name string, err error) {
+	if len(*ps) < maxProblems {
+		*ps = append(*ps, Problem{Name: name, Err: err})
+	}
+}
+
+// Stats counts the queue's files with one listing of the directory and of
+// each folder, without reading any record or loading the audit log (spec
+// R29). Cancelling ctx stops it with ctx's error.
+func (q *Queue) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	if err := q.enter(); err != nil {
+		return st, err
+	}
+	defer q.leave()
+	n := 0
+	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		k, idb := classify(name)
+		switch k {
+		case kindForeign, kindLookalike, kindQuarantine, kindDeadLetter:
+			return nil
+		}
+		if typ == fsys.TypeUnknown {
+			if fi, err := q.fs.Lstat(string(name)); err == nil {
+				typ = typeOf(fi.Mode)
+			}
+		}
+		if typ != fsys.TypeRegular {
+			if k != kindPending || typ != fsys.TypeDir { // a directory there is a look-alike (R23)
+				st.Unsafe++
+			}
+			return nil
+		}
+		switch k {
+		case kindPending:
+			st.Pending++
+			var id ulid.ULID
+			if id.UnmarshalText(idb) == nil && (st.Oldest.IsZero() || id.Compare(st.Oldest) < 0) {
+				st.Oldest = id
+			}
+			if fi, err := q.fs.Lstat(string(name)); err == nil {
+				st.PendingBytes += fi.Size
+			}
+		case kindLock:
+			st.Locks++
+		case kindTmp, kindLockTmp:
+			st.Tmp++
+		case kindAudit:
+			if fi, err := q.fs.Lstat(string(name)); err == nil {
+				st.AuditBytes += fi.Size
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return st, ctxErr
+		}
+		return st, opErr("stats", stepList, ".", err)
+	}
+	if fi, err := q.fs.Lstat(AuditLogRotatedName); err == nil && fi.IsRegular() {
+		st.AuditBytes += fi.Size
+	}
+	for _, dir := range []string{QuarantineDir, DeadLetterDir} {
+		err := q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {
+			if dir == QuarantineDir {
+				st.Quarantined++
+			} else if k, _ := classify(name); k == kindPending {
+				st.DeadLetters++
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			addProblem(&st.Problems, dir, opErr("stats", stepList, dir, folderErr(err)))
+		}
+	}
+	return st, ctx.Err()
+}
+
+// folderErr adds ErrUnsafeFile (and errNotFolder) to an error from opening
+// one of the queue's folders that is not a directory: a file (ENOTDIR) or
+// a symlink (ELOOP), which O_NOFOLLOW|O_DIRECTORY refuses.
+func folderErr(err error) error {
+	if errors.Is(err, errNotFolder) {
+		return err
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if isNotFolder(err) {
+		return errors.Join(err, errNotFolder, ErrUnsafeFile)
+	}
+	return err
+}

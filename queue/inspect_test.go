@@ -1,0 +1,245 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capq/capq/ulid"
+	"golang.org/x/sys/unix"
+)
+
+// Spec R29: AuditEntries streams the log with a bounded line length; an
+// over-long or torn line is an *AuditLineError and the lines after it are
+// still read.
+func TestAuditEntriesBoundedLines(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	good := `{"ts":"t","dropped_ulid":"A","appended_at":"","reason":"queue_overflow","queue_size_before_prune":3}`
+	long := `{"ts":"t","reason":"pruned","detail":"` + strings.Repeat("x", MaxAuditLine) + `"}`
+	log := good + "\n" + long + "\n" + "not json\n" + "\n" + good + "\n" + `{"ts":"torn`
+	writeRaw(t, filepath.Join(dir, AuditLogName), log)
+	var got []string
+	for e, err := range q.AuditEntries(context.Background()) {
+		var le *AuditLineError
+		switch {
+		case errors.As(err, &le) && errors.Is(err, ErrAuditLine):
+			got = append(got, "err:"+itoa(le.Line)+":"+map[bool]string{true: "long", false: "bad"}[le.TooLong])
+		case err != nil:
+			t.Fatalf("fatal error %v", err)
+		default:
+			got = append(got, e.Reason)
+		}
+	}
+	want := "queue_overflow err:2:long err:3:bad queue_overflow err:6:bad"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got %q\nwant %q", strings.Join(got, " "), want)
+	}
+}
+
+// Spec R29, R31: the audit log as a FIFO, a symlink or a directory is
+// refused at once with ErrUnsafeFile; nothing blocks.
+func TestAuditEntriesUnsafeLog(t *testing.T) {
+	for _, kind := range []string{"fifo", "symlink", "dir"} {
+		t.Run(kind, func(t *testing.T) {
+			q, dir := openTest(t, Options{})
+			p := filepath.Join(dir, AuditLogName)
+			switch kind {
+			case "fifo":
+				if err := unix.Mkfifo(p, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			case "symlink":
+				outside := filepath.Join(t.TempDir(), "log")
+				writeRaw(t, outside, `{"ts":"t","reason":"pruned"}`+"\n")
+				if err := os.Symlink(outside, p); err != nil {
+					t.Fatal(err)
+				}
+			case "dir":
+				if err := os.Mkdir(p, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				var last error
+				for _, err := range q.AuditEntries(context.Background()) {
+					last = err
+				}
+				done <- last
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrUnsafeFile) {
+					t.Errorf("got %v, want ErrUnsafeFile", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("AuditEntries blocked")
+			}
+		})
+	}
+}
+
+// Spec R30: a log at AuditLogMaxSize is rotated by the writer that filled
+// it; readers see the rotated generation first, then the current one, and
+// the total stays bounded.
+func TestAuditLogRotation(t *testing.T) {
+	q, dir := openTest(t, Options{AuditLogMaxSize: 2048, MaxSize: -1})
+	var ids []ulid.ULID
+	for i := range 60 {
+		id, err := q.Append(sampleRecord(i, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	for range 60 {
+		if _, err := q.Prune(max(0, len(ids)-1)); err != nil {
+			t.Fatal(err)
+		}
+		ids = ids[1:]
+	}
+	var curSize int64 // the last write may have rotated the log away
+	if cur, err := os.Stat(filepath.Join(dir, AuditLogName)); err == nil {
+		curSize = cur.Size()
+	}
+	old, err := os.Stat(filepath.Join(dir, AuditLogRotatedName))
+	if err != nil {
+		t.Fatalf("no rotated log: %v", err)
+	}
+	if curSize >= 2048+1024 || old.Size() >= 2048+1024 {
+		t.Errorf("log sizes %d and %d, want each under the limit plus a line", curSize, old.Size())
+	}
+	entries, err := auditAll(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || len(entries) >= 60 {
+		t.Fatalf("%d entries, want some but not all (older generations are dropped)", len(entries))
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i].DroppedULID <= entries[i-1].DroppedULID {
+			t.Fatalf("entries out of order at %d: %s after %s", i, entries[i].DroppedULID, entries[i-1].DroppedULID)
+		}
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.AuditBytes != curSize+old.Size() {
+		t.Errorf("Stats.AuditBytes %d, want %d", st.AuditBytes, curSize+old.Size())
+	}
+}
+
+// Spec R30: a writer that opened the log before another writer rotated it
+// writes into the rotated generation (as the reference does), where
+// readers still find the line; capq's own writers re-open the new log.
+func TestAuditRotationUnderOpenWriter(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	p := filepath.Join(dir, AuditLogName)
+	writeRaw(t, p, `{"ts":"1","reason":"pruned","dropped_ulid":"A","appended_at":""}`+"\n")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0) // the reference, mid-write
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Rename(p, filepath.Join(dir, AuditLogRotatedName)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"ts":"2","reason":"pruned","dropped_ulid":"B","appended_at":""}` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.writeAudit("test", []AuditEntry{{TS: "3", Reason: ReasonPruned, DroppedULID: "C"}}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := auditAll(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.DroppedULID)
+	}
+	if strings.Join(got, "") != "ABC" {
+		t.Errorf("entries %q, want A B C", got)
+	}
+}
+
+// Spec R29, R31: Get reads one record, pending or dead-lettered, bounded, with
+// typed errors.
+func TestGet(t *testing.T) {
+	q, dir := openTest(t, Options{MaxRecordSize: 1024})
+	id, err := q.Append([]byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := q.Get(id)
+	if err != nil || st.DeadLetter || string(st.Envelope.Record) != `{"a":1}` || st.Name != pendingName(id.String()) {
+		t.Fatalf("Get = %+v, %v", st, err)
+	}
+	if _, err := q.Get(ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAV")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get(missing) = %v, want ErrNotFound", err)
+	}
+	big := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAW")
+	writeRaw(t, filepath.Join(dir, pendingName(big.String())), rawEnvelope(big.String(), `{"x":"`+strings.Repeat("y", 4096)+`"}`, "1"))
+	if _, err := q.Get(big); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Get(over the limit) = %v, want ErrCorrupt", err)
+	}
+	fifo := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAX")
+	if err := unix.Mkfifo(filepath.Join(dir, pendingName(fifo.String())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Get(fifo); !errors.Is(err, ErrUnsafeFile) {
+		t.Errorf("Get(FIFO) = %v, want ErrUnsafeFile", err)
+	}
+	// A dead-letter folder that is a symlink to a folder outside the
+	// queue holding the record: never read through.
+	dl := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAY")
+	outside := t.TempDir()
+	writeRaw(t, filepath.Join(outside, pendingName(dl.String())), rawEnvelope(dl.String(), `{}`, "1"))
+	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := q.Get(dl); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get through a dead-letter symlink = %+v, %v; want ErrNotFound", st, err)
+	}
+}
+
+// Spec R29: Stats counts without reading records; a broken folder is a
+// Problem, not an error.
+func TestStats(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	var first ulid.ULID
+	for i := range 3 {
+		id, err := q.Append(sampleRecord(i, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = id
+		}
+	}
+	writeRaw(t, filepath.Join(dir, "pending-"+first.String()+".lock"), "")
+	writeRaw(t, filepath.Join(dir, DeadLetterDir), "a file where a folder belongs")
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "pending-01ARZ3NDEKTSV4RRFFQ69G5FAV.json")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := q.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != 3 || st.Oldest != first || st.Locks != 1 || st.Unsafe != 1 || st.PendingBytes == 0 {
+		t.Errorf("Stats = %+v", st)
+	}
+	if len(st.Problems) != 1 || st.Problems[0].Name != DeadLetterDir || !errors.Is(st.Problems[0].Err, ErrUnsafeFile) {
+		t.Errorf("Problems = %v, want the dead-letter file", st.Problems)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := q.Stats(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Stats(cancelled) = %v", err)
+	}
+}
