@@ -40,8 +40,8 @@ const (
 
 // mutantEnv names mutants (internal/mutate, comma-separated, e.g.
 // "skip-dir-sync") to plant in the queue for a whole run, to check that the
-// tests catch them: CAPQ_QUEUE_MUTANT=skip-dir-sync go test -run Power ./queue
-// must fail.
+// tests catch them: CAPQ_QUEUE_MUTANT=skip-dir-sync go test -tags capqmutants
+// -run Power ./queue must fail (without the tag the test binary refuses).
 const mutantEnv = "CAPQ_QUEUE_MUTANT"
 
 // TestMain runs the tests, or, when the binary was re-executed by a test
@@ -50,12 +50,15 @@ const mutantEnv = "CAPQ_QUEUE_MUTANT"
 func TestMain(m *testing.M) {
 	if names := os.Getenv(mutantEnv); names != "" {
 		for _, name := range strings.Split(names, ",") {
-			i := slices.IndexFunc(mutate.All, func(s mutate.Set) bool { return s.String() == name })
-			if i < 0 {
+			m, ok := mutate.Parse(name)
+			if !ok {
 				fmt.Fprintf(os.Stderr, "%s: unknown mutant %q\n", mutantEnv, name)
 				os.Exit(2)
 			}
-			mutate.Enable(mutate.All[i])
+			if _, err := mutate.Enable(m); err != nil {
+				fmt.Fprintf(os.Stderr, "%s=%s: %v\n", mutantEnv, names, err)
+				os.Exit(2)
+			}
 		}
 	}
 	switch role := os.Getenv(childEnv); role {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
-	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/ulid"
 )
 
@@ -83,7 +82,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 	}
 	unsynced := 0 // deletes not yet made durable
 	syncDeletes := func() error {
-		if unsynced == 0 || q.opts.NoSync || mutate.On(mutate.SkipDirSync) {
+		if unsynced == 0 || q.opts.NoSync || mutantOn(mutSkipDirSync) {
 			unsynced = 0
 			return nil
 		}
@@ -198,10 +197,10 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 		return outcomeDeleted, nil
 	}
 	c.recordStart()
-	if mutate.On(mutate.DeleteBeforeHandler) {
+	if mutantOn(mutDeleteBeforeHandler) {
 		q.fs.Remove(name)
 	}
-	if mutate.On(mutate.DropLockEarly) {
+	if mutantOn(mutDropLockEarly) {
 		c.f.Flock(fsys.Unlock)
 	}
 	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt()}, c)

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"slices"
 
-	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/ulid"
 )
 
@@ -61,7 +60,7 @@ func (q *Queue) prune(count, target int, newest ulid.ULID, reason string) (Prune
 	if err != nil {
 		return res, err
 	}
-	if mutate.On(mutate.OverflowDropsNewest) {
+	if mutantOn(mutOverflowDropsNewest) {
 		// list returned every id, ordered; take the newest instead.
 		slices.SortFunc(ids, ulid.ULID.Compare)
 		slices.Reverse(ids)

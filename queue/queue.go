@@ -10,10 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/capq/capq/internal/fsys"
-	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/ulid"
 )
 
@@ -245,9 +243,7 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 	var tmps []string
 	for i, rec := range recs {
 		id, err := q.opts.ULIDs.New()
-		if mutate.On(mutate.ULIDAhead) {
-			id = aheadULID(id)
-		}
+		id = mutantULID(id)
 		if err != nil {
 			q.removeAll(tmps)
 			return nil, opErr("append", "ulid", "", err)
@@ -270,7 +266,7 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 		}
 		done++
 	}
-	if !q.opts.NoSync && !mutate.On(mutate.SkipDirSync) {
+	if !q.opts.NoSync && !mutantOn(mutSkipDirSync) {
 		// The renames are only durable once the directory is: without
 		// this fsync a power cut can lose an acknowledged append (the
 		// reference's weakness).
@@ -423,7 +419,7 @@ func (q *Queue) list(op string, limit int, unsafe map[ulid.ULID]bool) ([]ulid.UL
 		if !regular {
 			unsafe[id] = true
 		}
-		if limit >= 0 && !mutate.On(mutate.ReverseList|mutate.OverflowDropsNewest) {
+		if limit >= 0 && !(mutantOn(mutReverseList) || mutantOn(mutOverflowDropsNewest)) {
 			ids = keepOldest(ids, id, limit)
 		} else {
 			ids = append(ids, id)
@@ -434,7 +430,7 @@ func (q *Queue) list(op string, limit int, unsafe map[ulid.ULID]bool) ([]ulid.UL
 		return nil, opErr(op, stepList, ".", err)
 	}
 	slices.SortFunc(ids, ulid.ULID.Compare)
-	if mutate.On(mutate.ReverseList) {
+	if mutantOn(mutReverseList) {
 		slices.Reverse(ids)
 	}
 	return ids, nil
@@ -595,14 +591,4 @@ func (q *Queue) afterAppend(n int, newest ulid.ULID) {
 	if err != nil {
 		q.opts.Logger.Warn("capq: overflow prune failed", "dir", q.dir, "err", err)
 	}
-}
-
-// aheadULID moves id an hour ahead of its time: the ULIDAhead mutant.
-func aheadULID(id ulid.ULID) ulid.ULID {
-	ms := id.Ms() + uint64(time.Hour/time.Millisecond)
-	for i := 5; i >= 0; i-- {
-		id[i] = byte(ms)
-		ms >>= 8
-	}
-	return id
 }

@@ -1,8 +1,8 @@
 package mutate
 
 import (
+	"errors"
 	"strconv"
-	"sync/atomic"
 )
 
 // Set is a set of mutants.
@@ -40,6 +40,10 @@ var names = map[Set]string{
 	ULIDAhead:           "ulid-ahead",
 }
 
+// ErrNotBuilt is Enable's error in a binary built without the capqmutants
+// tag, where the queue has no mutant code to switch on.
+var ErrNotBuilt = errors.New("mutate: this binary has no mutants (build it with -tags capqmutants)")
+
 // String names a single mutant.
 func (s Set) String() string {
 	if n, ok := names[s]; ok {
@@ -48,15 +52,13 @@ func (s Set) String() string {
 	return "mutate.Set(" + strconv.FormatUint(uint64(s), 10) + ")"
 }
 
-var active atomic.Uint32
-
-// Enable turns on the mutants in s (in addition to any already on) and
-// returns a function that restores the previous set.
-func Enable(s Set) (restore func()) {
-	prev := active.Load()
-	active.Store(prev | uint32(s))
-	return func() { active.Store(prev) }
+// Parse returns the mutant that String names, and false for any other
+// name.
+func Parse(name string) (Set, bool) {
+	for s, n := range names {
+		if n == name {
+			return s, true
+		}
+	}
+	return 0, false
 }
-
-// On reports whether mutant m is enabled.
-func On(m Set) bool { return Set(active.Load())&m != 0 }

@@ -39,7 +39,8 @@ type ChildConfig struct {
 	FailRate    float64 `json:"fail_rate"`    // consumer: probability that a delivery fails
 	MaxAttempts int     `json:"max_attempts"` // consumer: queue.IngestOptions.MaxAttempts (at least 1)
 	// Mutants plants bugs in the child's queue (internal/mutate), to show
-	// that the driver's checks catch them.
+	// that the driver's checks catch them; only a child built with
+	// -tags capqmutants accepts them.
 	Mutants mutate.Set `json:"mutants,omitempty"`
 }
 
@@ -68,9 +69,13 @@ func MaybeRunChild() {
 // documentation). Each line is a single Write, made after the operation
 // it reports: out should be unbuffered.
 func RunChild(ctx context.Context, role string, cfg ChildConfig, out io.Writer) error {
-	if cfg.Mutants != 0 {
-		defer mutate.Enable(cfg.Mutants)()
+	// Mutants exist only in a binary built with -tags capqmutants (a
+	// test binary); any other binary refuses them with mutate.ErrNotBuilt.
+	restore, err := mutate.Enable(cfg.Mutants)
+	if err != nil {
+		return err
 	}
+	defer restore()
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(os.Getpid())))
 	q, err := queue.Open(cfg.Dir, queue.Options{MaxSize: cfg.MaxSize})
 	if err != nil {

@@ -54,7 +54,8 @@ type Config struct {
 	// means 3.
 	MaxAttempts int
 	// Mutants plants bugs (internal/mutate) in the children's queues, not
-	// in the final drain: a test of the checks themselves.
+	// in the final drain: a test of the checks themselves. The children
+	// must be built with -tags capqmutants (Run refuses otherwise).
 	Mutants mutate.Set
 	// Command returns the command that starts a child: the driver adds
 	// the environment (EnvChild, EnvConfig) and takes over its stdout.
@@ -141,6 +142,10 @@ func (c *Config) defaults() {
 // a run that could not be carried out (a child that cannot start, a
 // cancelled ctx, a directory that cannot be opened).
 func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Mutants != 0 && cfg.Command == nil && !mutate.Built {
+		// The children would be this binary, which has no mutants.
+		return nil, fmt.Errorf("crashtest: Config.Mutants: %w", mutate.ErrNotBuilt)
+	}
 	cfg.defaults()
 	if cfg.Dir == "" {
 		return nil, errors.New("crashtest: Config.Dir is empty")
