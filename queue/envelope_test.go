@@ -20,8 +20,8 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// noteBytes are the envelope bytes observed from the reference, copied from
-// shared/notes/reference-format.md (no trailing newline).
+// noteBytes are the envelope bytes observed from the reference, as quoted in
+// spec/REFERENCE.md section 2 (no trailing newline).
 const noteBytes = `{"ulid":"01M89W077TES8Y8XEAP3E7KMB2","appended_at":"2026-11-25T17:28:07.162144+00:00","record":{"surface":"Привет 🧠 <a&b>","cue":"c","n":1180591620717411303424,"f":1.0,"g":1e+16,"h":1.5e-07,"z":-0.0},"schema_version":1}`
 
 const (

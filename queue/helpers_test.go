@@ -13,7 +13,7 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// sampleRecord is the seed's _sample_record: a minimally valid record.
+// sampleRecord is the reference suite's _sample_record (spec/REFERENCE.md): a minimally valid record.
 func sampleRecord(i int, surface string) []byte {
 	if surface == "" {
 		surface = fmt.Sprintf("sample text %d", i)
@@ -59,7 +59,7 @@ func openFault(t testing.TB, opts Options) (*Queue, string, *fsys.Fault) {
 	return q, dir, f
 }
 
-// writeEnvelopeDirectly is the seed's _write_envelope_directly: it seeds a
+// writeEnvelopeDirectly is the reference suite's _write_envelope_directly: it seeds a
 // pending file the way the reference writes it (json.dumps with
 // ensure_ascii=False and compact separators), bypassing Append.
 func writeEnvelopeDirectly(t testing.TB, dir, id string, record []byte, schemaVersion int, appendedAt string) string {

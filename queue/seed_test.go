@@ -1,7 +1,9 @@
 package queue
 
-// Go twins of the reference's seed suite (shared/seed/test_capture_queue.py),
-// one per Python test, named after it and asserting the same things.
+// Go twins of the reference's own test suite, one per Python test, named
+// after it and asserting the same things (and usually more). spec/REFERENCE.md
+// section 5 says what each Python test pins down; each twin's comment names
+// its Python test.
 
 import (
 	"bufio"

@@ -296,3 +296,47 @@ func FuzzB(f *testing.F) {}
 		})
 	}
 }
+
+// outside matches references to the notes and test suite this project was
+// started from, which live outside the repository. (Built from pieces so
+// that this file does not match itself.)
+var outside = regexp.MustCompile(`shared` + `/(seed|notes)\b|test_capture_queue` + `\.py|reference-format` + `\.md`)
+
+// Spec R59: the repository stands alone: no file points to material
+// outside it; spec/REFERENCE.md records what the spec needs of the
+// reference.
+func TestSelfContained(t *testing.T) {
+	if _, err := os.Stat(filepath.Join("..", "spec", "REFERENCE.md")); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			if m := outside.FindString(line); m != "" {
+				t.Errorf("%s:%d points outside the repository (%q): cite spec/REFERENCE.md instead", filepath.ToSlash(path), i+1, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !outside.MatchString("see " + "shared/" + "seed/x") {
+		t.Fatal("the pattern does not match what it must catch")
+	}
+}

@@ -3,7 +3,7 @@
 
 capq's interop tests (queue/interop_test.go) drive this script to check that
 capq and the Python reference can share one queue directory. It implements
-what shared/notes/reference-format.md records of the reference, and nothing
+what spec/REFERENCE.md records of the reference, and nothing
 more: the envelope layout, append (tmp file opened O_CREAT|O_EXCL, fsync,
 os.replace), ingest (lock file opened O_WRONLY|O_CREAT, flock
 LOCK_EX|LOCK_NB, skip if busy, re-check the pending file, read, check
@@ -204,7 +204,7 @@ def cmd_redump(files: list[str]) -> int:
 # shape a reader must accept: isoformat with microseconds, isoformat without
 # a fraction, and Z (which the reference never writes but readers accept).
 FIXTURES = [
-    # The bytes observed from the reference, in reference-format.md.
+    # The bytes observed from the reference, as quoted in spec/REFERENCE.md.
     ("note", "01M89W077TES8Y8XEAP3E7KMB2", "2026-11-25T17:28:07.162144+00:00", {
         "surface": "Привет 🧠 <a&b>", "cue": "c", "n": 1180591620717411303424,
         "f": 1.0, "g": 1e16, "h": 1.5e-07, "z": -0.0}),
