@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -32,7 +33,7 @@ func openMem(clock func() time.Time, opts queue.Options) (*memQueue, error) {
 		clock = func() time.Time { return fixedTime }
 	}
 	m := fsys.NewMem(func() time.Time { return fixedTime })
-	opts.FileSystem = m.FS()
+	opts = queuefs.With(opts, m.FS())
 	opts.Clock = clock
 	if opts.ULIDs == nil {
 		opts.ULIDs = ulid.NewGenerator(ulid.GeneratorOptions{Clock: func() time.Time { return fixedTime }})

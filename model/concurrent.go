@@ -12,6 +12,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -94,12 +95,14 @@ func RunConcurrent(seed uint64, cfg ConcurrentConfig) (int, error) {
 	var queues []*queue.Queue
 	for range cfg.Procs {
 		opts := queue.Options{
-			FileSystem: mem.FS(), MaxSize: -1, DeleteSyncEvery: 2,
+			MaxSize: -1, DeleteSyncEvery: 2,
 			ULIDs: ulid.NewGenerator(ulid.GeneratorOptions{}),
 		}
 		dir := "mem"
-		if cfg.Dir != "" {
-			dir, opts.FileSystem = cfg.Dir, nil
+		if cfg.Dir == "" {
+			opts = queuefs.With(opts, mem.FS())
+		} else {
+			dir = cfg.Dir
 		}
 		q, err := queue.Open(dir, opts)
 		if err != nil {

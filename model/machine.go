@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -160,7 +161,8 @@ func (m *machine) views() {
 		m.obsq.Close()
 	}
 	opts := m.opts
-	opts.FileSystem, opts.SkipRecover, opts.MaxSize = m.admin, true, -1
+	opts = queuefs.With(opts, m.admin)
+	opts.SkipRecover, opts.MaxSize = true, -1
 	q, err := queue.Open("mem", opts)
 	if err != nil {
 		m.fatalf("observer: %v", err)
@@ -205,7 +207,7 @@ func (m *machine) start(p *proc) {
 	p.killed, p.crash, p.calls, p.tmps = false, 0, 0, nil
 	m.hook(p)
 	opts := m.opts
-	opts.FileSystem = p.fault
+	opts = queuefs.With(opts, p.fault)
 	opts.ULIDs = m.generator(uint64(m.incarn))
 	p.last = ulid.ULID{}
 	q, err := queue.Open("mem", opts)

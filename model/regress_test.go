@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -20,7 +21,7 @@ func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, uli
 	t.Helper()
 	mem := fsys.NewMem(nil)
 	ft := fsys.NewFault(mem.FS())
-	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
+	q, err := queue.Open("mem", queuefs.With(queue.Options{MaxSize: -1}, ft))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestQuarantineLstatError(t *testing.T) {
 func TestAttemptHistoryReadError(t *testing.T) {
 	mem := fsys.NewMem(nil)
 	ft := fsys.NewFault(mem.FS())
-	q, err := queue.Open("mem", queue.Options{FileSystem: ft, MaxSize: -1})
+	q, err := queue.Open("mem", queuefs.With(queue.Options{MaxSize: -1}, ft))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,7 +88,7 @@ func seeds(def int) int {
 // openMem opens a queue on fsy (a view of a Mem, or a Fault around one).
 func openMem(t testing.TB, fsy fsys.FS, opts Options) *Queue {
 	t.Helper()
-	opts.FileSystem = fsy
+	opts.fileSystem = fsy
 	q, err := Open("mem", opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -50,7 +50,7 @@ func openFault(t testing.TB, opts Options) (*Queue, string, *fsys.Fault) {
 		t.Fatal(err)
 	}
 	f := fsys.NewFault(osfs)
-	opts.FileSystem = f
+	opts.fileSystem = f
 	q, err := Open(dir, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -812,7 +812,7 @@ func TestHostileReadLimit(t *testing.T) {
 	}
 	defer osfs.Close()
 	lfs := &lyingFS{FS: osfs}
-	q, err := Open(dir, Options{MaxRecordSize: maxRec, FileSystem: lfs})
+	q, err := Open(dir, Options{MaxRecordSize: maxRec, fileSystem: lfs})
 	if err != nil {
 		t.Fatal(err)
 	}

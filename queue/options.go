@@ -90,10 +90,10 @@ type Options struct {
 	// every queue in the process so that their ULIDs are ordered.
 	ULIDs *ulid.Generator
 
-	// FileSystem replaces the operating system's file system. It exists
-	// for capq's own tests (crash, power-loss and fault injection): its
-	// type is internal to this module, so it cannot be set elsewhere.
-	FileSystem fsys.FS
+	// fileSystem replaces the operating system's file system, for capq's
+	// own tests, model and tools (crash, power-loss and fault injection).
+	// It is set through internal/queuefs, so it is not part of the API.
+	fileSystem fsys.FS
 }
 
 // resolved returns o with defaults filled in.

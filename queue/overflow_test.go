@@ -129,7 +129,7 @@ func TestOverflowBoundWithSeveralProcesses(t *testing.T) {
 	mem := fsys.NewMem(nil)
 	var qs []*Queue
 	for range procs {
-		q, err := Open("mem", Options{MaxSize: maxSize, FileSystem: mem.FS()})
+		q, err := Open("mem", Options{MaxSize: maxSize, fileSystem: mem.FS()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,7 @@ type Queue struct {
 // then runs Recover, and it counts the pending records once.
 func Open(dir string, opts Options) (*Queue, error) {
 	opts = opts.resolved()
-	q := &Queue{dir: dir, opts: opts, fs: opts.FileSystem, idle: make(chan struct{})}
+	q := &Queue{dir: dir, opts: opts, fs: opts.fileSystem, idle: make(chan struct{})}
 	var err error
 	if q.fs == nil {
 		var fsy *fsys.OS

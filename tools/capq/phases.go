@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 	"github.com/capq/capq/verify/crashtest"
@@ -89,9 +90,9 @@ func powerCutRun(seed, run uint64) (int, error) {
 		}
 		return nil
 	})
-	q, err := queue.Open("mem", queue.Options{
-		FileSystem: fault, MaxSize: -1, DeleteSyncEvery: 1 + rng.IntN(8),
-	})
+	q, err := queue.Open("mem", queuefs.With(queue.Options{
+		MaxSize: -1, DeleteSyncEvery: 1 + rng.IntN(8),
+	}, fault))
 	if err != nil {
 		if survivor != nil {
 			return 0, nil // the power went during Open: nothing acknowledged
@@ -159,7 +160,7 @@ func powerCutRun(seed, run uint64) (int, error) {
 		}
 	}
 	// What survived, opened by a fresh process.
-	q2, err := queue.Open("mem", queue.Options{FileSystem: survivor.FS(), MaxSize: -1})
+	q2, err := queue.Open("mem", queuefs.With(queue.Options{MaxSize: -1}, survivor.FS()))
 	if err != nil {
 		return steps, fmt.Errorf("reopen after the power cut: %w", err)
 	}
@@ -240,7 +241,7 @@ func fuzzPhase(p *phaseRun) phaseResult {
 	rng := rand.New(rand.NewPCG(p.seed, 0x66757a7a))
 	start := time.Now()
 	mem := fsys.NewMem(nil)
-	q, err := queue.Open("mem", queue.Options{FileSystem: mem.FS(), MaxSize: -1, DeleteSyncEvery: 1 << 20})
+	q, err := queue.Open("mem", queuefs.With(queue.Options{MaxSize: -1, DeleteSyncEvery: 1 << 20}, mem.FS()))
 	if err != nil {
 		res.Failed, res.Message = true, err.Error()
 		return res

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 )
 
@@ -25,7 +26,7 @@ import (
 func TestClaimRaceAttempt(t *testing.T) {
 	mem := fsys.NewMem(nil)
 	viewA, viewB := fsys.NewFault(mem.FS()), mem.FS()
-	qB, err := queue.Open("mem", queue.Options{FileSystem: viewB})
+	qB, err := queue.Open("mem", queuefs.With(queue.Options{}, viewB))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestClaimRaceAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	qA, err := queue.Open("mem", queue.Options{FileSystem: viewA, SkipRecover: true})
+	qA, err := queue.Open("mem", queuefs.With(queue.Options{SkipRecover: true}, viewA))
 	if err != nil {
 		t.Fatal(err)
 	}
