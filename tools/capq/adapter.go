@@ -12,50 +12,17 @@ import (
 	"slices"
 
 	"github.com/capq/capq/queue"
+	"github.com/capq/capq/ulid"
+	"github.com/capq/capq/verify/conform"
 )
 
-// The wire types of spec/PROTOCOL.md.
-
-// protoRequest is one request line.
-type protoRequest struct {
-	Op          string   `json:"op"`
-	Record      *string  `json:"record,omitempty"`       // append: the record's JSON text
-	Outcomes    []string `json:"outcomes,omitempty"`     // ingest: "ok" or "fail" per handler call
-	MaxAttempts int      `json:"max_attempts,omitempty"` // ingest: dead-letter after this many failures
-	Keep        *int     `json:"keep,omitempty"`         // prune
-}
-
-// protoDelivery is one handler call of an ingest.
-type protoDelivery struct {
-	ULID    string `json:"ulid"`
-	Attempt int    `json:"attempt"`
-	Record  string `json:"record"`
-}
-
-// protoReply is one reply line. Fields not used by an op are omitted.
-type protoReply struct {
-	OK         bool            `json:"ok"`
-	Error      string          `json:"error,omitempty"`
-	Message    string          `json:"message,omitempty"`
-	Protocol   int             `json:"protocol,omitempty"`
-	Name       string          `json:"name,omitempty"`
-	Features   []string        `json:"features,omitempty"`
-	ULID       string          `json:"ulid,omitempty"`
-	ULIDs      []string        `json:"ulids,omitempty"`
-	Count      *int            `json:"count,omitempty"`
-	Deliveries []protoDelivery `json:"deliveries,omitempty"`
-	Dropped    *int            `json:"dropped,omitempty"`
-}
-
-// protocolVersion is the version of spec/PROTOCOL.md the adapter speaks.
-const protocolVersion = 1
-
 // brokenModes are the deliberate bugs of `capq adapter --broken`, each of
-// which `capq check --impl` must catch.
+// which `capq check --impl` must catch (the tests say which requirement).
 var brokenModes = map[string]string{
 	"reverse-list": "list replies newest first",
 	"lose-append":  "every third append is acknowledged but its file removed",
 	"no-delete":    "a record whose handler succeeded stays pending",
+	"no-sync":      "the queue runs with NoSync: acknowledged before durable",
 }
 
 func adapterCmd() *command {
@@ -66,10 +33,11 @@ func adapterCmd() *command {
 		summary: "speak the check protocol (spec/PROTOCOL.md) for capq's own queue in --dir",
 		help: `Reads requests from stdin and writes replies to stdout, one JSON object per
 line, as spec/PROTOCOL.md describes; capq check --impl 'capq adapter' runs it.
---broken=MODE makes it wrong on purpose, to show that the check catches it:
-reverse-list, lose-append or no-delete.`,
+The queue is opened at hello (with hello's max_size), or at the first other
+request. --broken=MODE makes it wrong on purpose, to show that the check
+catches it: reverse-list, lose-append, no-delete or no-sync.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&broken, "broken", "", "misbehave on purpose: `MODE` is reverse-list, lose-append or no-delete")
+			fs.StringVar(&broken, "broken", "", "misbehave on purpose: `MODE` is reverse-list, lose-append, no-delete or no-sync")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -78,23 +46,20 @@ reverse-list, lose-append or no-delete.`,
 			if _, ok := brokenModes[broken]; broken != "" && !ok {
 				return usageErrorf("usage: unknown --broken mode %q", broken)
 			}
-			q, err := openQueueOpts(e, true, queue.Options{})
-			if err != nil {
-				return err
-			}
-			defer q.Close()
-			a := &adapter{q: q, dir: e.dir, broken: broken}
+			a := &adapter{e: e, broken: broken}
+			defer a.close()
 			sc := bufio.NewScanner(e.stdin)
 			sc.Buffer(make([]byte, 64<<10), 64<<20)
 			for sc.Scan() {
-				var req protoRequest
-				var rep protoReply
+				var req conform.Request
+				var rep conform.Reply
 				if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
-					rep = protoReply{Error: "bad_request", Message: err.Error()}
+					rep = protoErr(conform.ErrKindBadRequest, err)
 				} else {
 					rep = a.serve(&req)
 				}
 				line, _ := json.Marshal(rep)
+				// One write per reply: the line is the acknowledgement.
 				if _, err := e.stdout.Write(append(line, '\n')); err != nil {
 					return failf("%v", err)
 				}
@@ -112,43 +77,89 @@ reverse-list, lose-append or no-delete.`,
 
 // adapter serves the protocol for one queue.
 type adapter struct {
+	e       *env
 	q       *queue.Queue
-	dir     string
 	broken  string
 	appends int
 }
 
-func protoErr(kind string, err error) protoReply {
-	return protoReply{Error: kind, Message: err.Error()}
+func protoErr(kind string, err error) conform.Reply {
+	return conform.Reply{Error: kind, Message: err.Error()}
 }
 
-func (a *adapter) serve(req *protoRequest) protoReply {
+// open opens the queue with the given MaxSize (nil: the default).
+func (a *adapter) open(maxSize *int) error {
+	a.close()
+	opts := queue.Options{NoSync: a.broken == "no-sync"}
+	if maxSize != nil {
+		opts.MaxSize = *maxSize
+		if *maxSize <= 0 {
+			opts.MaxSize = -1 // the protocol's -1 is no bound; capq's 0 would be the default
+		}
+	}
+	q, err := openQueueOpts(a.e, true, opts)
+	if err != nil {
+		return err
+	}
+	a.q = q
+	return nil
+}
+
+func (a *adapter) close() {
+	if a.q != nil {
+		a.q.Close()
+		a.q = nil
+	}
+}
+
+func (a *adapter) serve(req *conform.Request) conform.Reply {
+	if req.Op == "hello" {
+		if err := a.open(req.MaxSize); err != nil {
+			return protoErr(conform.ErrKindIO, err)
+		}
+		return conform.Reply{OK: true, Protocol: conform.ProtocolVersion, Name: "capq-go", Level: "hardened",
+			Features: []string{conform.FeatureAttempts, conform.FeatureDeadLetter, conform.FeaturePrune,
+				conform.FeatureAudit, conform.FeatureMaxSize, conform.FeatureULIDs}}
+	}
+	if req.Op == "quit" {
+		return conform.Reply{OK: true}
+	}
+	if a.q == nil {
+		if err := a.open(nil); err != nil {
+			return protoErr(conform.ErrKindIO, err)
+		}
+	}
 	switch req.Op {
-	case "hello":
-		return protoReply{OK: true, Protocol: protocolVersion, Name: "capq-go",
-			Features: []string{"attempts", "dead_letter", "prune", "audit"}}
-	case "quit":
-		return protoReply{OK: true}
 	case "append":
 		if req.Record == nil {
-			return protoErr("bad_request", errors.New("append needs a record"))
+			return protoErr(conform.ErrKindBadRequest, errors.New("append needs a record"))
 		}
 		id, err := a.q.Append([]byte(*req.Record))
 		switch {
 		case errors.Is(err, queue.ErrInvalidRecord):
-			return protoErr("invalid_record", err)
+			return protoErr(conform.ErrKindInvalidRecord, err)
 		case err != nil:
-			return protoErr("io", err)
+			return protoErr(conform.ErrKindIO, err)
 		}
 		a.appends++
 		if a.broken == "lose-append" && a.appends%3 == 0 {
 			os.Remove(a.q.Path(id))
 		}
-		return protoReply{OK: true, ULID: id.String()}
+		return conform.Reply{OK: true, ULID: id.String()}
+	case "ulids":
+		out := make([]string, 0, req.Count)
+		for range req.Count {
+			id, err := ulid.New() // the generator every queue of this process appends with
+			if err != nil {
+				return protoErr(conform.ErrKindIO, err)
+			}
+			out = append(out, id.String())
+		}
+		return conform.Reply{OK: true, ULIDs: out}
 	case "list":
 		ids, err := a.q.List()
 		if err != nil {
-			return protoErr("io", err)
+			return protoErr(conform.ErrKindIO, err)
 		}
 		out := make([]string, len(ids))
 		for i, id := range ids {
@@ -157,37 +168,37 @@ func (a *adapter) serve(req *protoRequest) protoReply {
 		if a.broken == "reverse-list" {
 			slices.Reverse(out)
 		}
-		return protoReply{OK: true, ULIDs: out}
+		return conform.Reply{OK: true, ULIDs: out}
 	case "count":
 		n, err := a.q.Count()
 		if err != nil {
-			return protoErr("io", err)
+			return protoErr(conform.ErrKindIO, err)
 		}
-		return protoReply{OK: true, Count: &n}
+		return conform.Reply{OK: true, Count: &n}
 	case "ingest":
 		return a.ingest(req)
 	case "prune":
 		if req.Keep == nil || *req.Keep < 0 {
-			return protoErr("bad_request", errors.New("prune needs keep >= 0"))
+			return protoErr(conform.ErrKindBadRequest, errors.New("prune needs keep >= 0"))
 		}
 		res, err := a.q.Prune(*req.Keep)
 		if err != nil {
-			return protoErr("io", err)
+			return protoErr(conform.ErrKindIO, err)
 		}
-		return protoReply{OK: true, Dropped: &res.Dropped}
+		return conform.Reply{OK: true, Dropped: &res.Dropped}
 	}
-	return protoErr("unsupported", fmt.Errorf("unknown op %q", req.Op))
+	return protoErr(conform.ErrKindUnsupported, fmt.Errorf("unknown op %q", req.Op))
 }
 
 // errOutcome is the failure an ingest's handler returns when told to.
 var errOutcome = errors.New("outcome fail")
 
-func (a *adapter) ingest(req *protoRequest) protoReply {
-	deliveries := []protoDelivery{}
+func (a *adapter) ingest(req *conform.Request) conform.Reply {
+	deliveries := []conform.Delivery{}
 	var restore [][2][]byte // no-delete: files to put back
 	calls := 0
 	h := func(_ context.Context, d queue.Delivery) error {
-		deliveries = append(deliveries, protoDelivery{ULID: d.ULID.String(), Attempt: d.Attempt, Record: string(d.Record)})
+		deliveries = append(deliveries, conform.Delivery{ULID: d.ULID.String(), Attempt: d.Attempt, Record: string(d.Record)})
 		outcome := "ok"
 		if calls < len(req.Outcomes) {
 			outcome = req.Outcomes[calls]
@@ -208,8 +219,11 @@ func (a *adapter) ingest(req *protoRequest) protoReply {
 	for _, r := range restore {
 		os.WriteFile(string(r[0]), r[1], 0o600)
 	}
-	if err != nil && !errors.Is(err, errOutcome) {
-		return protoReply{Error: "io", Message: err.Error(), Deliveries: deliveries}
+	switch {
+	case err == nil || errors.Is(err, errOutcome):
+		return conform.Reply{OK: true, Deliveries: deliveries}
+	case errors.Is(err, queue.ErrSchemaVersion):
+		return conform.Reply{Error: conform.ErrKindSchema, Message: err.Error(), Deliveries: deliveries}
 	}
-	return protoReply{OK: true, Deliveries: deliveries}
+	return conform.Reply{Error: conform.ErrKindIO, Message: err.Error(), Deliveries: deliveries}
 }

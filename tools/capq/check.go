@@ -84,6 +84,7 @@ func checkCmd() *command {
 		only     string
 		asJSON   bool
 		keep     bool
+		implOpts implOptions
 	)
 	return &command{
 		name:    "check",
@@ -105,10 +106,15 @@ is kept.
 
 --impl 'COMMAND' checks another implementation instead: COMMAND (run by
 /bin/sh -c, with CAPQ_DIR set) must speak the line protocol of
-spec/PROTOCOL.md on stdin and stdout. capq drives it with random requests,
-restarts it with SIGKILL, compares every reply with a model of the spec and
-inspects the queue directory on disk after every step. capq's own queue
-speaks the protocol through the hidden "capq adapter" subcommand.`,
+spec/PROTOCOL.md on stdin and stdout. Each probe below runs in a fresh
+directory with a fresh process; the report card gives, per requirement, a
+verdict (pass, fail, unsupported, n/a, inconclusive), one line of evidence
+and, for a failure, the transcript that "capq replay" re-runs; and the level
+reached (reference, durable, hardened). The exit status is 1 when a
+requirement of the claimed level fails. capq's own queue speaks the
+protocol through the hidden "capq adapter" subcommand.
+
+` + implHelp(),
 		flags: func(fs *flag.FlagSet) {
 			fs.DurationVar(&duration, "duration", defaultCheckDuration, "total time to spend, shared among the phases")
 			fs.Uint64Var(&seed, "seed", 0, "seed of every random choice (0: pick one and print it)")
@@ -116,6 +122,7 @@ speaks the protocol through the hidden "capq adapter" subcommand.`,
 			fs.StringVar(&only, "phase", "", "run only these comma-separated `phases` (model, killcrash, powercut, fuzz)")
 			fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object instead of a table")
 			fs.BoolVar(&keep, "keep", false, "keep the scratch directories even when every phase passes")
+			registerImplFlags(fs, &implOpts)
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -127,10 +134,10 @@ speaks the protocol through the hidden "capq adapter" subcommand.`,
 			if seed == 0 {
 				seed = uint64(time.Now().UnixNano())&(1<<53-1) | 1
 			}
-			phases := checkPhases()
 			if impl != "" {
-				phases = []phase{{name: "protocol", share: 1, run: protocolPhase}}
+				return runImplCheck(e, impl, seed, asJSON, keep, implOpts)
 			}
+			phases := checkPhases()
 			if only != "" {
 				want := map[string]bool{}
 				for _, n := range strings.Split(only, ",") {

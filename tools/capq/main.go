@@ -56,7 +56,7 @@ func commands() []*command {
 	return []*command{
 		appendCmd(), lsCmd(), countCmd(), showCmd(), statsCmd(), drainCmd(),
 		verifyCmd(), recoverCmd(), requeueCmd(), auditCmd(), pruneCmd(),
-		checkCmd(), benchCmd(), adapterCmd(),
+		checkCmd(), replayCmd(), benchCmd(), adapterCmd(),
 	}
 }
 

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/capq/capq/verify/conform"
+)
+
+// This file is `capq check --impl` and `capq replay`: flags and printing
+// only. The conformance machinery is package verify/conform.
+
+// implOptions are the flags of check that only --impl uses.
+type implOptions struct {
+	report  string
+	level   string
+	timeout time.Duration
+	probes  string
+	strace  string
+	steps   int
+}
+
+func registerImplFlags(fs *flag.FlagSet, o *implOptions) {
+	fs.StringVar(&o.report, "report", "", "with --impl: also write the report card as Markdown to `FILE`")
+	fs.StringVar(&o.level, "level", "", "with --impl: the `LEVEL` the implementation claims (reference, durable, hardened; default: hello's, else reference)")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "with --impl: the longest wait for one reply")
+	fs.StringVar(&o.probes, "probe", "", "with --impl: run only these comma-separated `probes`")
+	fs.StringVar(&o.strace, "strace", "", "with --impl: the strace `binary` for the durability probes (none: no tracing, so they are inconclusive)")
+	fs.IntVar(&o.steps, "steps", 60, "with --impl: the length of the random campaign probe")
+}
+
+// implHelp lists the probes for `check --help`.
+func implHelp() string {
+	var b strings.Builder
+	b.WriteString("Probes of --impl (the phase that checks another implementation), one row\nof the report card each:\n")
+	for _, p := range conform.Probes() {
+		fmt.Fprintf(&b, "  %-18s %-7s %-9s %s\n", p.Name, p.Req, p.Level, p.Title)
+	}
+	return b.String()
+}
+
+// newSignalContext is ctx, cancelled on SIGINT and SIGTERM. Cancelling it
+// kills every implementation process group the check started.
+func newSignalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+}
+
+func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOptions) error {
+	ctx, stop := newSignalContext(e.ctx)
+	defer stop()
+	defer conform.KillAll() // whatever the exit path
+	claimed, err := conform.ParseLevel(o.level)
+	if err != nil {
+		return usageErrorf("usage: --level: %v", err)
+	}
+	var probes []string
+	if o.probes != "" {
+		for _, p := range strings.Split(o.probes, ",") {
+			probes = append(probes, strings.TrimSpace(p))
+		}
+	}
+	root, err := os.MkdirTemp("", "capq-check-impl-")
+	if err != nil {
+		return failf("%v", err)
+	}
+	fmt.Fprintf(e.stderr, "capq check: --impl %s, seed %d, scratch %s\n", shellQuote(impl), seed, root)
+	rep, err := conform.Run(ctx, conform.Config{
+		Impl: impl, Seed: seed, Timeout: o.timeout, Claimed: claimed, Dir: root, Probes: probes,
+		Strace: o.strace, CampaignSteps: o.steps,
+		Progress: func(name string, i, n int) {
+			fmt.Fprintf(e.stderr, "capq check: probe %d/%d: %s\n", i+1, n, name)
+		},
+	})
+	failed := err != nil || rep.Failed()
+	if failed || keep {
+		fmt.Fprintf(e.stderr, "capq check: scratch directory and transcripts kept in %s\n", root)
+	} else {
+		defer os.RemoveAll(root)
+	}
+	if err != nil && rep == nil {
+		if errors.Is(err, conform.ErrUnknownProbe) {
+			return usageErrorf("usage: %v", err)
+		}
+		return failf("%v", err)
+	}
+	if rep.Results != nil || err == nil {
+		if asJSON {
+			if werr := rep.WriteJSON(e.stdout); werr != nil {
+				return failf("%v", werr)
+			}
+		} else {
+			rep.WriteTable(e.stdout)
+		}
+		if o.report != "" {
+			f, werr := os.Create(o.report)
+			if werr != nil {
+				return failf("%v", werr)
+			}
+			rep.WriteMarkdown(f)
+			if werr := f.Close(); werr != nil {
+				return failf("%v", werr)
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		return failf("%v", err)
+	case rep.Failed():
+		for _, r := range rep.Results {
+			if r.Verdict == conform.Fail {
+				fmt.Fprintf(e.stderr, "capq check: FAIL %s %s: %s\n", r.Req, r.Title, r.Detail)
+				if r.Repro != "" {
+					fmt.Fprintf(e.stderr, "  reproduce: capq replay --impl %s %s\n", shellQuote(impl), r.Repro)
+				}
+			}
+		}
+		return errSilent(exitFail)
+	}
+	return nil
+}
+
+func replayCmd() *command {
+	var (
+		impl    string
+		timeout time.Duration
+		strace  string
+	)
+	return &command{
+		name:    "replay",
+		args:    "TRANSCRIPT",
+		summary: "re-run a failure's transcript from check --impl against an implementation",
+		help: `Re-runs the probe of TRANSCRIPT (a file check --impl wrote for a failure)
+with its seed and, for the campaign, its steps, against --impl COMMAND:
+the same requests, kills and planted files. Prints the exchange (replies as
+JSON) and the verdict. Exit status 1 while it still fails, 0 once it passes.`,
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&impl, "impl", "", "the implementation's `COMMAND` (default: the transcript's)")
+			fs.DurationVar(&timeout, "timeout", 30*time.Second, "the longest wait for one reply")
+			fs.StringVar(&strace, "strace", "", "the strace `binary` (none: no tracing)")
+		},
+		run: func(e *env, fs *flag.FlagSet) error {
+			if fs.NArg() != 1 {
+				return usageErrorf("usage: replay takes one transcript file")
+			}
+			tr, err := conform.ReadTranscript(fs.Arg(0))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			if impl == "" {
+				impl = tr.Impl
+			}
+			ctx, stop := newSignalContext(e.ctx)
+			defer stop()
+			defer conform.KillAll()
+			root, err := os.MkdirTemp("", "capq-replay-")
+			if err != nil {
+				return failf("%v", err)
+			}
+			fmt.Fprintf(e.stderr, "capq replay: probe %s (%s %s), seed %d, against %s\n", tr.Probe, tr.Req, tr.Title, tr.Seed, shellQuote(impl))
+			res, out, err := conform.Replay(ctx, conform.Config{Impl: impl, Timeout: timeout, Dir: root, Strace: strace, NoShrink: true}, tr)
+			if err != nil {
+				os.RemoveAll(root)
+				return failf("%v", err)
+			}
+			if out != nil {
+				for _, ev := range out.Events {
+					writeJSON(e.stdout, ev)
+				}
+			}
+			fmt.Fprintf(e.stdout, "%s %s: %s: %s\n", res.Req, res.Title, res.Verdict, res.Evidence)
+			if res.Verdict == conform.Fail {
+				if res.Detail != "" {
+					fmt.Fprintf(e.stderr, "%s\n", res.Detail)
+				}
+				fmt.Fprintf(e.stderr, "capq replay: directory kept in %s\n", root)
+				return errSilent(exitFail)
+			}
+			os.RemoveAll(root)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,522 @@
+package conform
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// This file judges durability (spec R9, R15, R20) from the outside, in the
+// manner of ALICE (Pillai et al., "All File Systems Are Not Created Equal",
+// OSDI 2014): the implementation runs under strace -f, and the trace is
+// replayed against a model of what a power cut may keep. The model is the
+// weak one POSIX promises (and ext4 without a journal, or with
+// data=writeback, delivers): file data is durable only after an fsync or
+// fdatasync of that file; a directory entry (a create, rename, link or
+// unlink) only after an fsync of its directory; sync and syncfs make
+// everything durable. The reply to a request is the moment of
+// acknowledgement (the first write on stdout after the request was read).
+// A crash state consistent with the trace exists that loses an
+// acknowledged record when, at that moment, the record's data or its
+// directory entry is not yet durable; one that brings a delivered record
+// back when its unlink is not; and one that loses the audit line of a
+// dropped record when the line was not fsynced before the unlink.
+
+// traceSyscalls are the system calls the durability model needs.
+const traceSyscalls = "trace=open,openat,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync,syncfs,sync_file_range,rename,renameat,renameat2,link,linkat,unlink,unlinkat,read"
+
+// durabilityRun runs the traced session once and analyses it; the three
+// durability probes share the code and each reports its own part.
+func durabilityRun(s *Session) (*durAnalysis, error) {
+	strace := s.cfg.Strace
+	if strace == "none" {
+		return nil, errInconclusive("tracing disabled (--strace none): durability cannot be judged")
+	}
+	if strace == "" {
+		p, err := exec.LookPath("strace")
+		if err != nil {
+			return nil, errInconclusive("strace is not installed: durability cannot be judged (never a pass without a trace)")
+		}
+		strace = p
+	}
+	tf := filepath.Join(s.root, "strace.out")
+	s.wrap = []string{strace, "-f", "-qq", "-y", "-s", "8192", "-e", traceSyscalls, "-o", tf}
+	var max *int
+	if s.maxSizeFeature() {
+		max = intp(3) // overflow drops on the later appends: audit lines
+	}
+	if err := s.Start(max); err != nil {
+		return nil, err
+	}
+	if _, err := s.appendN(5, nil); err != nil {
+		return nil, err
+	}
+	if _, err := s.ingest(nil, 0); err != nil {
+		return nil, err
+	}
+	if s.Features[FeaturePrune] {
+		if _, err := s.appendN(2, nil); err != nil {
+			return nil, err
+		}
+		if _, err := s.Call(Request{Op: "prune", Keep: intp(0)}); err != nil {
+			return nil, err
+		}
+	}
+	s.Close() // quit: strace must exit by itself to flush its output
+	f, err := os.Open(tf)
+	if err != nil {
+		return nil, errInconclusive("no strace output (%v): durability cannot be judged", err)
+	}
+	defer f.Close()
+	calls, err := parseStrace(bufio.NewScanner(f))
+	if err != nil {
+		return nil, errInconclusive("strace output not understood: %v", err)
+	}
+	dir, err := filepath.EvalSymlinks(s.Dir)
+	if err != nil {
+		dir = s.Dir
+	}
+	a := analyse(calls, dir)
+	if a.appends == 0 {
+		return nil, errInconclusive("the trace shows no file created under a pending name in %s: was the implementation traced?", dir)
+	}
+	return a, nil
+}
+
+// maxSizeFeature reports whether hello announced max_size; it says hello
+// first when the session has not started yet.
+func (s *Session) maxSizeFeature() bool {
+	if s.Features == nil {
+		if err := s.Start(nil); err != nil {
+			return false
+		}
+		s.Kill()
+	}
+	return s.Features[FeatureMaxSize]
+}
+
+func probeDurableAppend(s *Session) error {
+	a, err := durabilityRun(s)
+	if err != nil {
+		return err
+	}
+	if len(a.r9) > 0 {
+		return fmt.Errorf("R9: %s", strings.Join(a.r9, "\n"))
+	}
+	return passWith("%d acknowledged appends durable at their reply (%d system calls traced)", a.appends, a.calls)
+}
+
+func probeDurableDelete(s *Session) error {
+	a, err := durabilityRun(s)
+	if err != nil {
+		return err
+	}
+	if a.deletes == 0 {
+		return errInconclusive("the trace shows no delivered record's unlink")
+	}
+	if len(a.r15) > 0 {
+		return fmt.Errorf("R15: %s", strings.Join(a.r15, "\n"))
+	}
+	return passWith("%d deletes durable before the ingest reply", a.deletes)
+}
+
+func probeDurableAudit(s *Session) error {
+	a, err := durabilityRun(s)
+	if err != nil {
+		return err
+	}
+	if a.drops == 0 {
+		return errNA("nothing was dropped in the traced session (neither prune nor max_size)")
+	}
+	if len(a.r20) > 0 {
+		return fmt.Errorf("R20: %s", strings.Join(a.r20, "\n"))
+	}
+	return passWith("%d dropped records, each with an audit line fsynced before the unlink", a.drops)
+}
+
+// syscallRec is one completed system call of the trace.
+type syscallRec struct {
+	line  int // the line of the trace where it completed (1-based)
+	start int // the line where it started (== line unless unfinished)
+	name  string
+	args  []string
+	ret   string // the return value with its annotation, e.g. 3</q/x>
+}
+
+var (
+	lineRe    = regexp.MustCompile(`^(\d+)\s+(.*)$`)
+	resumedRe = regexp.MustCompile(`^<\.\.\. (\w+) resumed>(.*)$`)
+	fdPathRe  = regexp.MustCompile(`^(-?\d+|AT_FDCWD)<(.*)>$`)
+	opRe      = regexp.MustCompile(`"op"\s*:\s*"(\w+)"`)
+)
+
+// parseStrace reads `strace -f -y` output into completed calls.
+func parseStrace(sc *bufio.Scanner) ([]syscallRec, error) {
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	type open struct {
+		text  string
+		start int
+	}
+	unfinished := map[string]open{}
+	var out []syscallRec
+	n := 0
+	for sc.Scan() {
+		n++
+		m := lineRe.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		pid, text := m[1], m[2]
+		start := n
+		if rest, ok := strings.CutSuffix(text, " <unfinished ...>"); ok {
+			unfinished[pid] = open{rest, n}
+			continue
+		}
+		if r := resumedRe.FindStringSubmatch(text); r != nil {
+			u, ok := unfinished[pid]
+			if !ok {
+				continue
+			}
+			delete(unfinished, pid)
+			text, start = u.text+r[2], u.start
+		}
+		if c, ok := parseCall(text); ok {
+			c.line, c.start = n, start
+			out = append(out, c)
+		}
+	}
+	return out, sc.Err()
+}
+
+// parseCall splits `name(arg, arg) = ret` respecting quotes and brackets.
+func parseCall(text string) (syscallRec, bool) {
+	i := strings.IndexByte(text, '(')
+	if i <= 0 {
+		return syscallRec{}, false
+	}
+	c := syscallRec{name: text[:i]}
+	depth, inq, esc := 0, false, false
+	argStart := i + 1
+	j := i + 1
+	for ; j < len(text); j++ {
+		ch := text[j]
+		switch {
+		case esc:
+			esc = false
+		case inq && ch == '\\':
+			esc = true
+		case ch == '"':
+			inq = !inq
+		case inq:
+		case ch == '(' || ch == '[' || ch == '{' || ch == '<':
+			depth++
+		case ch == ']' || ch == '}' || ch == '>':
+			depth--
+		case ch == ')' && depth == 0:
+			c.args = append(c.args, strings.TrimSpace(text[argStart:j]))
+			rest := strings.TrimSpace(text[j+1:])
+			ret, ok := strings.CutPrefix(rest, "= ")
+			if !ok {
+				return c, false
+			}
+			c.ret = ret
+			return c, true
+		case ch == ')':
+			depth--
+		case ch == ',' && depth == 0:
+			c.args = append(c.args, strings.TrimSpace(text[argStart:j]))
+			argStart = j + 1
+		}
+	}
+	return c, false
+}
+
+// fdPath returns the fd number and the path of an `N</path>` argument.
+func fdPath(arg string) (string, string) {
+	m := fdPathRe.FindStringSubmatch(arg)
+	if m == nil {
+		return arg, ""
+	}
+	return m[1], m[2]
+}
+
+// unquote decodes a strace string argument (enough for paths and JSON).
+func unquote(arg string) string {
+	arg = strings.TrimSuffix(arg, "...")
+	if len(arg) < 2 || arg[0] != '"' {
+		return arg
+	}
+	s, err := strconv.Unquote(arg)
+	if err != nil {
+		return strings.Trim(arg, `"`)
+	}
+	return s
+}
+
+// retInt returns the numeric return value of a call.
+func retInt(c syscallRec) int {
+	v, _ := fdPath(strings.Fields(c.ret + " ")[0])
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// resolve returns the absolute path of (dirfd, name) arguments.
+func resolve(dirArg, name string) string {
+	if filepath.IsAbs(name) {
+		return filepath.Clean(name)
+	}
+	_, base := fdPath(dirArg)
+	if base == "" {
+		return filepath.Clean(name)
+	}
+	return filepath.Join(base, name)
+}
+
+// durAnalysis is what the replay of a trace found.
+type durAnalysis struct {
+	calls, appends, deletes, drops int
+	r9, r15, r20                   []string
+}
+
+// analyse replays calls against the persistence model for the queue
+// directory dir.
+func analyse(calls []syscallRec, dir string) *durAnalysis {
+	a := &durAnalysis{calls: len(calls)}
+	dirty := map[string]bool{}         // file data written since its last fsync
+	syncOpen := map[string]bool{}      // opened O_SYNC or O_DSYNC
+	entry := map[string]int{}          // path -> start line of its last entry change not yet durable
+	dirs := map[string]bool{dir: true} // known directories
+	isDir := func(p string) bool {
+		if dirs[p] {
+			return true
+		}
+		fi, err := os.Stat(p)
+		return err == nil && fi.IsDir()
+	}
+	type auditWrite struct {
+		line   int
+		text   string
+		synced bool
+	}
+	var audits []*auditWrite
+	auditPath := filepath.Join(dir, ".overflow-audit.log")
+	// The current request segment.
+	op, acked := "", true
+	var created, unlinked []string // pending paths of this segment
+	renamedDirty := map[string]int{}
+	checkAck := func(c syscallRec) {
+		if op != "append" {
+			created = nil // only an append acknowledges a record
+		}
+		for _, p := range created {
+			id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pending-"), ".json")
+			switch {
+			case renamedDirty[p] > 0:
+				a.r9 = append(a.r9, fmt.Sprintf("%s was renamed to its pending name (trace line %d) before its data was fsynced: a power cut can leave the name with no data, and the acknowledged record is lost", id, renamedDirty[p]))
+			case dirty[p]:
+				a.r9 = append(a.r9, fmt.Sprintf("%s was acknowledged (trace line %d) before its file's data was fsynced: a power cut right after the reply can lose it", id, c.line))
+			case entry[p] > 0:
+				a.r9 = append(a.r9, fmt.Sprintf("%s was acknowledged (trace line %d) before the directory was fsynced after the entry was created (line %d): a power cut right after the reply can lose the acknowledged record", id, c.line, entry[p]))
+			}
+		}
+		if op == "ingest" {
+			for _, p := range unlinked {
+				if entry[p] > 0 {
+					a.r15 = append(a.r15, fmt.Sprintf("ingest replied (trace line %d) before the directory was fsynced after unlinking %s (line %d): a power cut can bring the delivered record back", c.line, filepath.Base(p), entry[p]))
+				}
+			}
+		}
+		created, unlinked = nil, nil
+		clear(renamedDirty)
+	}
+	pendingPath := func(p string) bool {
+		_, ok := pendingName(filepath.Base(p))
+		return ok && filepath.Dir(p) == dir
+	}
+	newEntry := func(p string, line int) {
+		entry[p] = line
+	}
+	for _, c := range calls {
+		fd, path := "", ""
+		if len(c.args) > 0 {
+			fd, path = fdPath(c.args[0])
+		}
+		switch c.name {
+		case "read":
+			if fd == "0" && retInt(c) > 0 && len(c.args) > 1 {
+				if m := opRe.FindStringSubmatch(unquote(c.args[1])); m != nil {
+					op, acked = m[1], false
+				}
+			}
+		case "write", "pwrite64", "writev", "pwritev", "pwritev2":
+			if retInt(c) <= 0 {
+				continue
+			}
+			if fd == "1" {
+				if !acked {
+					acked = true
+					checkAck(c)
+				}
+				continue
+			}
+			if path == "" || syncOpen[path] {
+				continue
+			}
+			dirty[path] = true
+			if path == auditPath && len(c.args) > 1 {
+				audits = append(audits, &auditWrite{line: c.line, text: strings.Join(c.args[1:], " ")})
+			}
+		case "open", "openat", "creat":
+			var flags, name, dirArg string
+			if c.name == "openat" && len(c.args) >= 3 {
+				dirArg, name, flags = c.args[0], unquote(c.args[1]), c.args[2]
+			} else if len(c.args) >= 2 {
+				name, flags = unquote(c.args[0]), c.args[1]
+			}
+			if c.name == "creat" {
+				flags = "O_CREAT"
+			}
+			if retInt(c) < 0 {
+				continue
+			}
+			_, p := fdPath(strings.Fields(c.ret)[0])
+			if p == "" {
+				p = resolve(dirArg, name)
+			}
+			if strings.Contains(flags, "O_DIRECTORY") {
+				dirs[p] = true
+			}
+			if strings.Contains(flags, "O_SYNC") || strings.Contains(flags, "O_DSYNC") {
+				syncOpen[p] = true
+			}
+			if strings.Contains(flags, "O_CREAT") && !strings.Contains(flags, "O_TMPFILE") {
+				newEntry(p, c.start)
+				if pendingPath(p) {
+					created = append(created, p)
+					a.appends++
+				}
+			}
+		case "fsync", "fdatasync", "sync_file_range":
+			if retInt(c) != 0 || path == "" {
+				continue
+			}
+			if c.name != "sync_file_range" && isDir(path) {
+				for p, l := range entry {
+					if filepath.Dir(p) == path && l < c.start {
+						delete(entry, p)
+					}
+				}
+				continue
+			}
+			if c.name == "sync_file_range" {
+				continue // does not flush metadata nor the disk cache
+			}
+			delete(dirty, path)
+			if path == auditPath {
+				for _, w := range audits {
+					if w.line < c.start {
+						w.synced = true
+					}
+				}
+			}
+		case "sync", "syncfs":
+			clear(dirty)
+			clear(entry)
+			for _, w := range audits {
+				w.synced = true
+			}
+		case "rename", "renameat", "renameat2", "link", "linkat":
+			if retInt(c) != 0 {
+				continue
+			}
+			var from, to string
+			if c.name == "rename" || c.name == "link" {
+				if len(c.args) < 2 {
+					continue
+				}
+				from, to = resolve("", unquote(c.args[0])), resolve("", unquote(c.args[1]))
+			} else {
+				if len(c.args) < 4 {
+					continue
+				}
+				from, to = resolve(c.args[0], unquote(c.args[1])), resolve(c.args[2], unquote(c.args[3]))
+			}
+			if dirty[from] {
+				dirty[to] = true
+				if pendingPath(to) {
+					renamedDirty[to] = c.line
+				}
+			}
+			if strings.HasPrefix(c.name, "rename") {
+				delete(dirty, from)
+				newEntry(from, c.start)
+			}
+			newEntry(to, c.start)
+			if pendingPath(to) {
+				created = append(created, to)
+			}
+			if pendingPath(from) && strings.HasPrefix(c.name, "rename") {
+				unlinked = append(unlinked, from)
+			}
+		case "unlink", "unlinkat":
+			if retInt(c) != 0 || len(c.args) == 0 {
+				continue
+			}
+			var p string
+			if c.name == "unlink" {
+				p = resolve("", unquote(c.args[0]))
+			} else if len(c.args) >= 2 {
+				p = resolve(c.args[0], unquote(c.args[1]))
+			}
+			newEntry(p, c.start)
+			delete(dirty, p)
+			if !pendingPath(p) {
+				continue
+			}
+			unlinked = append(unlinked, p)
+			if op == "ingest" {
+				a.deletes++
+				continue
+			}
+			// A record dropped (prune, overflow): its audit line must be
+			// durable before it goes (R20).
+			a.drops++
+			id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pending-"), ".json")
+			i := slices.IndexFunc(audits, func(w *auditWrite) bool { return strings.Contains(w.text, id) })
+			switch {
+			case i < 0:
+				a.r20 = append(a.r20, fmt.Sprintf("%s was unlinked (trace line %d) with no audit line written before", filepath.Base(p), c.line))
+			case !audits[i].synced:
+				a.r20 = append(a.r20, fmt.Sprintf("%s was unlinked (trace line %d) before its audit line (line %d) was fsynced: a power cut can keep the unlink and lose the line", filepath.Base(p), c.line, audits[i].line))
+			}
+		}
+		if c.name == "rename" || c.name == "renameat" || c.name == "renameat2" || c.name == "link" || c.name == "linkat" {
+			a.appends += countPending(c, pendingPath)
+		}
+	}
+	return a
+}
+
+// countPending counts a rename or link onto a pending name (an append).
+func countPending(c syscallRec, pendingPath func(string) bool) int {
+	if retInt(c) != 0 || len(c.args) < 2 {
+		return 0
+	}
+	to := resolve("", unquote(c.args[1]))
+	if len(c.args) >= 4 {
+		to = resolve(c.args[2], unquote(c.args[3]))
+	}
+	if pendingPath(to) {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,224 @@
+package conform
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrTimeout is returned (wrapped) when the implementation does not reply
+// within the configured time.
+var ErrTimeout = errors.New("no reply in time")
+
+// ErrExited is returned (wrapped) when the implementation exits, or closes
+// its stdout, instead of replying.
+var ErrExited = errors.New("the implementation exited without replying")
+
+// Proc is one running process of the implementation under check, in its own
+// process group. Every Proc is killed, with its whole group, by Kill, by the
+// cancellation of the context it was started with, or by KillAll: no exit
+// path of the checker leaves one behind.
+type Proc struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	replies chan []byte
+	stderr  *tailBuffer
+	timeout time.Duration
+	pgid    int
+	exited  chan struct{} // closed once the process is reaped
+	once    sync.Once
+}
+
+// live holds every Proc not yet killed, so that KillAll (capq's SIGINT and
+// SIGTERM path) can reach them.
+var live = struct {
+	sync.Mutex
+	m map[*Proc]bool
+}{m: map[*Proc]bool{}}
+
+// KillAll kills every running implementation process group.
+func KillAll() {
+	live.Lock()
+	ps := make([]*Proc, 0, len(live.m))
+	for p := range live.m {
+		ps = append(ps, p)
+	}
+	live.Unlock()
+	for _, p := range ps {
+		p.Kill()
+	}
+}
+
+// Running returns the process group ids of the implementation processes not
+// yet killed (for tests of the checker's hygiene).
+func Running() []int {
+	live.Lock()
+	defer live.Unlock()
+	var out []int
+	for p := range live.m {
+		out = append(out, p.pgid)
+	}
+	return out
+}
+
+// tailBuffer keeps the last 8 KiB written to it: the implementation's
+// stderr, which comes with every failure.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > 8192 {
+		t.buf = t.buf[len(t.buf)-8192:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.buf))
+}
+
+// startProc starts command with /bin/sh -c, CAPQ_DIR=dir and the extra
+// environment, prefixed by wrap (e.g. strace) when given.
+func startProc(ctx context.Context, command, dir string, env []string, wrap []string, timeout time.Duration) (*Proc, error) {
+	args := append(append([]string{}, wrap...), "/bin/sh", "-c", command)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(append(os.Environ(), "CAPQ_DIR="+dir), env...)
+	// Its own process group, so that one kill reaches everything it
+	// started; and SIGKILL if the checker itself dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	p := &Proc{cmd: cmd, replies: make(chan []byte, 16), stderr: &tailBuffer{}, timeout: timeout, exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	// A pipe of our own rather than StdoutPipe: Wait must not close the
+	// read end before the last reply of a process that exits is read.
+	out, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		w.Close()
+		return nil, fmt.Errorf("start %q: %w", command, err)
+	}
+	w.Close()
+	p.pgid = cmd.Process.Pid
+	live.Lock()
+	live.m[p] = true
+	live.Unlock()
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
+	go func() {
+		defer close(p.replies)
+		defer out.Close()
+		r := bufio.NewReaderSize(out, 64<<10)
+		for {
+			line, err := r.ReadBytes('\n')
+			if len(line) > 0 && err == nil {
+				p.replies <- line
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			p.Kill()
+		case <-p.exited:
+			// Gone by itself; its group may live on: kill it too.
+			p.Kill()
+		}
+	}()
+	return p, nil
+}
+
+// Stderr returns the tail of what the implementation wrote on stderr.
+func (p *Proc) Stderr() string { return p.stderr.String() }
+
+// Send writes one request without waiting for its reply.
+func (p *Proc) Send(req Request) error {
+	line, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	_, err = p.stdin.Write(append(line, '\n'))
+	return err
+}
+
+// Call sends one request and decodes its reply. The raw reply line is
+// returned too, for transcripts.
+func (p *Proc) Call(req Request) (Reply, []byte, error) {
+	var rep Reply
+	if err := p.Send(req); err != nil {
+		select { // a closed pipe: the process may be exiting
+		case <-p.exited:
+			return rep, nil, fmt.Errorf("%s: %w", req.Op, ErrExited)
+		case <-time.After(time.Second):
+		}
+		return rep, nil, fmt.Errorf("%s: write request: %w", req.Op, err)
+	}
+	t := time.NewTimer(p.timeout)
+	defer t.Stop()
+	select {
+	case line, ok := <-p.replies:
+		if !ok {
+			return rep, nil, fmt.Errorf("%s: %w", req.Op, ErrExited)
+		}
+		line = []byte(strings.TrimRight(string(line), "\r\n"))
+		if err := json.Unmarshal(line, &rep); err != nil {
+			return rep, line, fmt.Errorf("%s: the reply %s is not a protocol reply (spec/PROTOCOL.md): %v", req.Op, line, err)
+		}
+		return rep, line, nil
+	case <-t.C:
+		return rep, nil, fmt.Errorf("%s: %w within %s", req.Op, ErrTimeout, p.timeout)
+	}
+}
+
+// Kill SIGKILLs the process group and reaps the process. It is safe to
+// call more than once and from several goroutines.
+func (p *Proc) Kill() {
+	p.once.Do(func() {
+		syscall.Kill(-p.pgid, syscall.SIGKILL)
+		p.stdin.Close()
+		<-p.exited
+		live.Lock()
+		delete(live.m, p)
+		live.Unlock()
+	})
+}
+
+// Quit asks the process to exit (the quit op), waits up to wait for it to
+// exit by itself (a tracer must flush its output), and kills its group in
+// any case.
+func (p *Proc) Quit(wait time.Duration) {
+	p.Call(Request{Op: "quit"})
+	p.stdin.Close()
+	select {
+	case <-p.exited:
+	case <-time.After(wait):
+	}
+	p.Kill()
+}
