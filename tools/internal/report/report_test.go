@@ -1,0 +1,212 @@
+package report
+
+import (
+	"bytes"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func sample() Suite {
+	return Suite{
+		Name: "fuzzrun", Started: time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC), Time: 9 * time.Second,
+		Properties: [][2]string{{"duration", "3s"}},
+		Columns:    []string{"execs", "corpus"},
+		Cases: []Case{
+			{Class: "example.com/m/fuzz", Name: "FuzzA", Status: Pass, Time: 3 * time.Second, Values: []string{"9000", "40"}},
+			{Class: "example.com/m/fuzz", Name: "FuzzB", Status: Fail, Time: 2 * time.Second, Values: []string{"10", "3"},
+				Message: "panic: boom | bang", Detail: "panic: boom\n\tb_test.go:9", Reproduce: "go test -run='FuzzB/abc' ./fuzz/",
+				Artifacts: []string{"crashers/FuzzB/abc"}},
+			{Class: "example.com/m/model", Name: "FuzzC", Status: Error, Message: "does not build"},
+			{Name: "FuzzD", Status: Skip, Message: "no such package"},
+			{Name: "FuzzE", Status: Flake, Message: "deadline race"},
+		},
+	}
+}
+
+// The JUnit report parses as XML, names each case, and carries each
+// failure's reproduction command.
+func TestWriteJUnit(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("JUnit output does not parse: %v\n%s", err, b.String())
+	}
+	if len(doc.Suites) != 1 {
+		t.Fatalf("%d suites, want 1", len(doc.Suites))
+	}
+	s := doc.Suites[0]
+	if doc.Tests != 5 || doc.Failures != 1 || doc.Errors != 1 || doc.Skipped != 1 || s.Tests != 5 {
+		t.Errorf("counts: tests %d failures %d errors %d skipped %d; want 5 1 1 1", doc.Tests, doc.Failures, doc.Errors, doc.Skipped)
+	}
+	var names []string
+	for _, c := range s.Cases {
+		names = append(names, c.Class+"/"+c.Name)
+	}
+	want := "example.com/m/fuzz/FuzzA example.com/m/fuzz/FuzzB example.com/m/model/FuzzC fuzzrun/FuzzD fuzzrun/FuzzE"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("cases %s, want %s", got, want)
+	}
+	if f := s.Cases[1].Failure; f == nil || f.Message != "panic: boom | bang" ||
+		!strings.Contains(f.Body, "reproduce: go test -run='FuzzB/abc' ./fuzz/") || !strings.Contains(f.Body, "b_test.go:9") {
+		t.Errorf("FuzzB's failure = %+v", f)
+	}
+	if s.Cases[0].Failure != nil || s.Cases[2].Error == nil || s.Cases[3].Skipped == nil || s.Cases[4].Failure != nil {
+		t.Errorf("statuses not mapped: %+v", s.Cases)
+	}
+	if !strings.Contains(s.Cases[4].SystemOut, "deadline race") {
+		t.Errorf("the flake's note is missing: %q", s.Cases[4].SystemOut)
+	}
+	if s.Properties == nil || s.Properties.Props[0] != (junitProp{"duration", "3s"}) || s.Timestamp != "2026-11-30T11:00:00" {
+		t.Errorf("properties %+v, timestamp %q", s.Properties, s.Timestamp)
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, sample()); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, want := range []string{
+		"### fuzzrun: FAILED (2 of 5)\n",
+		"duration `3s`",
+		"| case | result | execs | corpus | time |\n| --- | --- | ---: | ---: | ---: |\n",
+		"| example.com/m/fuzz.FuzzA | pass | 9000 | 40 | 3s |\n",
+		"| example.com/m/fuzz.FuzzB | **FAIL** | 10 | 3 | 2s |\n",
+		"| FuzzD | skipped: no such package |  |  | 0s |\n",
+		"#### FAIL example.com/m/fuzz.FuzzB\n\npanic: boom \\| bang\n",
+		"Reproduce:\n\n```\ngo test -run='FuzzB/abc' ./fuzz/\n```\n",
+		"- artifact: `crashers/FuzzB/abc`",
+		"#### ERROR example.com/m/model.FuzzC",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	ok := sample()
+	ok.Cases = ok.Cases[:1]
+	b.Reset()
+	WriteMarkdown(&b, ok)
+	if !strings.HasPrefix(b.String(), "### fuzzrun: passed\n") || strings.Contains(b.String(), "####") {
+		t.Errorf("a passing suite:\n%s", b.String())
+	}
+}
+
+// A Markdown summary is appended to an existing file (a job summary
+// collects several steps); JUnit replaces it.
+func TestWriteFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out")
+	os.WriteFile(p, []byte("before\n"), 0o644)
+	if err := WriteFile(p, true, sample(), WriteMarkdown); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if !strings.HasPrefix(string(b), "before\n### fuzzrun") {
+		t.Errorf("append lost the file's contents: %q", b[:min(len(b), 40)])
+	}
+	if err := WriteFile(p, false, sample(), WriteJUnit); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(p)
+	if !strings.HasPrefix(string(b), "<?xml") {
+		t.Errorf("truncating write kept old contents: %q", b[:min(len(b), 40)])
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestProgressModes(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		check func(t *testing.T, out string)
+	}{
+		{"plain", Options{Prefix: "x", Interval: 20 * time.Millisecond, Live: &no}, func(t *testing.T, out string) {
+			if strings.Contains(out, "\r") {
+				t.Errorf("plain output redraws: %q", out)
+			}
+			if n := strings.Count(out, "x: [1/1] a: 3 runs, "); n < 3 {
+				t.Errorf("%d periodic lines, want at least 3:\n%s", n, out)
+			}
+			if !strings.Contains(out, " left\n") || !strings.HasSuffix(out, "a: ok\n") {
+				t.Errorf("lines lack the time left or the final line:\n%s", out)
+			}
+		}},
+		{"live", Options{Prefix: "x", Live: &yes}, func(t *testing.T, out string) {
+			if !strings.Contains(out, "\r\x1b[Kx: [1/1] a: 3 runs, ") {
+				t.Errorf("no live line: %q", out)
+			}
+			if !strings.HasSuffix(out, "\r\x1b[Ka: ok\n") {
+				t.Errorf("the live line is not replaced by the final line: %q", out)
+			}
+		}},
+		{"quiet", Options{Prefix: "x", Quiet: true, Interval: 20 * time.Millisecond, Live: &yes}, func(t *testing.T, out string) {
+			if out != "" {
+				t.Errorf("quiet progress wrote %q", out)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out syncBuf
+			p := New(&out, tc.opts)
+			task := p.Start("[1/1] a", time.Minute)
+			task.Update("3 runs")
+			time.Sleep(450 * time.Millisecond)
+			task.Done("a: ok")
+			p.Close()
+			tc.check(t, out.String())
+		})
+	}
+}
+
+func TestTaskLine(t *testing.T) {
+	p := New(&bytes.Buffer{}, Options{Prefix: "fuzzrun", Quiet: true})
+	task := p.Start("[2/3] FuzzX", 0)
+	task.UpdateLeft("1234 execs", 90*time.Second)
+	if got := task.Line(); !strings.HasPrefix(got, "fuzzrun: [2/3] FuzzX: 1234 execs, 0s elapsed, 1m30s left") {
+		t.Errorf("Line() = %q", got)
+	}
+	task.Update("building")
+	if got := task.Line(); strings.Contains(got, "left") {
+		t.Errorf("no budget, no time left, but Line() = %q", got)
+	}
+	task.Done("")
+}
+
+func TestIntervalEnv(t *testing.T) {
+	t.Setenv(IntervalEnv, "250ms")
+	if p := New(&bytes.Buffer{}, Options{}); p.interval != 250*time.Millisecond {
+		t.Errorf("interval %v, want 250ms from %s", p.interval, IntervalEnv)
+	}
+	t.Setenv(IntervalEnv, "nonsense")
+	if p := New(&bytes.Buffer{}, Options{}); p.interval != DefaultInterval {
+		t.Errorf("interval %v, want the default for an invalid %s", p.interval, IntervalEnv)
+	}
+	if IsTerminal(&bytes.Buffer{}) {
+		t.Error("a buffer is a terminal")
+	}
+}

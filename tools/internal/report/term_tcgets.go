@@ -1,0 +1,9 @@
+//go:build linux || aix || solaris || zos
+
+package report
+
+import "golang.org/x/sys/unix"
+
+// ioctlReadTermios reads a terminal's attributes on this system: it fails
+// with ENOTTY on anything that is not a terminal.
+const ioctlReadTermios = unix.TCGETS
