@@ -14,13 +14,13 @@
 // -pkgs (by default ./fuzz/ and ./model/; a package directory that does not
 // exist is skipped with a note), so a new target needs no change here.
 //
-// While a target runs, fuzzrun prints its status every few seconds; the full
-// output of each run is kept in the -out directory as <package>.<target>.log.
+// The full output of each run is kept in the -out directory as
+// <package>.<target>.log.
 // At the end it writes summary.txt and summary.json there (per target: the
 // package, status, executions, executions per second, new interesting
 // inputs, corpus size, time, and for a failure the failing input, the go
-// test report and the command that reproduces it), prints the text summary,
-// and exits with status 1 if any target failed, hung, or did not build.
+// test report, its signature and the command that reproduces it), and
+// prints the text summary.
 //
 // The generated corpus is kept between runs. By default it lives where go
 // test keeps it, in the fuzz cache of GOCACHE
@@ -34,4 +34,60 @@
 // A run that outlives its duration by -grace is killed and reported as hung:
 // go test -fuzz has no per-input timeout, so an input that makes a target
 // loop forever would otherwise stall the campaign.
+//
+// # A corpus that grows between runs
+//
+// With -corpus DIR (what a CI job restores and saves with its cache), the
+// corpus of each target lives in DIR/<import path>/<target>/. Before a
+// target runs, its entries are copied into a fresh cache directory under
+// -out, which go test fuzzes from; afterwards the inputs the run found
+// interesting are merged back: deduplicated by the SHA-256 of their
+// contents (committed seeds of testdata/fuzz are not copied again), named
+// by that hash, and at most -corpus-max per target, the smallest kept. Each
+// input was minimised by go test when it was found (-minimizetime is that
+// budget). A second run thus starts from everything the first one found;
+// summary.json says how many entries were restored, added and dropped.
+//
+// # Failures
+//
+// A failing input is copied to -out/crashers/<target>/<name> (the CI
+// artifact to upload). Failures are deduplicated by their stack: the panic
+// message with numbers masked and the frames of the code under test,
+// without addresses, goroutine ids, arguments or directories, and without
+// the target's own frames, so one bug reached from several targets is one
+// failure; a failure without a panic is keyed by the file:line of its
+// t.Error lines. With -corpus, each distinct failure is recorded in
+// DIR/crashers/<signature>/, so a later run reports it as known.
+//
+// To turn a failing input into a committed regression seed:
+//
+//	go run ./tools/fuzzrun promote [-commit] .fuzzrun/crashers/FuzzX/1de061fa29cfbb3d
+//
+// promote finds the package of the target (the input's directory name,
+// among -pkgs, or -pkg), copies the input into the package's
+// testdata/fuzz/FuzzX/, runs it once and says whether it fails today, and
+// with -commit commits that file alone. Every go test of the package runs
+// it from then on.
+//
+// # Reports and progress
+//
+// -junit FILE writes a JUnit XML report (one test case per target, each
+// failure with its report and the command that reproduces it); -summary
+// FILE appends a Markdown summary (for $GITHUB_STEP_SUMMARY). On a
+// terminal a live line per target shows the executions, new inputs, corpus
+// size, elapsed and remaining time; otherwise the same line is printed
+// every 10 seconds (CAPQ_PROGRESS_INTERVAL changes that); -quiet prints
+// only the final summary.
+//
+// # Exit status
+//
+//	0  every target passed
+//	1  a target failed, hung, or did not build
+//	2  bad usage, a tool error (e.g. the corpus cannot be written), or an
+//	   interrupted campaign
+//	3  no failure, but a target only flaked (Go's fuzztime deadline race,
+//	   go.dev/issue/75804, twice in a row): not a bug of the code
+//
+// promote exits 0 once the seed is in place (whether it fails today or
+// not) and 2 on any error.
 package main

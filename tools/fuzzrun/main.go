@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,10 +16,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/capq/capq/tools/internal/report"
 )
 
 // config is what the flags say.
@@ -34,22 +38,48 @@ type config struct {
 	grace    time.Duration
 	list     bool
 	verbose  bool
+
+	corpus    string // persistent corpus directory (-corpus), or ""
+	corpusMax int    // entries per target kept in the corpus
+	junit     string // JUnit XML report file, or ""
+	summary   string // Markdown summary file (appended to), or ""
+	quiet     bool   // no progress, only the final summary
 }
 
+// Exit statuses (documented in doc.go).
+const (
+	exitOK    = 0 // every target passed
+	exitFail  = 1 // a target failed, hung or did not build
+	exitUsage = 2 // bad usage, a tool error, or interrupted
+	exitFlake = 3 // no failure, but a target only flaked (go.dev/issue/75804)
+)
+
 func main() {
-	cfg, err := parseFlags(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "fuzzrun:", err)
-		os.Exit(2)
-	}
 	ctx, stop := signalContext()
-	defer stop()
-	code, err := run(ctx, cfg, os.Stdout)
+	code := mainCode(ctx, os.Args[1:], os.Stdout)
+	stop()
+	os.Exit(code)
+}
+
+func mainCode(ctx context.Context, args []string, stdout io.Writer) int {
+	if len(args) > 0 && args[0] == "promote" {
+		code, err := promote(ctx, args[1:], stdout)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fuzzrun promote:", err)
+		}
+		return code
+	}
+	cfg, err := parseFlags(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fuzzrun:", err)
-		os.Exit(2)
+		return exitUsage
 	}
-	os.Exit(code)
+	code, err := run(ctx, cfg, stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fuzzrun:", err)
+		return exitUsage
+	}
+	return code
 }
 
 func parseFlags(args []string) (config, error) {
@@ -67,6 +97,11 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.grace, "grace", 2*time.Minute, "time past -duration after which a run counts as hung and is killed")
 	fs.BoolVar(&cfg.list, "list", false, "print the discovered targets and exit")
 	fs.BoolVar(&cfg.verbose, "v", false, "print go test's output as it comes")
+	fs.StringVar(&cfg.corpus, "corpus", "", "persistent corpus `DIR`: restored before each target runs, the new inputs merged back after (see doc)")
+	fs.IntVar(&cfg.corpusMax, "corpus-max", 5000, "entries kept per target in the -corpus directory, smallest first (0: no limit)")
+	fs.StringVar(&cfg.junit, "junit", "", "write a JUnit XML report to `FILE` (one test case per target)")
+	fs.StringVar(&cfg.summary, "summary", "", "append a Markdown summary to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "no progress lines: print only the final summary")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -100,6 +135,10 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-parallel must be at least 1")
 	case len(cfg.pkgs) == 0:
 		return cfg, errors.New("-pkgs is empty")
+	case cfg.corpus != "" && cfg.cache != "":
+		return cfg, errors.New("-corpus and -cache are exclusive: -corpus keeps the corpus, -cache lets go test write into DIR")
+	case cfg.corpusMax < 0:
+		return cfg, errors.New("-corpus-max must not be negative")
 	}
 	return cfg, nil
 }
@@ -136,12 +175,27 @@ type Result struct {
 	Execs          int64    `json:"execs"`
 	ExecsPerSec    float64  `json:"execs_per_sec"` // execs over the fuzzing time
 	NewInteresting int      `json:"new_interesting"`
-	Corpus         int      `json:"corpus"`
-	Seconds        float64  `json:"seconds"` // wall time of the run, build included
+	Corpus         int      `json:"corpus"`   // go test's corpus total: seeds, cache and new
+	Baseline       int      `json:"baseline"` // inputs go test started from: seeds and cache
+	Seconds        float64  `json:"seconds"`  // wall time of the run, build included
 	Log            string   `json:"log"`
 	FailingInput   string   `json:"failing_input,omitempty"`
 	Message        []string `json:"message,omitempty"`
 	Reproduce      string   `json:"reproduce,omitempty"`
+	// Signature identifies the failure (Failure.Signature); Title is its
+	// one-line description.
+	Signature string `json:"signature,omitempty"`
+	Title     string `json:"title,omitempty"`
+	// Crasher is the copy of the failing input under -out/crashers/.
+	Crasher string `json:"crasher,omitempty"`
+	// With -corpus: entries restored before the run, added by it, dropped
+	// over the budget, and the corpus size after the merge.
+	CorpusIn      int `json:"corpus_in,omitempty"`
+	CorpusAdded   int `json:"corpus_added,omitempty"`
+	CorpusDropped int `json:"corpus_dropped,omitempty"`
+	CorpusSize    int `json:"corpus_size,omitempty"`
+
+	key []string // the signature's key
 }
 
 // Summary is what summary.json holds.
@@ -155,6 +209,12 @@ type Summary struct {
 	Skipped   []string  `json:"skipped_packages,omitempty"`
 	Results   []Result  `json:"results"`
 	Failed    int       `json:"failed"`
+	// Failures are the failed results grouped by signature.
+	Failures []Failure `json:"failures,omitempty"`
+	// Flaked counts the targets whose only failure was the known flake.
+	Flaked int `json:"flaked"`
+	// Exit is the exit status (see doc.go).
+	Exit int `json:"exit"`
 }
 
 func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
@@ -162,21 +222,23 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	prog := report.New(stdout, report.Options{Prefix: "fuzzrun", Quiet: cfg.quiet})
+	defer prog.Close()
 	targets, skipped, broken := discover(ctx, root, cfg)
 	for _, s := range skipped {
-		fmt.Fprintf(stdout, "fuzzrun: skipping %s\n", s)
+		prog.Printf("fuzzrun: skipping %s", s)
 	}
 	for _, b := range broken {
-		fmt.Fprintf(stdout, "fuzzrun: cannot list the targets of %s:\n    %s\n", b.Package, strings.Join(b.Message, "\n    "))
+		prog.Printf("fuzzrun: cannot list the targets of %s:\n    %s", b.Package, strings.Join(b.Message, "\n    "))
 	}
 	if cfg.list {
 		for _, t := range targets {
 			fmt.Fprintf(stdout, "%s\t%s\n", t.ImportPath, t.Name)
 		}
 		if len(broken) > 0 {
-			return 1, nil
+			return exitFail, nil
 		}
-		return 0, nil
+		return exitOK, nil
 	}
 	if len(targets) == 0 && len(broken) == 0 {
 		return 0, fmt.Errorf("no fuzz target matches %q in %s", cfg.targets, strings.Join(cfg.pkgs, ", "))
@@ -186,54 +248,167 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 		return 0, err
 	}
 	cache := "GOCACHE fuzz cache: " + filepath.Join(goEnv("GOCACHE"), "fuzz")
-	if cfg.cache != "" {
+	switch {
+	case cfg.cache != "":
 		cfg.cache = absUnder(root, cfg.cache)
 		cache = cfg.cache
+	case cfg.corpus != "":
+		cfg.corpus = absUnder(root, cfg.corpus)
+		cache = cfg.corpus + " (merged after each target)"
 	}
 	sum := Summary{
 		Started: time.Now().UTC(), Duration: cfg.duration.String(), Parallel: cfg.parallel,
 		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), Cache: cache, Skipped: skipped,
 		Results: broken, Failed: len(broken),
 	}
-	fmt.Fprintf(stdout, "fuzzrun: %d targets, %v each, -parallel %d, corpus in %s\n", len(targets), cfg.duration, cfg.parallel, cache)
+	prog.Printf("fuzzrun: %d targets, %v each, -parallel %d, corpus in %s", len(targets), cfg.duration, cfg.parallel, cache)
 	for i, t := range targets {
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(stdout, "[%d/%d] %s %s\n", i+1, len(targets), t.ImportPath, t.Name)
-		r := runTarget(ctx, root, out, cfg, t, stdout)
+		label := fmt.Sprintf("[%d/%d] %s.%s", i+1, len(targets), path.Base(t.ImportPath), t.Name)
+		r, err := runCorpusTarget(ctx, root, out, cfg, t, prog, label)
+		if err != nil {
+			return 0, err
+		}
 		if r.Status == "flake" && ctx.Err() == nil {
-			fmt.Fprintf(stdout, "[%d/%d] %s: %s; running it once more\n", i+1, len(targets), t.Name, flakeNote)
-			if again := runTarget(ctx, root, out, cfg, t, stdout); again.Status != "flake" {
+			prog.Printf("%s: %s; running it once more", label, flakeNote)
+			again, err := runCorpusTarget(ctx, root, out, cfg, t, prog, label)
+			if err != nil {
+				return 0, err
+			}
+			if again.Status != "flake" {
 				r = again
 			}
 		}
-		fmt.Fprintf(stdout, "[%d/%d] %s: %s, %d execs (%.0f/s), %d new interesting, corpus %d, %.0fs\n",
-			i+1, len(targets), t.Name, r.Status, r.Execs, r.ExecsPerSec, r.NewInteresting, r.Corpus, r.Seconds)
 		sum.Results = append(sum.Results, r)
-		if r.Status != "pass" && r.Status != "flake" {
+		switch r.Status {
+		case "pass":
+		case "flake":
+			sum.Flaked++
+		default:
 			sum.Failed++
 		}
 	}
+	var storeErr error
+	sum.Failures = dedupFailures(sum.Results, nil)
+	if cfg.corpus != "" {
+		for i := range sum.Failures {
+			known, err := recordFailure(filepath.Join(cfg.corpus, "crashers"), sum.Failures[i])
+			sum.Failures[i].Known = known
+			storeErr = cmp.Or(storeErr, err)
+		}
+	}
+	sum.Exit = exitStatus(ctx.Err() != nil, sum.Failed, sum.Flaked)
+	prog.Close()
+	if err := writeReports(out, cfg, sum, stdout); err != nil {
+		return 0, err
+	}
+	if storeErr != nil {
+		return 0, fmt.Errorf("recording failures in %s: %w", cfg.corpus, storeErr)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stdout, "fuzzrun: interrupted")
+	}
+	return sum.Exit, nil
+}
+
+// exitStatus is the campaign's exit status: an interruption first (the
+// campaign is incomplete, so neither a pass nor a verdict), then any
+// failure, then flakes only.
+func exitStatus(interrupted bool, failed, flaked int) int {
+	switch {
+	case interrupted:
+		return exitUsage
+	case failed > 0:
+		return exitFail
+	case flaked > 0:
+		return exitFlake
+	}
+	return exitOK
+}
+
+// writeReports writes summary.txt and summary.json into out, the -junit
+// and -summary files if asked, and prints the text summary.
+func writeReports(out string, cfg config, sum Summary, stdout io.Writer) error {
 	var text bytes.Buffer
 	writeText(&text, sum)
 	js, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "summary.json"), append(js, '\n'), 0o644); err != nil {
-		return 0, err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "summary.txt"), text.Bytes(), 0o644); err != nil {
-		return 0, err
+		return err
+	}
+	suite := suiteOf(sum, cfg)
+	if cfg.junit != "" {
+		if err := report.WriteFile(cfg.junit, false, suite, report.WriteJUnit); err != nil {
+			return fmt.Errorf("-junit: %w", err)
+		}
+	}
+	if cfg.summary != "" {
+		if err := report.WriteFile(cfg.summary, true, suite, report.WriteMarkdown); err != nil {
+			return fmt.Errorf("-summary: %w", err)
+		}
 	}
 	fmt.Fprintln(stdout)
 	stdout.Write(text.Bytes())
 	fmt.Fprintf(stdout, "summary: %s, %s\n", filepath.Join(out, "summary.txt"), filepath.Join(out, "summary.json"))
-	if sum.Failed > 0 || ctx.Err() != nil {
-		return 1, nil
+	return nil
+}
+
+// suiteOf turns a campaign's summary into the shared report form: one case
+// per target, and a note listing the distinct failures.
+func suiteOf(sum Summary, cfg config) report.Suite {
+	s := report.Suite{
+		Name: "fuzzrun", Started: sum.Started,
+		Properties: [][2]string{{"duration per target", sum.Duration}, {"parallel", fmt.Sprint(sum.Parallel)},
+			{"go", sum.GoVersion}, {"corpus", sum.Cache}},
+		Columns: []string{"execs", "execs/s", "new", "corpus"},
 	}
-	return 0, nil
+	for _, r := range sum.Results {
+		c := report.Case{
+			Class: r.Package, Name: r.Target, Time: time.Duration(r.Seconds * float64(time.Second)),
+			Values:    []string{fmt.Sprint(r.Execs), fmt.Sprintf("%.0f", r.ExecsPerSec), fmt.Sprint(r.NewInteresting), fmt.Sprint(r.Corpus)},
+			Reproduce: r.Reproduce, Detail: strings.Join(r.Message, "\n"),
+		}
+		s.Time += c.Time
+		switch r.Status {
+		case "pass":
+			c.Status = report.Pass
+		case "flake":
+			c.Status, c.Message = report.Flake, flakeNote
+		case "fail", "hang":
+			c.Status = report.Fail
+		default: // error, interrupted
+			c.Status = report.Error
+		}
+		if c.Status == report.Fail || c.Status == report.Error {
+			c.Message = cmp.Or(r.Title, r.Status)
+			if r.Signature != "" {
+				c.Message += " (signature " + r.Signature + ")"
+			}
+			c.Artifacts = slices.DeleteFunc([]string{r.Crasher, r.Log}, func(a string) bool { return a == "" })
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	if len(sum.Failures) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "#### %d distinct failure(s)\n\n", len(sum.Failures))
+		for _, f := range sum.Failures {
+			known := ""
+			if f.Known {
+				known = " (known: recorded by an earlier run)"
+			}
+			fmt.Fprintf(&b, "- `%s` %s: %s%s\n", f.Signature, strings.ReplaceAll(f.Title, "|", `\|`), strings.Join(f.Targets, ", "), known)
+		}
+		b.WriteString("\nTo keep a failing input as a regression seed: `go run ./tools/fuzzrun promote FILE`.\n")
+		s.Notes = append(s.Notes, b.String())
+	}
+	return s
 }
 
 // writeText writes the human summary: a table, then each failure's report
@@ -259,23 +434,73 @@ func writeText(w io.Writer, sum Summary) {
 		if r.FailingInput != "" {
 			fmt.Fprintf(w, "  failing input: %s\n", r.FailingInput)
 		}
+		if r.Crasher != "" {
+			fmt.Fprintf(w, "  kept as: %s\n", r.Crasher)
+		}
 		if r.Reproduce != "" {
 			fmt.Fprintf(w, "  reproduce: %s\n", r.Reproduce)
 		}
 	}
-	fmt.Fprintf(w, "\n%d of %d targets failed\n", sum.Failed, len(sum.Results))
+	if len(sum.Failures) > 0 {
+		fmt.Fprintf(w, "\n%d distinct failure(s), by stack:\n", len(sum.Failures))
+		for _, f := range sum.Failures {
+			known := ""
+			if f.Known {
+				known = " (known: recorded by an earlier run)"
+			}
+			fmt.Fprintf(w, "  %s %s: %s%s\n", f.Signature, f.Title, strings.Join(f.Targets, ", "), known)
+		}
+		fmt.Fprintln(w, "  keep a failing input as a regression seed: go run ./tools/fuzzrun promote FILE")
+	}
+	fmt.Fprintf(w, "\n%d of %d targets failed", sum.Failed, len(sum.Results))
+	if sum.Flaked > 0 {
+		fmt.Fprintf(w, ", %d flaked", sum.Flaked)
+	}
+	fmt.Fprintln(w)
+}
+
+// runCorpusTarget runs one target; with -corpus, it first restores the
+// target's persistent corpus into a fresh cache directory under out and
+// afterwards merges what the run found back.
+func runCorpusTarget(ctx context.Context, root, out string, cfg config, t target, prog *report.Progress, label string) (Result, error) {
+	if cfg.corpus == "" {
+		return runTarget(ctx, root, out, cfg, t, prog, label), nil
+	}
+	corpusDir := filepath.Join(cfg.corpus, filepath.FromSlash(t.ImportPath), t.Name)
+	runCfg := cfg
+	runCfg.cache = filepath.Join(out, "cache")
+	runDir := filepath.Join(runCfg.cache, filepath.FromSlash(t.ImportPath), t.Name)
+	in, err := restoreCorpus(corpusDir, runDir)
+	if err != nil {
+		return Result{}, fmt.Errorf("restoring the corpus of %s: %w", t.Name, err)
+	}
+	r := runTarget(ctx, root, out, runCfg, t, prog, label)
+	st, err := mergeCorpus(runDir, corpusDir, filepath.Join(t.Dir, "testdata", "fuzz", t.Name), cfg.corpusMax)
+	if err != nil {
+		return r, fmt.Errorf("merging the corpus of %s: %w", t.Name, err)
+	}
+	r.CorpusIn, r.CorpusAdded, r.CorpusDropped, r.CorpusSize = in, st.Added, st.Dropped, st.Size
+	prog.Printf("%s: corpus %d restored, %d new, %d dropped over -corpus-max, %d kept", label, in, st.Added, st.Dropped, st.Size)
+	return r, nil
 }
 
 // runTarget fuzzes one target and returns its result.
-func runTarget(ctx context.Context, root, out string, cfg config, t target, stdout io.Writer) Result {
+func runTarget(ctx context.Context, root, out string, cfg config, t target, prog *report.Progress, label string) Result {
 	r := Result{Package: t.ImportPath, Target: t.Name}
 	logPath := filepath.Join(out, filepath.Base(t.Dir)+"."+t.Name+".log")
 	r.Log = logPath
 	args := fuzzArgs(cfg, t)
+	task := prog.Start(label, cfg.duration)
+	task.UpdateLeft("building", cfg.duration)
+	done := func(r Result) Result {
+		task.Done(fmt.Sprintf("%s: %s, %d execs (%.0f/s), %d new interesting, corpus %d, %.0fs",
+			label, r.Status, r.Execs, r.ExecsPerSec, r.NewInteresting, r.Corpus, r.Seconds))
+		return r
+	}
 	logf, err := os.Create(logPath)
 	if err != nil {
 		r.Status, r.Message = "error", []string{err.Error()}
-		return r
+		return done(r)
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "$ go %s\n", strings.Join(args, " "))
@@ -294,35 +519,33 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, stdo
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		r.Status, r.Message = "error", []string{err.Error()}
-		return r
+		return done(r)
 	}
 	var o outcome
-	done := make(chan struct{})
+	scanned := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		lastShown := time.Time{}
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logf, line)
 			o.feed(line)
-			switch {
-			case cfg.verbose:
-				fmt.Fprintf(stdout, "  %s\n", line)
-			case strings.HasPrefix(line, "fuzz: elapsed") && time.Since(lastShown) >= 10*time.Second:
-				lastShown = time.Now()
-				fmt.Fprintf(stdout, "  %s: %s\n", t.Name, strings.TrimPrefix(line, "fuzz: "))
+			if cfg.verbose {
+				prog.Printf("  %s", line)
+			}
+			if p, ok := ParseProgress(line); ok {
+				task.UpdateLeft(progressText(p), max(cfg.duration-p.Elapsed, 0))
 			}
 		}
 		io.Copy(io.Discard, pr)
 	}()
 	werr := cmd.Wait()
 	pw.Close()
-	<-done
+	<-scanned
 	r.Seconds = time.Since(start).Seconds()
 
-	r.Execs, r.NewInteresting, r.Corpus = o.last.Execs, o.last.NewInteresting, o.last.Total
+	r.Execs, r.NewInteresting, r.Corpus, r.Baseline = o.last.Execs, o.last.NewInteresting, o.last.Total, o.baseline
 	if s := o.last.Elapsed.Seconds(); s > 0 {
 		r.ExecsPerSec = float64(o.last.Execs) / s
 	}
@@ -347,7 +570,7 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, stdo
 		}
 	}
 	if r.Status == "pass" || r.Status == "flake" {
-		return r
+		return done(r)
 	}
 	rel, _ := filepath.Rel(root, t.Dir)
 	pkg := "./" + filepath.ToSlash(rel) + "/"
@@ -362,7 +585,30 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, stdo
 	default:
 		r.Reproduce = "go " + strings.Join(args, " ")
 	}
-	return r
+	if r.Status == "fail" {
+		r.key, r.Title = signature(t.Name, o.report)
+		r.Signature = signatureHash(r.key)
+		input := o.failingInput
+		if input == "" && strings.HasPrefix(o.rerun, t.Name+"/") {
+			// A failing seed from testdata: go test names it but writes
+			// nothing new.
+			input = filepath.Join("testdata", "fuzz", o.rerun)
+		}
+		if input != "" {
+			if c, err := keepCrasher(filepath.Join(out, "crashers"), t.Name, filepath.Join(t.Dir, filepath.FromSlash(input))); err == nil {
+				r.Crasher = c
+			}
+		}
+	}
+	return done(r)
+}
+
+// progressText is the live line of a fuzzing run.
+func progressText(p Progress) string {
+	if p.Baseline {
+		return fmt.Sprintf("gathering baseline coverage of %d inputs", p.Total)
+	}
+	return fmt.Sprintf("%d execs (%d/s), %d new interesting, corpus %d", p.Execs, p.Rate, p.NewInteresting, p.Total)
 }
 
 // fuzzArgs returns the go test arguments that fuzz t.

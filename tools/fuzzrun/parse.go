@@ -69,7 +69,9 @@ type outcome struct {
 	passed       bool     // a "PASS" or "ok" line
 	failingInput string   // path (relative to the package) of the input written
 	rerun        string   // the -run argument that reruns the failing input, e.g. FuzzX/1a2b or FuzzX/seed#3
-	message      []string // the failure's report: lines after "--- FAIL"
+	message      []string // the failure's report: lines after "--- FAIL", at most maxMessage
+	report       []string // the same, at most maxReport: the whole stack, for the signature
+	baseline     int      // corpus size of the first baseline line: seeds plus restored entries
 }
 
 var (
@@ -91,12 +93,20 @@ func (o *outcome) deadlineFlake() bool {
 		len(o.message) == 1 && o.message[0] == "context deadline exceeded"
 }
 
-// maxMessage bounds how many lines of a failure report are kept.
-const maxMessage = 40
+// maxMessage bounds how many lines of a failure report are shown;
+// maxReport bounds how many are kept to compute the failure's signature
+// (a deep stack is longer than what people want to read in a summary).
+const (
+	maxMessage = 40
+	maxReport  = 1000
+)
 
 // feed takes one line of output.
 func (o *outcome) feed(line string) {
 	if p, ok := ParseProgress(line); ok {
+		if p.Baseline && !o.seen {
+			o.baseline = p.Total
+		}
 		o.last, o.seen = p, true
 		return
 	}
@@ -123,7 +133,12 @@ func (o *outcome) feed(line string) {
 	if m := rerunRE.FindStringSubmatch(t); m != nil {
 		o.rerun = m[1]
 	}
-	if o.failed && len(o.message) < maxMessage && t != "" && t != "FAIL" && !strings.HasPrefix(t, "exit status") && !strings.HasPrefix(t, "FAIL\t") {
-		o.message = append(o.message, t)
+	if o.failed && t != "" && t != "FAIL" && !strings.HasPrefix(t, "exit status") && !strings.HasPrefix(t, "FAIL\t") {
+		if len(o.message) < maxMessage {
+			o.message = append(o.message, t)
+		}
+		if len(o.report) < maxReport {
+			o.report = append(o.report, t)
+		}
 	}
 }

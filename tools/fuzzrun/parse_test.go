@@ -95,23 +95,26 @@ func TestOutcome(t *testing.T) {
 		wantMsg    string // a line the kept message must contain
 	}{
 		{"pass", passTranscript, outcome{
-			last:   Progress{Elapsed: 6 * time.Second, Execs: 24000, Rate: 3798, NewInteresting: 12, Total: 55},
-			seen:   true,
-			passed: true,
+			last:     Progress{Elapsed: 6 * time.Second, Execs: 24000, Rate: 3798, NewInteresting: 12, Total: 55},
+			seen:     true,
+			passed:   true,
+			baseline: 43,
 		}, ""},
 		{"fail", failTranscript, outcome{
 			last:         Progress{Elapsed: 3 * time.Second, Execs: 500, Rate: 166, NewInteresting: 2, Total: 39},
 			seen:         true,
 			failed:       true,
+			baseline:     37,
 			failingInput: "testdata/fuzz/FuzzAppendedAt/ff5ed36075917ded",
 			rerun:        "FuzzAppendedAt/ff5ed36075917ded",
 		}, "appendedat_test.go:166: clock 10000-01-01 00:01:02 +0000 UTC: the record did not come back"},
 		{"seed failure", seedFailTranscript, outcome{failed: true, rerun: "FuzzDifferential/seed#28"}, `differential_test.go:143: disagreement on "x"`},
 		{"corpus failure", cacheFailTranscript, outcome{
-			last:   Progress{Baseline: true, Total: 37},
-			seen:   true,
-			failed: true,
-			rerun:  "FuzzAppendedAt/kb2-year-10000-clock",
+			last:     Progress{Baseline: true, Total: 37},
+			seen:     true,
+			failed:   true,
+			baseline: 37,
+			rerun:    "FuzzAppendedAt/kb2-year-10000-clock",
 		}, "appendedat_test.go:180: clock 10000-01-01 00:01:02 +0000 UTC: quarantined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,7 +123,10 @@ func TestOutcome(t *testing.T) {
 				o.feed(strings.TrimRight(line, "\n"))
 			}
 			msg := o.message
-			o.message = nil
+			if !reflect.DeepEqual(o.report, o.message) {
+				t.Errorf("report %q differs from the (short) message %q", o.report, o.message)
+			}
+			o.message, o.report = nil, nil
 			if !reflect.DeepEqual(o, tc.want) {
 				t.Errorf("outcome = %+v\nwant      %+v", o, tc.want)
 			}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// panicReport is the trimmed report of a fuzzing run that panicked in
+// bug.Check, reached from the target named target, with the goroutine id,
+// addresses and index given.
+func panicReport(target, goroutine, addr, index string) []string {
+	return strings.Split(`--- FAIL: `+target+` (0.00s)
+testing.go:1927: panic: runtime error: index out of range [`+index+`] with length 0
+goroutine `+goroutine+` [running]:
+runtime/debug.Stack()
+/usr/local/go/src/runtime/debug/stack.go:26 +0x9b
+testing.tRunner.func1()
+/usr/local/go/src/testing/testing.go:1927 +0x1d0
+panic({0x63e520?, `+addr+`?})
+/usr/local/go/src/runtime/panic.go:860 +0x13a
+example.com/fz/bug.Check(...)
+/tmp/x/bug/bug.go:7
+example.com/fz/bug.(*T).M(`+addr+`)
+/tmp/x/bug/bug.go:20 +0x1f
+example.com/fz/bug.`+target+`.func1(0x0?, {`+addr+`, 0x4})
+/tmp/x/bug/bug_test.go:7 +0xe7
+reflect.Value.call({0x612280?, 0x664218?, 0x13?}, {0x6528ae, 0x4}, {`+addr+`, 0x2, 0x2?})
+/usr/local/go/src/reflect/value.go:586 +0xf0c
+testing.(*F).Fuzz.func1.1(`+addr+`?)
+/usr/local/go/src/testing/fuzz.go:341 +0x365
+created by testing.(*F).Fuzz.func1 in goroutine 7
+/usr/local/go/src/testing/fuzz.go:328 +0x668
+Failing input written to testdata/fuzz/`+target+`/1de061fa29cfbb3d`, "\n")
+}
+
+func TestSignature(t *testing.T) {
+	base := panicReport("FuzzA", "35", "0xc00001a0f0", "4")
+	key, title := signature("FuzzA", base)
+	wantKey := []string{
+		"panic: runtime error: index out of range [N] with length N",
+		"example.com/fz/bug.Check bug.go:7",
+		"example.com/fz/bug.(*T).M bug.go:20",
+	}
+	if !slices.Equal(key, wantKey) || title != wantKey[0] {
+		t.Fatalf("signature = %q, %q\nwant %q", key, title, wantKey)
+	}
+	sig := signatureHash(key)
+	// A plain go test (not fuzzing) reports the same panic differently.
+	plain := panicReport("FuzzA", "20", "0x2f46426d60f0", "9")
+	plain[1] = "panic: runtime error: index out of range [9] with length 0 [recovered, repanicked]"
+
+	inFuzz := panicReport("FuzzA", "9", "0x1", "1")
+	inFuzz[9], inFuzz[10] = "example.com/fz/bug.Other(...)", "/tmp/x/bug/bug.go:3"
+	atTarget := []string{"--- FAIL: FuzzA (0.00s)", "testing.go:1927: panic: boom",
+		"goroutine 5 [running]:", "example.com/fz/bug.FuzzA.func1(0x0?)", "/tmp/x/bug/bug_test.go:9 +0x10",
+		"testing.tRunner(0x1, 0x2)", "/usr/local/go/src/testing/testing.go:2036 +0xea"}
+	for _, tc := range []struct {
+		name   string
+		target string
+		report []string
+		same   bool
+	}{
+		{"other goroutine, addresses and index", "FuzzA", panicReport("FuzzA", "2491", "0x27dd6ae6bde0", "17"), true},
+		{"another target reaching the same bug", "FuzzB", panicReport("FuzzB", "1175", "0x392b21c57e08", "4"), true},
+		{"the same bug in a plain go test", "FuzzA", plain, true},
+		{"another function", "FuzzA", inFuzz, false},
+		{"a panic in the target's own function", "FuzzA", atTarget, false},
+		{"a t.Error, not a panic", "FuzzA", []string{"--- FAIL: FuzzA (0.00s)", "bug_test.go:12: got 5, want 6"}, false},
+	} {
+		k, _ := signature(tc.target, tc.report)
+		if got := signatureHash(k) == sig; got != tc.same {
+			t.Errorf("%s: same signature = %v, want %v (key %q)", tc.name, got, tc.same, k)
+		}
+	}
+	k, _ := signature("FuzzA", atTarget)
+	if !slices.Equal(k, []string{"panic: boom", "example.com/fz/bug.FuzzA.func1 bug_test.go:9"}) {
+		t.Errorf("a panic in the target: key %q", k)
+	}
+	// Failures without a stack: the target and where they were reported,
+	// not the values they quote.
+	a, title := signature("FuzzX", []string{"x_test.go:12: got 5, want 6", "Failing input written to testdata/fuzz/FuzzX/1"})
+	b, _ := signature("FuzzX", []string{"x_test.go:12: got 700, want 8"})
+	c, _ := signature("FuzzX", []string{"x_test.go:14: got 5, want 6"})
+	d, _ := signature("FuzzY", []string{"x_test.go:12: got 5, want 6"})
+	if !slices.Equal(a, b) || slices.Equal(a, c) || slices.Equal(a, d) || title != "got N, want N" {
+		t.Errorf("t.Error signatures: %q %q %q %q, title %q", a, b, c, d, title)
+	}
+}
+
+func TestDedupFailures(t *testing.T) {
+	results := []Result{
+		{Package: "m/p", Target: "FuzzA", Status: "fail", Signature: "s1", Title: "panic: x", Crasher: "c/FuzzA/1", Reproduce: "go test -run=FuzzA/1"},
+		{Package: "m/p", Target: "FuzzOK", Status: "pass"},
+		{Package: "m/q", Target: "FuzzB", Status: "fail", Signature: "s2", Title: "panic: y"},
+		{Package: "m/p", Target: "FuzzC", Status: "fail", Signature: "s1", Title: "panic: x", Crasher: "c/FuzzC/2"},
+		{Package: "m/p", Target: "FuzzA", Status: "fail", Signature: "s1", Title: "panic: x", Crasher: "c/FuzzA/3"},
+	}
+	got := dedupFailures(results, func(sig string) bool { return sig == "s2" })
+	if len(got) != 2 {
+		t.Fatalf("%d failures, want 2: %+v", len(got), got)
+	}
+	if f := got[0]; f.Signature != "s1" || !slices.Equal(f.Targets, []string{"p.FuzzA", "p.FuzzC"}) ||
+		!slices.Equal(f.Inputs, []string{"c/FuzzA/1", "c/FuzzC/2", "c/FuzzA/3"}) || f.Reproduce != "go test -run=FuzzA/1" || f.Known {
+		t.Errorf("first failure %+v", f)
+	}
+	if f := got[1]; f.Signature != "s2" || !slices.Equal(f.Targets, []string{"q.FuzzB"}) || !f.Known {
+		t.Errorf("second failure %+v", f)
+	}
+}
+
+func TestMergeCorpus(t *testing.T) {
+	dir := t.TempDir()
+	run, corpus, seeds := filepath.Join(dir, "run"), filepath.Join(dir, "corpus"), filepath.Join(dir, "seeds")
+	write := func(d, name, text string) {
+		t.Helper()
+		os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(v string) string { return corpusHeader + "string(\"" + v + "\")\n" }
+	write(corpus, "old", entry("a"))     // a hand-named entry
+	write(seeds, "seed1", entry("seed")) // a committed seed
+	write(run, entryName([]byte(entry("a"))), entry("a"))
+	write(run, "x1", entry("seed"))
+	write(run, "x2", entry("bb"))
+	write(run, "x3", entry("bb")) // the same input twice
+	write(run, "x4", entry("cccc"))
+
+	st, err := mergeCorpus(run, corpus, seeds, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (corpusStats{Added: 2, Size: 3}) {
+		t.Errorf("stats %+v, want 2 added, size 3", st)
+	}
+	var names, contents []string
+	des, _ := os.ReadDir(corpus)
+	for _, de := range des {
+		b, _ := os.ReadFile(filepath.Join(corpus, de.Name()))
+		names = append(names, de.Name())
+		contents = append(contents, string(b))
+		if de.Name() != entryName(b) {
+			t.Errorf("entry %s is not named by its contents' hash %s", de.Name(), entryName(b))
+		}
+	}
+	slices.Sort(contents)
+	if want := []string{entry("a"), entry("bb"), entry("cccc")}; !slices.Equal(contents, want) {
+		t.Errorf("corpus %q holds %q, want %q", names, contents, want)
+	}
+
+	// Restoring copies every entry; a budget of 2 drops the largest.
+	n, err := restoreCorpus(corpus, run)
+	if err != nil || n != 3 {
+		t.Fatalf("restoreCorpus = %d, %v; want 3", n, err)
+	}
+	st, err = mergeCorpus(run, corpus, seeds, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (corpusStats{Dropped: 1, Size: 2}) {
+		t.Errorf("with a budget of 2: stats %+v", st)
+	}
+	if _, err := os.Stat(filepath.Join(corpus, entryName([]byte(entry("cccc"))))); !os.IsNotExist(err) {
+		t.Errorf("the largest entry was not dropped: %v", err)
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	for _, tc := range []struct {
+		interrupted    bool
+		failed, flaked int
+		want           int
+	}{
+		{false, 0, 0, exitOK},
+		{false, 1, 0, exitFail},
+		{false, 1, 2, exitFail},
+		{false, 0, 2, exitFlake},
+		{true, 1, 0, exitUsage},
+	} {
+		if got := exitStatus(tc.interrupted, tc.failed, tc.flaked); got != tc.want {
+			t.Errorf("exitStatus(%v, %d, %d) = %d, want %d", tc.interrupted, tc.failed, tc.flaked, got, tc.want)
+		}
+	}
+}
