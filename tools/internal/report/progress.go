@@ -105,8 +105,9 @@ type Task struct {
 	start  time.Time
 
 	mu   sync.Mutex
-	what string
-	left time.Duration // < 0: derive from budget
+	what   string
+	left   time.Duration // < 0: derive from budget
+	leftAt time.Time     // when left was given
 	quit chan struct{}
 	done sync.WaitGroup
 	once sync.Once
@@ -159,17 +160,21 @@ func (t *Task) Update(what string) { t.UpdateLeft(what, -1) }
 // run whose -fuzztime starts after the build.
 func (t *Task) UpdateLeft(what string, left time.Duration) {
 	t.mu.Lock()
-	t.what, t.left = what, left
+	t.what, t.left, t.leftAt = what, left, time.Now()
 	t.mu.Unlock()
 }
 
 // Line returns the task's status line as it would be shown now.
 func (t *Task) Line() string {
 	t.mu.Lock()
-	what, left := t.what, t.left
+	what, left, leftAt := t.what, t.left, t.leftAt
 	t.mu.Unlock()
 	elapsed := time.Since(t.start)
-	if left < 0 && t.budget > 0 {
+	switch {
+	case left >= 0:
+		// The clock runs on between two updates.
+		left = max(left-time.Since(leftAt), 0)
+	case t.budget > 0:
 		left = max(t.budget-elapsed, 0)
 	}
 	var b strings.Builder

@@ -187,8 +187,14 @@ func TestTaskLine(t *testing.T) {
 	p := New(&bytes.Buffer{}, Options{Prefix: "fuzzrun", Quiet: true})
 	task := p.Start("[2/3] FuzzX", 0)
 	task.UpdateLeft("1234 execs", 90*time.Second)
-	if got := task.Line(); !strings.HasPrefix(got, "fuzzrun: [2/3] FuzzX: 1234 execs, 0s elapsed, 1m30s left") {
+	if got := task.Line(); got != "fuzzrun: [2/3] FuzzX: 1234 execs, 0s elapsed, 1m30s left" {
 		t.Errorf("Line() = %q", got)
+	}
+	task.mu.Lock()
+	task.leftAt = task.leftAt.Add(-10 * time.Second)
+	task.mu.Unlock()
+	if got := task.Line(); got != "fuzzrun: [2/3] FuzzX: 1234 execs, 0s elapsed, 1m20s left" {
+		t.Errorf("10s after the update, Line() = %q", got)
 	}
 	task.Update("building")
 	if got := task.Line(); strings.Contains(got, "left") {
