@@ -104,13 +104,13 @@ type Task struct {
 	budget time.Duration
 	start  time.Time
 
-	mu   sync.Mutex
+	mu     sync.Mutex
 	what   string
 	left   time.Duration // < 0: derive from budget
 	leftAt time.Time     // when left was given
-	quit chan struct{}
-	done sync.WaitGroup
-	once sync.Once
+	quit   chan struct{}
+	done   sync.WaitGroup
+	once   sync.Once
 }
 
 // Start begins a task called label (e.g. "[2/4] killcrash") that is
