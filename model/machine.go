@@ -506,7 +506,7 @@ func (m *machine) afterAppend(p *proc, ids []ulid.ULID, certain bool) {
 		return
 	}
 	victims, _ := m.model.Victims(m.cfg.MaxSize-Headroom(m.cfg.MaxSize), ids[len(ids)-1])
-	trs := m.model.PruneTransitions(victims, ReasonOverflow)
+	trs := m.model.PruneTransitions(victims, queue.ReasonOverflow)
 	switch {
 	case !certain:
 		m.settle(trs, false)
@@ -749,7 +749,7 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.IngestResult, 
 		// checked above
 	case done && last.Kind == EvCall && last.Outcome == Failure && d.maxAttempts <= 0:
 		var he *queue.HandlerError
-		if !errors.As(err, &he) || !errors.Is(err, errHandler) || he.ULID != last.ID.String() {
+		if !errors.As(err, &he) || !errors.Is(err, errHandler) || he.ULID != last.ID {
 			m.fatalf("R12: drain stopped at %s's failure with %v, want a *HandlerError wrapping the handler's", last.ID, err)
 		}
 	case err != nil:
@@ -823,7 +823,7 @@ func (m *machine) actPrune(c chooser) {
 	keep := c.Intn(n+2, "keep") - 1
 	m.logf("Prune(%d) (process %d)", keep, p.n)
 	victims, _ := m.model.Victims(keep, ulid.ULID{})
-	trs := m.model.PruneTransitions(victims, ReasonPruned)
+	trs := m.model.PruneTransitions(victims, queue.ReasonPruned)
 	res, err := p.q.Prune(keep)
 	if err != nil {
 		m.fatalf("Prune: %v", err)
@@ -1162,7 +1162,7 @@ func (m *machine) cutShort(p *proc, c chooser) {
 		n := len(m.model.In(InPending))
 		keep := c.Intn(n+1, "keep")
 		victims, _ := m.model.Victims(keep, ulid.ULID{})
-		trs := m.model.PruneTransitions(victims, ReasonPruned)
+		trs := m.model.PruneTransitions(victims, queue.ReasonPruned)
 		p.q.Prune(keep)
 		m.settle(trs, false)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
 
@@ -103,18 +104,10 @@ type Record struct {
 // AuditKey identifies an audit line by its reason and the ULID it names
 // (dropped_ulid for drops, ulid for the others).
 type AuditKey struct {
-	Reason string
+	Reason queue.Reason // the spec's reason strings are queue's constants (R20)
 	ID     string
 }
 
-// The reasons of audit lines, as queue writes them (R20).
-const (
-	ReasonOverflow    = "queue_overflow"
-	ReasonPruned      = "pruned"
-	ReasonQuarantined = "quarantined"
-	ReasonDeadLetter  = "dead_letter"
-	ReasonRequeued    = "requeued"
-)
 
 // Model is the specified state of one queue directory.
 type Model struct {
@@ -254,14 +247,14 @@ func (m *Model) OverflowDue(count int) bool { return m.MaxSize >= 0 && count > m
 // PruneTransitions returns what a prune does to its victims: a corrupt
 // file is quarantined, any other is deleted; each with its audit line,
 // written before the file goes (R18, R20, R21).
-func (m *Model) PruneTransitions(victims []ulid.ULID, reason string) []Transition {
+func (m *Model) PruneTransitions(victims []ulid.ULID, reason queue.Reason) []Transition {
 	var trs []Transition
 	for _, id := range victims {
 		r := m.recs[id]
 		tr := Transition{ID: id, From: r.Loc, To: r.Loc &^ InPending, Line: AuditKey{reason, id.String()}}
 		if r.Kind == Corrupt {
 			tr.To |= InQuarantine
-			tr.Line.Reason = ReasonQuarantined
+			tr.Line.Reason = queue.ReasonQuarantined
 		}
 		trs = append(trs, tr)
 	}
@@ -363,7 +356,7 @@ func (m *Model) Call(id ulid.ULID, data []byte, attempt int, out Outcome, maxAtt
 	case out == Failure && maxAttempts > 0 && attempt >= maxAttempts:
 		r.Lock, r.PriorMin, r.PriorMax = No, 0, 0
 		tr.To = r.Loc&^InPending | InDeadLetter
-		tr.Line = AuditKey{ReasonDeadLetter, id.String()}
+		tr.Line = AuditKey{queue.ReasonDeadLetter, id.String()}
 	default:
 		r.Lock, r.PriorMin, r.PriorMax = Yes, attempt, attempt
 		if r.Torn {
@@ -384,13 +377,13 @@ func (m *Model) Quarantine(id ulid.ULID) Transition {
 	if r.Loc&InPending == 0 {
 		from = InUnsafe
 	}
-	return Transition{ID: id, From: r.Loc, To: r.Loc&^from | InQuarantine, Line: AuditKey{ReasonQuarantined, id.String()}}
+	return Transition{ID: id, From: r.Loc, To: r.Loc&^from | InQuarantine, Line: AuditKey{queue.ReasonQuarantined, id.String()}}
 }
 
 // Requeue returns the transition of a dead letter put back (R17).
 func (m *Model) Requeue(id ulid.ULID) Transition {
 	r := m.recs[id]
-	return Transition{ID: id, From: r.Loc, To: r.Loc&^InDeadLetter | InPending, Line: AuditKey{ReasonRequeued, id.String()}}
+	return Transition{ID: id, From: r.Loc, To: r.Loc&^InDeadLetter | InPending, Line: AuditKey{queue.ReasonRequeued, id.String()}}
 }
 
 // Transition is a change of one record's place that a step makes, or may
@@ -533,7 +526,7 @@ func keys(maps ...map[AuditKey]int) []AuditKey {
 			}
 		}
 	}
-	slices.SortFunc(ks, func(a, b AuditKey) int { return strings.Compare(a.Reason+a.ID, b.Reason+b.ID) })
+	slices.SortFunc(ks, func(a, b AuditKey) int { return strings.Compare(string(a.Reason)+a.ID, string(b.Reason)+b.ID) })
 	return ks
 }
 

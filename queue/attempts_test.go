@@ -64,7 +64,7 @@ func TestAttemptCountsFailures(t *testing.T) {
 		if !errors.As(err, &he) || !errors.Is(err, errBoom) {
 			t.Fatalf("attempt %d: err = %v, want a *HandlerError wrapping the handler's", want, err)
 		}
-		if len(seen) != 1 || seen[0].Attempt != want || he.Attempt != want || he.ULID != id.String() {
+		if len(seen) != 1 || seen[0].Attempt != want || he.Attempt != want || he.ULID != id {
 			t.Fatalf("attempt %d: deliveries %+v, HandlerError %+v", want, seen, he)
 		}
 		data, err := os.ReadFile(lockPath(dir, id))

@@ -16,21 +16,26 @@ import (
 	"github.com/capq/capq/internal/fsys"
 )
 
-// Reasons written in the audit log's "reason" field (spec R20).
+// Reason is the "reason" field of an audit line (spec R20): why a record
+// left the queue or came back. A log may hold reasons written by other
+// implementations, so AuditEntries yields any non-empty string found.
+type Reason string
+
+// The reasons capq writes; ReasonOverflow is the reference's only one.
 const (
 	// ReasonOverflow: the record was dropped by the overflow rule (the
 	// reference's only reason, with its exact line format).
-	ReasonOverflow = "queue_overflow"
+	ReasonOverflow Reason = "queue_overflow"
 	// ReasonPruned: the record was dropped by an explicit Prune call.
-	ReasonPruned = "pruned"
+	ReasonPruned Reason = "pruned"
 	// ReasonQuarantined: a corrupt or unsafe file was moved to the
 	// quarantine folder.
-	ReasonQuarantined = "quarantined"
+	ReasonQuarantined Reason = "quarantined"
 	// ReasonDeadLetter: the record's handler failed MaxAttempts times and
 	// it was moved to the dead-letter folder.
-	ReasonDeadLetter = "dead_letter"
+	ReasonDeadLetter Reason = "dead_letter"
 	// ReasonRequeued: a dead letter was put back into the queue.
-	ReasonRequeued = "requeued"
+	ReasonRequeued Reason = "requeued"
 )
 
 const reasonOverflow = ReasonOverflow
@@ -42,7 +47,7 @@ type AuditEntry struct {
 	TS                   string `json:"ts"`
 	DroppedULID          string `json:"dropped_ulid,omitempty"`
 	AppendedAt           string `json:"appended_at"`
-	Reason               string `json:"reason"`
+	Reason               Reason `json:"reason"`
 	QueueSizeBeforePrune *int   `json:"queue_size_before_prune,omitempty"`
 	ULID                 string `json:"ulid,omitempty"`
 	File                 string `json:"file,omitempty"`
@@ -62,7 +67,7 @@ func appendAuditLine(dst []byte, e AuditEntry) []byte {
 	dst = append(dst, `,"appended_at":`...)
 	dst = appendJSONString(dst, e.AppendedAt)
 	dst = append(dst, `,"reason":`...)
-	dst = appendJSONString(dst, e.Reason)
+	dst = appendJSONString(dst, string(e.Reason))
 	if e.QueueSizeBeforePrune != nil {
 		dst = append(dst, `,"queue_size_before_prune":`...)
 		dst = strconv.AppendInt(dst, int64(*e.QueueSizeBeforePrune), 10)

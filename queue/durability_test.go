@@ -755,11 +755,11 @@ func TestPowerCutAtEveryStepOfIngest(t *testing.T) {
 			// loses the log (cut 21). The overflow prune has the same
 			// hole (TestPowerCutAtEveryStepOfOverflow).
 			reasons := auditReasons(o)
-			if !findBytes(o, pendingName(corrupt), corruptData) && !reasons[corrupt+" "+ReasonQuarantined] {
+			if !findBytes(o, pendingName(corrupt), corruptData) && !reasons[corrupt+" "+string(ReasonQuarantined)] {
 				t.Errorf("cut %d outcome %d: the corrupt file was quarantined without a durable audit line", k, i)
 			}
 			if !findBytes(o, pendingName(poison), poisonData) {
-				if !reasons[poison+" "+ReasonDeadLetter] {
+				if !reasons[poison+" "+string(ReasonDeadLetter)] {
 					t.Errorf("cut %d outcome %d: the poison record was dead-lettered without a durable audit line", k, i)
 				}
 				// BUG(lead): deadLetter (queue/deadletter.go:27) writes
@@ -797,7 +797,7 @@ func auditReasons(m *fsys.Mem) map[string]bool {
 	for line := range strings.Lines(string(data)) {
 		var e AuditEntry
 		if json.Unmarshal([]byte(line), &e) == nil {
-			out[e.ULID+e.DroppedULID+" "+e.Reason] = true
+			out[e.ULID+e.DroppedULID+" "+string(e.Reason)] = true
 		}
 	}
 	return out

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/capq/capq/ulid"
 )
 
 // Errors returned by the queue. Every error the queue returns either is one
@@ -135,9 +137,9 @@ func (e *OpError) Is(target error) bool {
 // and the drain stopped (no MaxAttempts, or attempts left). It wraps the
 // handler's error.
 type HandlerError struct {
-	ULID    string // the record's ULID
-	Attempt int    // the attempt that failed, 1 for the first delivery
-	Err     error  // what the handler returned
+	ULID    ulid.ULID // the record's ULID
+	Attempt int       // the attempt that failed, 1 for the first delivery
+	Err     error     // what the handler returned
 }
 
 func (e *HandlerError) Error() string {

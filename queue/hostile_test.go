@@ -38,7 +38,7 @@ func writeRaw(t testing.TB, path, data string) {
 }
 
 // auditFor returns the audit entries of reason about id.
-func auditFor(t testing.TB, q *Queue, reason, id string) []AuditEntry {
+func auditFor(t testing.TB, q *Queue, reason Reason, id string) []AuditEntry {
 	t.Helper()
 	all, err := auditAll(q)
 	if err != nil {

@@ -219,7 +219,7 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 		if opts.MaxAttempts > 0 {
 			return outcomeNone, nil // retried by a later drain
 		}
-		return outcomeNone, &HandlerError{ULID: id, Attempt: c.attempt(), Err: herr}
+		return outcomeNone, &HandlerError{ULID: env.ULID, Attempt: c.attempt(), Err: herr}
 	}
 	// Delete the record first, then its lock: a crash in between leaves a
 	// lock file without a record, which Recover removes. The other order

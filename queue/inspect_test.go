@@ -31,7 +31,7 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 		case err != nil:
 			t.Fatalf("fatal error %v", err)
 		default:
-			got = append(got, e.Reason)
+			got = append(got, string(e.Reason))
 		}
 	}
 	want := "queue_overflow err:2:long err:3:bad queue_overflow err:6:bad"

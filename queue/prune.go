@@ -50,7 +50,7 @@ const pruneChunk = 256
 // The audit line comes first so that no record is ever dropped without
 // one; a crash after it may leave a record that the log calls dropped,
 // which the next prune drops (and logs) again.
-func (q *Queue) prune(count, target int, newest ulid.ULID, reason string) (PruneResult, error) {
+func (q *Queue) prune(count, target int, newest ulid.ULID, reason Reason) (PruneResult, error) {
 	var res PruneResult
 	excess := count - target
 	if excess <= 0 {
@@ -87,7 +87,7 @@ func (q *Queue) prune(count, target int, newest ulid.ULID, reason string) (Prune
 	return res, nil
 }
 
-func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason string, res *PruneResult) error {
+func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *PruneResult) error {
 	const op = "prune"
 	type victim struct {
 		c    *claim

@@ -170,7 +170,7 @@ func TestIdempotentIngestCrashMidHandler(t *testing.T) {
 		t.Fatalf("Ingest err = %v, want the handler's error", err)
 	}
 	var he *HandlerError
-	if !errors.As(err, &he) || he.ULID != id.String() {
+	if !errors.As(err, &he) || he.ULID != id {
 		t.Fatalf("Ingest err = %#v, want *HandlerError for %s", err, id)
 	}
 	if !exists(t, pendingPath(dir, id)) {
