@@ -177,7 +177,7 @@ func (c *campaign) step(st campStep) error {
 		n := len(c.m.In(model.InPending))
 		keep := int(st.keep * float64(n+1))
 		victims, _ := c.m.Victims(keep, ulid.ULID{})
-		trs := c.m.PruneTransitions(victims, model.ReasonPruned)
+		trs := c.m.PruneTransitions(victims, queue.ReasonPruned)
 		rep, err := s.must(Request{Op: "prune", Keep: &keep})
 		if err != nil {
 			return err
@@ -341,8 +341,8 @@ func (c *campaign) observe(trs []model.Transition) (model.Observation, error) {
 		if id == "" {
 			id = e.ULID
 		}
-		if reason == model.ReasonOverflow {
-			reason = model.ReasonPruned // the reference writes one reason for both
+		if reason == queue.ReasonOverflow {
+			reason = queue.ReasonPruned // the reference writes one reason for both
 		}
 		obs.Audit[model.AuditKey{Reason: reason, ID: id}]++
 	}
