@@ -108,7 +108,6 @@ type AuditKey struct {
 	ID     string
 }
 
-
 // Model is the specified state of one queue directory.
 type Model struct {
 	// MaxSize is the overflow bound of the queue (negative: none).
