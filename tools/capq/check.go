@@ -9,12 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/capq/capq/tools/internal/report"
 )
 
 // defaultCheckDuration is the length of `capq check` without --duration:
@@ -85,6 +84,7 @@ func checkCmd() *command {
 		asJSON   bool
 		keep     bool
 		implOpts implOptions
+		out      checkOutputs
 	)
 	return &command{
 		name:    "check",
@@ -99,8 +99,10 @@ binary re-executed, SIGKILLed at random moments on the real disk), powercut
 file-system call, what survives checked against what was acknowledged) and
 fuzz (random and mutated envelopes, ULIDs and records through the decoder
 and a round trip). It takes about --duration in total, shared among the
-phases; a progress bar goes to stderr on a terminal (plain lines otherwise),
-a summary table to stdout. On a failure the seed and the command that
+phases; a live line per phase goes to stderr on a terminal (a plain line
+every 10s otherwise, CAPQ_PROGRESS_INTERVAL to change; none with --quiet),
+a summary table to stdout; --junit and --summary write JUnit XML and
+Markdown reports for CI. On a failure the seed and the command that
 reproduces it are printed and the exit status is 1; the phase's directory
 is kept.
 
@@ -123,6 +125,7 @@ protocol through the hidden "capq adapter" subcommand.
 			fs.BoolVar(&asJSON, "json", false, "print the report as one JSON object instead of a table")
 			fs.BoolVar(&keep, "keep", false, "keep the scratch directories even when every phase passes")
 			registerImplFlags(fs, &implOpts)
+			registerOutputFlags(fs, &out)
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -135,6 +138,9 @@ protocol through the hidden "capq adapter" subcommand.
 				seed = uint64(time.Now().UnixNano())&(1<<53-1) | 1
 			}
 			if impl != "" {
+				if out.junit != "" || out.summary != "" {
+					return usageErrorf("usage: --junit and --summary are for the campaign; with --impl, --report writes the report card")
+				}
 				return runImplCheck(e, impl, seed, asJSON, keep, implOpts)
 			}
 			phases := checkPhases()
@@ -155,7 +161,7 @@ protocol through the hidden "capq adapter" subcommand.
 				}
 				phases = sel
 			}
-			return runCheck(e, checkOptions{duration: duration, seed: seed, impl: impl, only: only, asJSON: asJSON, keep: keep}, phases)
+			return runCheck(e, checkOptions{duration: duration, seed: seed, impl: impl, only: only, asJSON: asJSON, keep: keep, out: out}, phases)
 		},
 	}
 }
@@ -167,6 +173,7 @@ type checkOptions struct {
 	only     string
 	asJSON   bool
 	keep     bool
+	out      checkOutputs // --junit, --summary, --quiet
 }
 
 // reproduceCommand is the command line that replays a campaign.
@@ -196,41 +203,37 @@ func runCheck(e *env, o checkOptions, phases []phase) error {
 	for _, p := range phases {
 		total += p.share
 	}
-	bar := newProgress(e.stderr)
-	defer bar.stop()
-	fmt.Fprintf(e.stderr, "capq check: seed %d, %s, scratch %s\n", o.seed, o.duration, root)
+	bar := report.New(e.stderr, report.Options{Prefix: "capq check", Quiet: o.out.quiet})
+	defer bar.Close()
+	bar.Printf("capq check: seed %d, %s, scratch %s", o.seed, o.duration, root)
 	rep := checkReport{Seed: o.seed, Duration: o.duration, Impl: o.impl, Passed: true}
-	done := 0.0
-	for _, p := range phases {
+	started := time.Now()
+	for i, p := range phases {
 		budget := time.Duration(float64(o.duration) * p.share / total)
 		dir := root + "/" + p.name
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return failf("%v", err)
 		}
+		task := bar.Start(fmt.Sprintf("[%d/%d] %s", i+1, len(phases), p.name), budget)
 		pr := &phaseRun{ctx: ctx, seed: o.seed, budget: budget, dir: dir, impl: o.impl,
-			progress: func(frac float64, what string) {
-				bar.set((done+min(max(frac, 0), 1)*p.share)/total, p.name+": "+what)
-			}}
-		bar.phase(p.name)
+			progress: func(frac float64, what string) { task.Update(what) }}
 		start := time.Now()
 		res := p.run(pr)
 		res.Name = p.name
 		res.Elapsed = time.Since(start)
-		done += p.share
-		bar.set(done/total, p.name+" done")
 		if res.Failed {
 			rep.Passed = false
 			if res.Reproduce == "" {
 				res.Reproduce = o.reproduceCommand(p.name)
 			}
 		}
-		bar.finish(res)
+		task.Done(phaseLine(res))
 		rep.Phases = append(rep.Phases, res)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	bar.stop()
+	bar.Close()
 	if !rep.Passed || o.keep {
 		fmt.Fprintf(e.stderr, "capq check: scratch directories kept in %s\n", root)
 	} else {
@@ -245,6 +248,9 @@ func runCheck(e *env, o checkOptions, phases []phase) error {
 		}
 	} else {
 		printSummary(e.stdout, &rep)
+	}
+	if err := o.out.write(&rep, started); err != nil {
+		return failf("%v", err)
 	}
 	switch {
 	case !rep.Passed:
@@ -295,95 +301,6 @@ func printSummary(w io.Writer, rep *checkReport) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "%s seed=%d\n", verdict, rep.Seed)
-}
-
-// progress shows the campaign's progress on stderr: a bar redrawn in
-// place on a terminal, a plain line per phase otherwise.
-type progress struct {
-	w    io.Writer
-	tty  bool
-	mu   sync.Mutex
-	frac float64
-	what string
-	quit chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w, quit: make(chan struct{})}
-	if f, ok := w.(*os.File); ok {
-		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
-			p.tty = true
-		}
-	}
-	if p.tty {
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			t := time.NewTicker(200 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-p.quit:
-					return
-				case <-t.C:
-					p.draw()
-				}
-			}
-		}()
-	}
-	return p
-}
-
-func (p *progress) set(frac float64, what string) {
-	p.mu.Lock()
-	p.frac, p.what = frac, what
-	p.mu.Unlock()
-}
-
-func (p *progress) draw() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	const width = 30
-	n := int(p.frac * width)
-	what := p.what
-	if len(what) > 40 {
-		what = what[:40]
-	}
-	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %3.0f%% %s", strings.Repeat("=", n), strings.Repeat(" ", width-n), p.frac*100, what)
-}
-
-func (p *progress) phase(name string) {
-	if !p.tty {
-		fmt.Fprintf(p.w, "capq check: %s ...\n", name)
-	}
-}
-
-func (p *progress) finish(r phaseResult) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty {
-		fmt.Fprint(p.w, "\r\x1b[K")
-	}
-	status := "ok"
-	switch {
-	case r.Failed:
-		status = "FAIL: " + r.Message
-	case r.Skipped != "":
-		status = "skipped: " + r.Skipped
-	}
-	fmt.Fprintf(p.w, "capq check: %s: %d runs, %d steps, %s: %s\n", r.Name, r.Runs, r.Steps, r.Elapsed.Round(100*time.Millisecond), status)
-}
-
-func (p *progress) stop() {
-	p.once.Do(func() {
-		close(p.quit)
-		p.wg.Wait()
-		if p.tty {
-			fmt.Fprint(p.w, "\r\x1b[K")
-		}
-	})
 }
 
 // jsonString is a helper for messages that quote data.

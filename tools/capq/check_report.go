@@ -1,0 +1,84 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/capq/capq/tools/internal/report"
+)
+
+// checkOutputs are the CI-facing outputs of the campaign: reports a CI
+// page can show, and how much progress to print.
+type checkOutputs struct {
+	junit   string // JUnit XML report file
+	summary string // Markdown summary file, appended to
+	quiet   bool   // no progress lines
+}
+
+func registerOutputFlags(fs *flag.FlagSet, o *checkOutputs) {
+	fs.StringVar(&o.junit, "junit", "", "write a JUnit XML report to `FILE`: one test case per phase, failures with their reproduction command")
+	fs.StringVar(&o.summary, "summary", "", "append a Markdown summary to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no progress, only the results")
+}
+
+// phaseLine is the line printed when a phase ends.
+func phaseLine(r phaseResult) string {
+	status := "ok"
+	switch {
+	case r.Failed:
+		status = "FAIL: " + r.Message
+	case r.Skipped != "":
+		status = "skipped: " + r.Skipped
+	}
+	return fmt.Sprintf("capq check: %s: %d runs, %d steps, %s: %s", r.Name, r.Runs, r.Steps, report.Round(r.Elapsed), status)
+}
+
+// checkSuite is the campaign as a report: one case per phase, and one per
+// part of a phase that has parts (model's), named phase/part.
+func checkSuite(rep *checkReport, started time.Time) report.Suite {
+	s := report.Suite{
+		Name: "capq check", Started: started, Time: time.Since(started),
+		Properties: [][2]string{{"seed", fmt.Sprint(rep.Seed)}, {"duration", rep.Duration.String()}},
+		Columns:    []string{"runs", "steps"},
+	}
+	add := func(name string, p phaseResult) {
+		c := report.Case{Name: name, Time: p.Elapsed, Values: []string{fmt.Sprint(p.Runs), fmt.Sprint(p.Steps)}, Status: report.Pass}
+		switch {
+		case p.Failed:
+			c.Status, c.Message, c.Reproduce = report.Fail, p.Message, p.Reproduce
+		case p.Skipped != "":
+			c.Status, c.Message = report.Skip, p.Skipped
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	for _, p := range rep.Phases {
+		add(p.Name, p)
+		for _, sub := range p.Sub {
+			if sub.Failed && sub.Reproduce == "" {
+				sub.Reproduce = p.Reproduce
+			}
+			add(p.Name+"/"+sub.Name, sub)
+		}
+	}
+	return s
+}
+
+// write writes the reports asked for.
+func (o checkOutputs) write(rep *checkReport, started time.Time) error {
+	if o.junit == "" && o.summary == "" {
+		return nil
+	}
+	s := checkSuite(rep, started)
+	if o.junit != "" {
+		if err := report.WriteFile(o.junit, false, s, report.WriteJUnit); err != nil {
+			return fmt.Errorf("--junit: %w", err)
+		}
+	}
+	if o.summary != "" {
+		if err := report.WriteFile(o.summary, true, s, report.WriteMarkdown); err != nil {
+			return fmt.Errorf("--summary: %w", err)
+		}
+	}
+	return nil
+}
