@@ -149,7 +149,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			} else if !errors.As(derr, &ce) || !errors.Is(derr, ErrCorrupt) || ce.Name != name {
 				t.Errorf("DecodeEnvelope = %v, want a *CorruptError naming %s", derr, name)
 			}
-			findings, err := q.Verify()
+			findings, err := Verify(q.dir, q.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			if a := auditFor(t, q, ReasonQuarantined, id.String()); len(a) != 1 || a[0].File != QuarantineDir+"/"+name {
 				t.Errorf("quarantine audit lines: %+v", a)
 			}
-			findings, _ = q.Verify()
+			findings, _ = Verify(q.dir, q.opts)
 			if !hasFinding(findings, FindingQuarantined, QuarantineDir+"/"+name) || slices.ContainsFunc(findings, func(f Finding) bool { return f.Kind.Violation() }) {
 				t.Errorf("Verify after the drain: %+v", findings)
 			}
@@ -197,7 +197,7 @@ func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 			writeRaw(t, filepath.Join(dir, name), data)
 			after := mustAppend(t, q, sampleRecord(1, "after"))
 
-			findings, _ := q.Verify()
+			findings, _ := Verify(q.dir, q.opts)
 			if !hasFinding(findings, FindingFutureSchema, name) {
 				t.Errorf("Verify findings %+v lack future_schema %s", findings, name)
 			}
@@ -268,7 +268,7 @@ func TestHostileLookalikeNames(t *testing.T) {
 			if ids, _ := q.List(); !slices.Equal(ids, []ulid.ULID{good}) {
 				t.Errorf("List = %v", ids)
 			}
-			findings, _ := q.Verify()
+			findings, _ := Verify(q.dir, q.opts)
 			if !hasFinding(findings, tc.kind, tc.name) {
 				t.Errorf("Verify findings %+v lack %s %s", findings, tc.kind, tc.name)
 			}
@@ -344,7 +344,7 @@ func TestHostileSymlinkPendingNeverFollowed(t *testing.T) {
 	if n := mustCount(t, q); n != 1 {
 		t.Errorf("Count = %d with a symlink, want 1", n)
 	}
-	findings, _ := q.Verify()
+	findings, _ := Verify(q.dir, q.opts)
 	if !hasFinding(findings, FindingSymlink, pendingName(id.String())) {
 		t.Errorf("Verify findings %+v lack the symlink", findings)
 	}
@@ -482,7 +482,7 @@ func TestHostileFIFOPending(t *testing.T) {
 		t.Skip("mkfifo:", err)
 	}
 	var findings []Finding
-	withWatchdog(t, func() { findings, _ = q.Verify() })
+	withWatchdog(t, func() { findings, _ = Verify(q.dir, q.opts) })
 	if !hasFinding(findings, FindingNotRegular, name) {
 		t.Errorf("Verify findings %+v lack not_regular %s", findings, name)
 	}
@@ -570,7 +570,7 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	was := fileState(t, outside)
-	findings, _ := q.Verify()
+	findings, _ := Verify(q.dir, q.opts)
 	if !hasFinding(findings, FindingSymlink, AuditLogName) {
 		t.Errorf("Verify findings %+v lack the audit log symlink", findings)
 	}
@@ -612,14 +612,14 @@ func TestHostileDirectoryFindings(t *testing.T) {
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
 	}
-	findings, err := Verify(link)
+	findings, err := Verify(link, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !hasFinding(findings, FindingDirSymlink, ".") {
 		t.Errorf("Verify(symlink) = %+v, want dir_symlink", findings)
 	}
-	findings, _ = Verify(dir)
+	findings, _ = Verify(dir, Options{})
 	if len(findings) != 0 {
 		t.Errorf("Verify of a clean queue: %+v", findings)
 	}
@@ -627,7 +627,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 		if err := os.Chmod(dir, mode); err != nil {
 			t.Fatal(err)
 		}
-		findings, _ = Verify(dir)
+		findings, _ = Verify(dir, Options{})
 		if !hasFinding(findings, FindingPermissions, ".") {
 			t.Errorf("Verify of a %v directory: %+v", mode, findings)
 		}
@@ -636,7 +636,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 	if err := os.Chmod(pendingPath(dir, id), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	findings, _ = Verify(dir)
+	findings, _ = Verify(dir, Options{})
 	if !hasFinding(findings, FindingPermissions, pendingName(id.String())) {
 		t.Errorf("Verify of a 0644 pending file: %+v", findings)
 	}
@@ -898,7 +898,10 @@ func TestVerifyReadOnlyEveryFinding(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "README"), []byte("foreign files are not ours to judge"), 0o600)
 
 	before := snapshot(t, dir)
-	for _, verify := range []func() ([]Finding, error){q.Verify, func() ([]Finding, error) { return Verify(dir) }} {
+	for _, verify := range []func() ([]Finding, error){
+		func() ([]Finding, error) { return Verify(q.dir, q.opts) },
+		func() ([]Finding, error) { return Verify(dir, Options{}) },
+	} {
 		findings, err := verify()
 		if err != nil {
 			t.Fatal(err)
@@ -937,7 +940,7 @@ func TestVerifyReadOnlyEveryFinding(t *testing.T) {
 		t.Errorf("relocking the held lock: %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "nope")
-	if _, err := Verify(missing); err == nil {
+	if _, err := Verify(missing, Options{}); err == nil {
 		t.Error("Verify of a missing directory succeeded")
 	}
 	if exists(t, missing) {
@@ -1022,7 +1025,7 @@ func TestHostileFolderSymlink(t *testing.T) {
 			if !exists(t, filepath.Join(dir, name)) {
 				t.Errorf("%s left its place", name)
 			}
-			findings, _ := q.Verify()
+			findings, _ := Verify(q.dir, q.opts)
 			if !slices.ContainsFunc(findings, func(f Finding) bool { return f.Name == folder && f.Kind.Violation() }) {
 				t.Errorf("Verify findings %+v do not flag the %s symlink", findings, folder)
 			}

@@ -43,20 +43,16 @@ type Queue struct {
 // then runs Recover, and it counts the pending records once.
 func Open(dir string, opts Options) (*Queue, error) {
 	opts = opts.resolved()
-	q := &Queue{dir: dir, opts: opts, fs: opts.fileSystem, idle: make(chan struct{})}
-	var err error
-	if q.fs == nil {
-		var fsy *fsys.OS
-		fsy, err = openDir(dir)
+	fsy, own := opts.fileSystem, false
+	if fsy == nil {
+		osfs, err := openDir(dir)
 		if err != nil {
 			return nil, err
 		}
-		q.fs, q.own = fsy, true
+		fsy, own = osfs, true
 	}
-	q.dirSync.fs = q.fs
-	q.dirSync.dir = "."
-	q.dirSync.cond = sync.NewCond(&q.dirSync.mu)
-	q.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	q := newQueue(dir, opts, fsy, own)
+	var err error
 	// One listing serves both recovery and the initial count.
 	var n int
 	if opts.SkipRecover {
@@ -72,6 +68,18 @@ func Open(dir string, opts Options) (*Queue, error) {
 	}
 	q.tally.reset(n, 0)
 	return q, nil
+}
+
+// newQueue returns a Queue on fsy with every field set; own says whether
+// the queue closes fsy. opts must be resolved. Open and Verify both build
+// their Queue here, so neither works on a half-initialised one.
+func newQueue(dir string, opts Options, fsy fsys.FS, own bool) *Queue {
+	q := &Queue{dir: dir, opts: opts, fs: fsy, own: own, idle: make(chan struct{})}
+	q.dirSync.fs = fsy
+	q.dirSync.dir = "."
+	q.dirSync.cond = sync.NewCond(&q.dirSync.mu)
+	q.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	return q
 }
 
 // openDir opens (creating if needed) the queue directory on the real disk.

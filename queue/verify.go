@@ -51,9 +51,16 @@ type Finding struct {
 
 // Verify checks the queue directory dir against the spec without changing
 // anything (spec R26), and returns every finding, sorted by name. It
-// does not create dir. The error is only for a directory that cannot be
-// read at all.
-func Verify(dir string) ([]Finding, error) {
+// neither creates dir nor needs an open Queue (so it works on a directory
+// no process may touch); opts are those the queue is used with, of which
+// MaxRecordSize matters (a larger pending file is corrupt). The error is
+// only for a directory that cannot be read at all.
+func Verify(dir string, opts Options) ([]Finding, error) {
+	opts = opts.resolved()
+	if opts.fileSystem != nil {
+		q := newQueue(dir, opts, opts.fileSystem, false)
+		return q.verify()
+	}
 	var out []Finding
 	if fi, err := os.Lstat(dir); err != nil {
 		return nil, opErr("verify", stepOpen, dir, err)
@@ -71,19 +78,10 @@ func Verify(dir string) ([]Finding, error) {
 	if err != nil {
 		return nil, opErr("verify", stepOpen, dir, err)
 	}
-	defer fsy.Close()
-	q := &Queue{dir: dir, fs: fsy, opts: Options{SkipRecover: true}.resolved(), idle: make(chan struct{})}
+	q := newQueue(dir, opts, fsy, true)
+	defer q.closeFS()
 	more, err := q.verify()
 	return append(out, more...), err
-}
-
-// Verify checks the queue's directory as the package-level Verify does.
-func (q *Queue) Verify() ([]Finding, error) {
-	if err := q.enter(); err != nil {
-		return nil, err
-	}
-	defer q.leave()
-	return q.verify()
 }
 
 func (q *Queue) verify() ([]Finding, error) {

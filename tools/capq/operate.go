@@ -193,7 +193,7 @@ is an object {"ulid","appended_at","size","state"}.`,
 			if err != nil {
 				return failf("%v", err)
 			}
-			findings, err := q.Verify()
+			findings, err := queue.Verify(q.Dir(), queue.Options{})
 			if err != nil {
 				return failf("%v", err)
 			}
@@ -409,7 +409,7 @@ func stats(q *queue.Queue) (Stats, error) {
 			st.OldestAgeSeconds = max(0, time.Since(t).Seconds())
 		}
 	}
-	findings, err := q.Verify()
+	findings, err := queue.Verify(q.Dir(), queue.Options{})
 	if err != nil {
 		return st, err
 	}
@@ -466,7 +466,7 @@ violations break the spec. Nothing in the directory is changed.`,
 			if _, err := openQueueDirOnly(e); err != nil {
 				return err
 			}
-			findings, err := queue.Verify(e.dir)
+			findings, err := queue.Verify(e.dir, queue.Options{})
 			if err != nil {
 				return failf("%v", err)
 			}

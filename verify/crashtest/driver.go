@@ -390,7 +390,7 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 	}
 
 	// No half-written file, nothing else against the spec.
-	findings, err := queue.Verify(cfg.Dir)
+	findings, err := queue.Verify(cfg.Dir, queue.Options{})
 	if err != nil {
 		return err
 	}
