@@ -824,7 +824,7 @@ func (m *machine) actPrune(c chooser) {
 	m.logf("Prune(%d) (process %d)", keep, p.n)
 	victims, _ := m.model.Victims(keep, ulid.ULID{})
 	trs := m.model.PruneTransitions(victims, queue.ReasonPruned)
-	res, err := p.q.Prune(keep)
+	res, err := p.q.Prune(context.Background(), keep)
 	if err != nil {
 		m.fatalf("Prune: %v", err)
 	}
@@ -982,7 +982,7 @@ func (m *machine) actTakeFuture(c chooser) {
 
 func (m *machine) actRecover(c chooser) {
 	p := m.pick(c)
-	rep, err := p.q.Recover()
+	rep, err := p.q.Recover(context.Background())
 	if err != nil {
 		m.fatalf("Recover: %v", err)
 	}
@@ -1163,7 +1163,7 @@ func (m *machine) cutShort(p *proc, c chooser) {
 		keep := c.Intn(n+1, "keep")
 		victims, _ := m.model.Victims(keep, ulid.ULID{})
 		trs := m.model.PruneTransitions(victims, queue.ReasonPruned)
-		p.q.Prune(keep)
+		p.q.Prune(context.Background(), keep)
 		m.settle(trs, false)
 	}
 }

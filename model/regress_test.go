@@ -43,11 +43,11 @@ func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, uli
 func TestAuditTornTail(t *testing.T) {
 	mem, ft, q, id := corruptRecordQueue(t)
 	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: syscall.ENOSPC, Short: true})
-	if _, err := q.Prune(0); err == nil {
+	if _, err := q.Prune(t.Context(), 0); err == nil {
 		t.Fatal("Prune with a failing audit write succeeded")
 	}
 	ft.Reset()
-	if _, err := q.Prune(0); err != nil {
+	if _, err := q.Prune(t.Context(), 0); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := auditAll(q)

@@ -97,7 +97,7 @@ func TestAuditLogRotation(t *testing.T) {
 		ids = append(ids, id)
 	}
 	for range 60 {
-		if _, err := q.Prune(max(0, len(ids)-1)); err != nil {
+		if _, err := q.Prune(t.Context(), max(0, len(ids)-1)); err != nil {
 			t.Fatal(err)
 		}
 		ids = ids[1:]

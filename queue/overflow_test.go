@@ -165,7 +165,7 @@ func TestPrune(t *testing.T) {
 	for i := range 7 {
 		ids = append(ids, mustAppend(t, q, sampleRecord(i, "")))
 	}
-	res, err := q.Prune(3)
+	res, err := q.Prune(t.Context(), 3)
 	if err != nil || res.Dropped != 4 {
 		t.Fatalf("Prune = %+v, %v", res, err)
 	}
@@ -179,7 +179,7 @@ func TestPrune(t *testing.T) {
 			t.Errorf("audit line %d = %+v", i, e)
 		}
 	}
-	if res, err := q.Prune(10); err != nil || res.Dropped != 0 {
+	if res, err := q.Prune(t.Context(), 10); err != nil || res.Dropped != 0 {
 		t.Fatalf("Prune above count = %+v, %v", res, err)
 	}
 	var seen []Delivery

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"slices"
@@ -18,8 +19,9 @@ type PruneResult struct {
 // Prune drops the oldest pending records until at most keep remain, writing
 // an audit line (reason "pruned") for each. Records locked by a consumer
 // are skipped, never deleted under it; corrupt ones are quarantined rather
-// than deleted.
-func (q *Queue) Prune(keep int) (PruneResult, error) {
+// than deleted. Cancelling ctx stops it between chunks of victims, each
+// made durable, with ctx's error and the counts so far.
+func (q *Queue) Prune(ctx context.Context, keep int) (PruneResult, error) {
 	if err := q.enter(); err != nil {
 		return PruneResult{}, err
 	}
@@ -31,7 +33,7 @@ func (q *Queue) Prune(keep int) (PruneResult, error) {
 	if err != nil {
 		return PruneResult{}, err
 	}
-	res, err := q.prune(count, max(keep, 0), ulid.ULID{}, ReasonPruned)
+	res, err := q.prune(ctx, count, max(keep, 0), ulid.ULID{}, ReasonPruned)
 	q.tally.reset(count-res.Dropped-res.Quarantined, start)
 	return res, err
 }
@@ -50,7 +52,7 @@ const pruneChunk = 256
 // The audit line comes first so that no record is ever dropped without
 // one; a crash after it may leave a record that the log calls dropped,
 // which the next prune drops (and logs) again.
-func (q *Queue) prune(count, target int, newest ulid.ULID, reason Reason) (PruneResult, error) {
+func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, reason Reason) (PruneResult, error) {
 	var res PruneResult
 	excess := count - target
 	if excess <= 0 {
@@ -78,6 +80,9 @@ func (q *Queue) prune(count, target int, newest ulid.ULID, reason Reason) (Prune
 		}
 	}
 	for len(ids) > 0 {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
 		n := min(len(ids), pruneChunk)
 		if err := q.pruneChunk(ids[:n], count, reason, &res); err != nil {
 			return res, err

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -59,7 +60,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 		n, err = q.count("open")
 	} else {
 		var rep RecoveryReport
-		rep, err = q.recover()
+		rep, err = q.recover(context.Background())
 		n = rep.pending
 	}
 	if err != nil {
@@ -594,7 +595,9 @@ func (q *Queue) afterAppend(n int, newest ulid.ULID) {
 	if count <= q.opts.MaxSize {
 		return
 	}
-	res, err := q.prune(count, q.opts.MaxSize-headroom(q.opts.MaxSize), newest, reasonOverflow)
+	// The append that triggered it has committed: the prune is not its
+	// caller's to cancel.
+	res, err := q.prune(context.Background(), count, q.opts.MaxSize-headroom(q.opts.MaxSize), newest, reasonOverflow)
 	q.tally.reset(count-res.Dropped-res.Quarantined, start)
 	if err != nil {
 		q.opts.Logger.Warn("capq: overflow prune failed", "dir", q.dir, "err", err)

@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -42,15 +44,15 @@ type RecoveryReport struct {
 // whose record is gone, and reports records in doubt. It never removes a
 // pending record, and never a lock that anybody holds. Open calls it unless
 // Options.SkipRecover is set.
-func (q *Queue) Recover() (RecoveryReport, error) {
+func (q *Queue) Recover(ctx context.Context) (RecoveryReport, error) {
 	if err := q.enter(); err != nil {
 		return RecoveryReport{}, err
 	}
 	defer q.leave()
-	return q.recover()
+	return q.recover(ctx)
 }
 
-func (q *Queue) recover() (RecoveryReport, error) {
+func (q *Queue) recover(ctx context.Context) (RecoveryReport, error) {
 	const op = "recover"
 	var rep RecoveryReport
 	var tmps, locks []string
@@ -76,7 +78,13 @@ func (q *Queue) recover() (RecoveryReport, error) {
 		return rep, opErr(op, stepList, ".", err)
 	}
 	now := q.opts.Clock()
+	// Cancelling ctx stops the removals; what was removed is still made
+	// durable below before ctx's error is returned.
+	var cancelled error
 	for _, name := range tmps {
+		if cancelled = ctx.Err(); cancelled != nil {
+			break
+		}
 		fi, err := q.fs.Lstat(name)
 		if err != nil || !fi.IsRegular() || now.Sub(fi.ModTime) < q.opts.TmpGrace {
 			continue
@@ -87,6 +95,9 @@ func (q *Queue) recover() (RecoveryReport, error) {
 	}
 	slices.Sort(locks)
 	for _, id := range locks {
+		if cancelled = cmp.Or(cancelled, ctx.Err()); cancelled != nil {
+			break
+		}
 		held, err := q.lockHeld(id)
 		if err != nil || held {
 			continue
@@ -108,13 +119,18 @@ func (q *Queue) recover() (RecoveryReport, error) {
 			c.release(true)
 		}
 	}
-	if err := q.undoHalfMoves(&rep); err != nil {
-		return rep, err
+	if cancelled == nil {
+		if err := q.undoHalfMoves(&rep); err != nil {
+			return rep, err
+		}
 	}
 	if len(rep.RemovedTmp)+len(rep.RemovedLocks) > 0 {
 		if err := q.syncDirs(op, "."); err != nil {
 			return rep, err
 		}
+	}
+	if cancelled != nil {
+		return rep, cancelled
 	}
 	if len(rep.InDoubt) > 0 {
 		q.opts.Logger.Info("capq: records in doubt (a consumer died or failed mid-delivery)", "dir", q.dir, "count", len(rep.InDoubt))

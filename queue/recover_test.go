@@ -84,7 +84,7 @@ func TestRecoverStrayTmpByAge(t *testing.T) {
 			var rep RecoveryReport
 			if via == "Recover" {
 				var err error
-				if rep, err = q.Recover(); err != nil {
+				if rep, err = q.Recover(t.Context()); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -182,7 +182,7 @@ func TestRecoverLocks(t *testing.T) {
 	}
 
 	q := openMem(t, m.FS(), Options{SkipRecover: true})
-	rep, err := q.Recover()
+	rep, err := q.Recover(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestRecoverLocks(t *testing.T) {
 	}
 
 	holder.Kill()
-	rep, err = q.Recover()
+	rep, err = q.Recover(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestRecoverLeavesUnsafeLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	rep, err := q.Recover()
+	rep, err := q.Recover(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,14 +295,14 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 	if len(findings) != 1 || findings[0].Kind != FindingStrayTmp || findings[0].Name != name {
 		t.Fatalf("Verify = %+v, want one stray_tmp finding for %s", findings, name)
 	}
-	if rep, err := q.Recover(); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, p) {
+	if rep, err := q.Recover(t.Context()); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, p) {
 		t.Fatalf("Recover removed a fresh lock temporary: %+v, %v", rep, err)
 	}
 	old := time.Now().Add(-2 * DefaultTmpGrace)
 	if err := os.Chtimes(p, old, old); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := q.Recover()
+	rep, err := q.Recover(t.Context())
 	if err != nil || len(rep.RemovedTmp) != 1 || exists(t, p) {
 		t.Fatalf("Recover kept an old lock temporary: %+v, %v", rep, err)
 	}
@@ -329,7 +329,7 @@ func TestRecoverUndoesHalfDoneDeadLetterMove(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dl, pendingName(other.String())), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := q.Recover()
+	rep, err := q.Recover(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func (a *adapter) serve(req *conform.Request) conform.Reply {
 		if req.Keep == nil || *req.Keep < 0 {
 			return protoErr(conform.ErrKindBadRequest, errors.New("prune needs keep >= 0"))
 		}
-		res, err := a.q.Prune(*req.Keep)
+		res, err := a.q.Prune(context.Background(), *req.Keep)
 		if err != nil {
 			return protoErr(conform.ErrKindIO, err)
 		}

@@ -516,7 +516,7 @@ func recoverCmd() *command {
 				return err
 			}
 			defer q.Close()
-			rep, err := q.Recover()
+			rep, err := q.Recover(e.ctx)
 			if err != nil {
 				return failf("%v", err)
 			}
@@ -681,7 +681,7 @@ of deleted. Prints dropped, quarantined and skipped counts.`,
 				return err
 			}
 			defer q.Close()
-			res, err := q.Prune(to)
+			res, err := q.Prune(e.ctx, to)
 			if err != nil {
 				return failf("%v", err)
 			}
