@@ -85,6 +85,11 @@ func newQueue(dir string, opts Options, fsy fsys.FS, own bool) *Queue {
 
 // openDir opens (creating if needed) the queue directory on the real disk.
 func openDir(dir string) (*fsys.OS, error) {
+	if !fsys.HasOS {
+		// Fail before creating anything: this system has no backend
+		// (fsys.ErrNoBackend wraps errors.ErrUnsupported).
+		return nil, opErr("open", stepOpen, dir, fsys.ErrNoBackend)
+	}
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

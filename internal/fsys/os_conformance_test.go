@@ -1,4 +1,4 @@
-//go:build linux
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
 
 package fsys
 
@@ -8,15 +8,29 @@ import (
 	"testing"
 )
 
+// TestOSFS runs the seam conformance suite on the real disk, once with
+// OpenOS (the system's fast paths, where it has them) and once with
+// OpenPortable (the code macOS and the BSDs run), so that Linux proves the
+// portable backend too. Spec R45.
 func TestOSFS(t *testing.T) {
-	testFS(t, func(t *testing.T) (FS, func(target, name string) error) {
-		dir := t.TempDir()
-		o, err := OpenOS(dir)
-		if err != nil {
-			t.Fatalf("OpenOS: %v", err)
-		}
-		return o, func(target, name string) error {
-			return os.Symlink(target, filepath.Join(dir, filepath.FromSlash(name)))
-		}
-	})
+	for _, b := range []struct {
+		name string
+		open func(string) (*OS, error)
+	}{
+		{"default", OpenOS},
+		{"portable", OpenPortable},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			testFS(t, func(t *testing.T) (FS, func(target, name string) error) {
+				dir := t.TempDir()
+				o, err := b.open(dir)
+				if err != nil {
+					t.Fatalf("open %s: %v", b.name, err)
+				}
+				return o, func(target, name string) error {
+					return os.Symlink(target, filepath.Join(dir, filepath.FromSlash(name)))
+				}
+			})
+		})
+	}
 }

@@ -1,0 +1,8 @@
+//go:build capq_portable
+
+package fsys
+
+// forcePortable makes OpenOS use the portable code paths everywhere: the
+// build tag capq_portable runs every test of the queue on the backend that
+// macOS and the BSDs use.
+const forcePortable = true
