@@ -2,6 +2,7 @@ package fsys
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -361,6 +362,79 @@ var conformance = []struct {
 		ffi, _ := fresh.Stat()
 		if hfi.Ino == ffi.Ino {
 			t.Errorf("recreated file has the unlinked file's inode %d", hfi.Ino)
+		}
+	}},
+	{"CreateLocked", func(t *testing.T, fsys FS, symlink func(string, string) error) {
+		// Spec R45: the file is locked by its creator when its name
+		// appears, it never replaces an entry, and no other name is left
+		// behind by a successful creation.
+		mustMkdir(t, fsys, "sub")
+		for _, name := range []string{"x.lock", "sub/y.lock"} {
+			f, err := fsys.CreateLocked(name, 0o600)
+			if err != nil {
+				t.Fatalf("CreateLocked(%q): %v", name, err)
+			}
+			other := mustOpen(t, fsys, name, os.O_RDWR, 0)
+			wantErrno(t, other.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
+			wantErrno(t, other.Flock(LockShared|LockNonBlocking), syscall.EWOULDBLOCK)
+			if fi := mustLstat(t, fsys, name); !fi.IsRegular() || fi.Mode.Perm() != 0o600 {
+				t.Errorf("Lstat(%q) = %v, want a regular file with mode 0600", name, fi.Mode)
+			}
+			_, err = fsys.CreateLocked(name, 0o600)
+			wantErrno(t, err, syscall.EEXIST)
+			mustFlock(t, f, Unlock)
+			mustFlock(t, other, LockExclusive|LockNonBlocking)
+			mustClose(t, other)
+			mustClose(t, f)
+		}
+		if got := readDirNames(t, fsys, "."); !slices.Equal(got, []string{"sub", "x.lock"}) {
+			t.Errorf("after CreateLocked, ReadDir(.) = %v, want [sub x.lock]", got)
+		}
+		if got := readDirNames(t, fsys, "sub"); !slices.Equal(got, []string{"y.lock"}) {
+			t.Errorf("after CreateLocked, ReadDir(sub) = %v, want [y.lock]", got)
+		}
+		// Neither a file, a directory nor a symlink (even a dangling one)
+		// is replaced or followed.
+		mustMkdir(t, fsys, "d.lock")
+		if err := symlink("nowhere", "s.lock"); err != nil {
+			t.Fatalf("symlink: %v", err)
+		}
+		for _, name := range []string{"x.lock", "d.lock", "s.lock"} {
+			_, err := fsys.CreateLocked(name, 0o600)
+			wantErrno(t, err, syscall.EEXIST)
+		}
+		if fi := mustLstat(t, fsys, "s.lock"); fi.Mode&fs.ModeSymlink == 0 {
+			t.Errorf("CreateLocked replaced the symlink s.lock: %v", fi.Mode)
+		}
+		_, err := fsys.CreateLocked("missing/z.lock", 0o600)
+		wantErrno(t, err, syscall.ENOENT)
+	}},
+	{"ReadDirMany", func(t *testing.T, fsys FS, _ func(string, string) error) {
+		// Spec R45: a listing larger than any batch or buffer of the
+		// implementation reports every entry exactly once.
+		const n = 1500
+		for i := range n {
+			f := mustOpen(t, fsys, fmt.Sprintf("f%04d", i), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			mustClose(t, f)
+		}
+		seen := make(map[string]int, n)
+		err := fsys.ReadDir(".", func(name []byte, typ EntryType) error {
+			seen[string(name)]++
+			if typ != TypeRegular && typ != TypeUnknown {
+				t.Errorf("ReadDir: %s has type %v", name, typ)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ReadDir: %v", err)
+		}
+		if len(seen) != n {
+			t.Errorf("ReadDir listed %d names, want %d", len(seen), n)
+		}
+		for name, c := range seen {
+			if c != 1 {
+				t.Errorf("ReadDir listed %s %d times", name, c)
+			}
 		}
 	}},
 	{"CloseFS", func(t *testing.T, fsys FS, _ func(string, string) error) {

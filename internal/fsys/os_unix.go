@@ -171,9 +171,18 @@ func (o *OS) CreateLocked(name string, perm fs.FileMode) (File, error) {
 	return createLockedNamed(dfd, base, name, perm)
 }
 
+// lockWindowHook, when not nil, is called between the creation of a lock
+// file and its flock. Tests set it to widen that window, so that a lock
+// creation that let the file be seen before it is locked would be caught
+// every time (os_lockrace_test.go). It is nil in production.
+var lockWindowHook func()
+
 // lockAndLink takes an exclusive flock on fd and then gives the file its
 // name; on any error it closes fd.
 func lockAndLink(fd int, name string, link func() error) (File, error) {
+	if h := lockWindowHook; h != nil {
+		h() // tests widen the window between creating and locking
+	}
 	for {
 		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
