@@ -34,3 +34,25 @@ func TestOSFS(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenOSBackend checks that the capq_portable build tag reaches OpenOS,
+// so that `go test -tags capq_portable` really runs the queue's tests on
+// the portable backend. Spec R45.
+func TestOpenOSBackend(t *testing.T) {
+	o, err := OpenOS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if o.Portable() != forcePortable {
+		t.Errorf("OpenOS().Portable() = %v with forcePortable = %v", o.Portable(), forcePortable)
+	}
+	p, err := OpenPortable(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if !p.Portable() {
+		t.Error("OpenPortable().Portable() = false")
+	}
+}
