@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,8 +44,9 @@ func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, uli
 func TestAuditTornTail(t *testing.T) {
 	mem, ft, q, id := corruptRecordQueue(t)
 	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: syscall.ENOSPC, Short: true})
-	if _, err := q.Prune(t.Context(), 0); err == nil {
-		t.Fatal("Prune with a failing audit write succeeded")
+	// Spec R33: the corrupt record is left in place and reported.
+	if res, err := q.Prune(t.Context(), 0); err != nil || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, syscall.ENOSPC) {
+		t.Fatalf("Prune with a failing audit write = %+v, %v; want the record left and ENOSPC reported", res, err)
 	}
 	ft.Reset()
 	if _, err := q.Prune(t.Context(), 0); err != nil {
@@ -64,9 +66,11 @@ func TestAuditTornTail(t *testing.T) {
 	}
 }
 
+var errLeft = errors.New("left")
+
 // TestQuarantineLstatError: when the file system fails every call (a disk
 // that returns EIO, or a process being killed), quarantining a corrupt file
-// must return an error, not spin forever probing for a free name in
+// must give up (the file is left and reported, spec R33), not spin forever probing for a free name in
 // quarantine/ (queue.quarantine loops while Lstat fails with anything but
 // ENOENT). Found by TestMachine (a crash at a file-system call of Ingest).
 func TestQuarantineLstatError(t *testing.T) {
@@ -74,13 +78,18 @@ func TestQuarantineLstatError(t *testing.T) {
 	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: syscall.EIO})
 	done := make(chan error, 1)
 	go func() {
-		_, err := q.Ingest(context.Background(), func(context.Context, queue.Delivery) error { return nil }, queue.IngestOptions{})
+		res, err := q.Ingest(context.Background(), func(context.Context, queue.Delivery) error { return nil }, queue.IngestOptions{})
+		if err == nil && (res.Quarantined != 0 || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, syscall.EIO)) {
+			err = fmt.Errorf("Ingest = %+v; want the file left and the EIO reported (spec R33)", res)
+		} else if err == nil {
+			err = errLeft
+		}
 		done <- err
 	}()
 	select {
 	case err := <-done:
-		if err == nil {
-			t.Fatal("Ingest quarantined a file although every Lstat in quarantine/ failed")
+		if err != errLeft {
+			t.Fatal(err)
 		}
 	case <-time.After(20 * time.Second): // a deadlock detector, not a performance bound
 		t.Fatal("Ingest still running after 20s: queue.quarantine loops on Lstat errors other than ENOENT")

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
@@ -24,6 +25,12 @@ type claim struct {
 	fresh bool // this claim created the lock file
 	prior int  // attempts made before this claim, from the lock file
 	hist  []byte
+
+	// How end leaves the lock file: removed when the record is gone;
+	// kept when an attempt was made (it records the attempt); otherwise
+	// removed only if this claim created it.
+	gone, keep bool
+	ended      bool
 }
 
 var errNotRegular = errors.New("not a regular file")
@@ -119,7 +126,7 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 		}
 		c.f = f
 		if !c.fresh && held.Size > 0 {
-			if c.hist, c.prior, err = readHistory(f); err != nil {
+			if c.hist, c.prior, err = readHistory(f, held.Size); err != nil {
 				// Guessing would understate the attempts.
 				f.Close()
 				return nil, opErr(op, stepRead, c.lock, err)
@@ -131,38 +138,101 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 			// which records nothing).
 			c.prior = 1
 		}
+		c.compact()
 		return c, nil
 	}
 }
 
 // historyLine is one line of a lock file's attempt history.
 type historyLine struct {
-	Attempt int    `json:"attempt"`
-	Started string `json:"started,omitempty"`
-	Failed  string `json:"failed,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Attempt  json.Number `json:"attempt"`
+	Started  string      `json:"started,omitempty"`
+	Failed   string      `json:"failed,omitempty"`
+	Error    string      `json:"error,omitempty"`
+	Released string      `json:"released,omitempty"` // attempt n never ran: not charged (R34)
+	// Compacted is set on the line that sums up a compacted history: the
+	// attempts before it were made, their lines are gone (R35).
+	Compacted bool `json:"compacted,omitempty"`
 }
 
-// readHistory reads a lock file's attempt history (at most maxHistory
-// bytes) and returns it with the highest attempt number it records. Lines
-// that do not parse, such as a line torn by a crash, are ignored.
-func readHistory(f fsys.File) ([]byte, int, error) {
-	data, err := io.ReadAll(io.LimitReader(f, maxHistory))
+// maxAttempt is where attempt counts saturate (spec R35): a history that
+// records a larger number, up to and beyond what an int holds, counts as
+// this many, so that attempt() never overflows and every MaxAttempts is
+// reached.
+const maxAttempt = 1<<31 - 1
+
+// historyCompactAt is the history size past which a claim compacts it to
+// one summary line (spec R35), keeping lock files small and every count
+// within the bounded read.
+const historyCompactAt = 64 << 10
+
+// parseAttempt reads an attempt number, saturating at maxAttempt; it
+// reports false for a line without a positive integer.
+func parseAttempt(n json.Number) (int, bool) {
+	s := string(n)
+	if s == "" || s[0] == '-' || strings.ContainsAny(s, ".eE") {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange) || err == nil && v > maxAttempt:
+		return maxAttempt, true
+	case err != nil || v == 0:
+		return 0, false
+	}
+	return int(v), true
+}
+
+// readHistory reads a lock file's attempt history and returns it with the
+// number of attempts it records: the highest attempt number, except that a
+// "released" line for that number (an attempt that never ran) takes it
+// back by one. Lines that do not parse, such as a line torn by a crash,
+// are ignored. A history larger than maxHistory (not written by capq, or
+// not compacted) is read from its last maxHistory bytes: the attempt
+// numbers grow line by line, so the highest is at the end.
+func readHistory(f fsys.File, size int64) ([]byte, int, error) {
+	var data []byte
+	var err error
+	if size <= maxHistory {
+		data, err = io.ReadAll(io.LimitReader(f, maxHistory))
+	} else {
+		data = make([]byte, maxHistory)
+		var n int
+		n, err = f.ReadAt(data, size-maxHistory)
+		data = data[:n]
+		if err == io.EOF {
+			err = nil
+		}
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			data = data[i+1:] // a partial first line
+		}
+	}
 	if err != nil {
 		return nil, 0, err
 	}
 	prior := 0
 	for line := range bytes.Lines(data) {
 		var h historyLine
-		if json.Unmarshal(line, &h) == nil && h.Attempt > prior {
-			prior = h.Attempt
+		if json.Unmarshal(line, &h) != nil {
+			continue
+		}
+		a, ok := parseAttempt(h.Attempt)
+		switch {
+		case !ok:
+		case h.Released != "":
+			if a == prior {
+				prior = a - 1
+			}
+		case a > prior:
+			prior = a
 		}
 	}
 	return data, prior, nil
 }
 
-// attempt is the number of this delivery: 1 for the first.
-func (c *claim) attempt() int { return c.prior + 1 }
+// attempt is the number of this delivery: 1 for the first. It saturates
+// at maxAttempt.
+func (c *claim) attempt() int { return min(c.prior, maxAttempt-1) + 1 }
 
 // recordStart notes in the lock file that attempt n is starting. A first
 // attempt writes nothing: an empty lock file already says "one attempt,
@@ -172,22 +242,55 @@ func (c *claim) attempt() int { return c.prior + 1 }
 // process, and after a power cut it may be lower than the truth, never
 // higher (spec R16).
 func (c *claim) recordStart() {
-	if c.prior == 0 || len(c.hist) >= maxHistory {
+	if c.prior == 0 {
 		return
 	}
-	c.appendHistory(historyLine{Attempt: c.attempt(), Started: c.q.now()})
+	c.appendHistory(historyLine{Attempt: attemptNumber(c.attempt()), Started: c.q.now()})
+}
+
+// unrecordStart takes back the attempt recordStart charged, for a delivery
+// whose handler never ran (spec R34): a first attempt's lock file, created
+// by this claim, is removed by end; a later one gets a "released" line.
+func (c *claim) unrecordStart() {
+	if c.prior == 0 {
+		c.keep = false
+		return
+	}
+	c.appendHistory(historyLine{Attempt: attemptNumber(c.attempt()), Released: c.q.now()})
 }
 
 // recordFailure notes in the lock file that the current attempt failed.
 func (c *claim) recordFailure(herr error) {
-	if len(c.hist) >= maxHistory {
-		return
-	}
 	msg := "<nil>"
 	if herr != nil {
 		msg = truncate(herr.Error(), 1024)
 	}
-	c.appendHistory(historyLine{Attempt: c.attempt(), Failed: c.q.now(), Error: msg})
+	c.appendHistory(historyLine{Attempt: attemptNumber(c.attempt()), Failed: c.q.now(), Error: msg})
+}
+
+func attemptNumber(n int) json.Number { return json.Number(strconv.Itoa(n)) }
+
+// compact replaces a history past historyCompactAt by one summary line
+// holding the count, when the lock file can be truncated (spec R35). The
+// claim holds the lock, so no capq writer is appending; the reference never
+// writes into lock files. A process crash between the truncation and the
+// write leaves an empty lock file, which counts as one attempt: the count
+// can then be too low (R28), never too high.
+func (c *claim) compact() {
+	t, ok := c.f.(fsys.Truncater)
+	if !ok || len(c.hist) < historyCompactAt {
+		return
+	}
+	line, _ := json.Marshal(historyLine{Attempt: attemptNumber(c.prior), Compacted: true})
+	line = append(line, '\n')
+	if c.prior == 0 || t.Truncate(0) != nil {
+		return
+	}
+	if n, err := c.f.Write(line); err == nil && n == len(line) {
+		c.hist = line
+	} else {
+		c.hist = nil
+	}
 }
 
 func (c *claim) appendHistory(h historyLine) {
@@ -204,21 +307,42 @@ func (c *claim) appendHistory(h historyLine) {
 // history returns the attempt history as JSON Lines.
 func (c *claim) history() []byte { return c.hist }
 
-// release ends the claim and keeps the lock file (it records the attempt,
-// as the reference's crash marker does), or removes it when this claim
-// created it and made no attempt.
-func (c *claim) release(keepFile bool) {
-	if !keepFile && c.fresh {
-		c.q.fs.Remove(c.lock)
+// end ends the claim, in one step whatever the way out: the lock file is
+// unlinked while still held when the record is gone (delivered, dropped or
+// moved), kept when an attempt was made (the reference's crash marker,
+// with the history), and otherwise unlinked only if this claim created it
+// (so that a claim that made no attempt does not count as one). Then the
+// lock is closed. Errors of these clean-up steps are returned, for the
+// caller to report. A second call does nothing.
+func (c *claim) end() error {
+	if c.ended {
+		return nil
 	}
-	c.f.Close()
+	c.ended = true
+	var err error
+	if c.gone || !c.keep && c.fresh {
+		if rerr := c.q.fs.Remove(c.lock); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = opErr("claim", stepUnlink, c.lock, rerr)
+		}
+	}
+	if cerr := c.f.Close(); cerr != nil {
+		err = errors.Join(err, opErr("claim", stepClose, c.lock, cerr))
+	}
+	return err
 }
 
-// finish ends a claim whose record is gone (delivered, dropped or moved):
-// the lock file is unlinked while still held, then closed.
-func (c *claim) finish() {
-	c.q.fs.Remove(c.lock)
-	c.f.Close()
+// release ends the claim keeping the lock file (keepFile) or removing it
+// if this claim created it.
+func (c *claim) release(keepFile bool) error {
+	c.keep = keepFile
+	return c.end()
+}
+
+// finish ends a claim whose record is gone: the lock file is unlinked
+// while still held, then closed.
+func (c *claim) finish() error {
+	c.gone = true
+	return c.end()
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -14,14 +14,18 @@ import (
 
 // deadLetter moves a record whose handler failed MaxAttempts times into
 // the dead-letter folder, with its attempt history beside it, and writes an
-// audit line (spec R17). The claim is finished on success.
+// audit line (spec R17). On success the claim is marked gone; the caller
+// ends it.
 func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	const op = "dead-letter"
 	if err := q.ensureDir(op, DeadLetterDir); err != nil {
 		return err
 	}
 	name := pendingName(c.id)
-	hist := DeadLetterDir + "/" + pendingPrefix + c.id + historySuffix
+	dst, hist, err := q.deadLetterSlot(op, c.id)
+	if err != nil {
+		return err
+	}
 	// The history is written (and fsynced) before the record moves, so a
 	// dead letter is never without it.
 	if err := q.writeDurable(op, hist, c.history()); err != nil {
@@ -33,16 +37,41 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	if err := q.writeAudit(op, []AuditEntry{{
 		TS: q.now(), Reason: ReasonDeadLetter, ULID: c.id,
 		AppendedAt: FormatAppendedAt(env.AppendedAt),
-		File:       DeadLetterDir + "/" + name, Attempts: c.attempt(),
+		File:       dst, Attempts: c.attempt(),
 		Detail: truncate(herr.Error(), 1024),
 	}}); err != nil {
 		return err
 	}
-	if err := q.fs.Rename(name, DeadLetterDir+"/"+name); err != nil {
+	if err := q.fs.Rename(name, dst); err != nil {
 		return opErr(op, stepRename, name, err)
 	}
-	c.finish()
+	c.gone = true // the caller's claim.end removes the lock
 	return q.syncDirs(op, DeadLetterDir, ".")
+}
+
+// deadLetterSlot returns the names a new dead letter of id takes: its own
+// name and history name, or, when an earlier dead letter of the same ULID
+// holds that name (a record of that ULID appended again, or restored),
+// the first free numbered pair pending-<ULID>.json.N and
+// pending-<ULID>.history.N. An earlier dead letter and its history are
+// never replaced (spec R36).
+func (q *Queue) deadLetterSlot(op, id string) (dst, hist string, err error) {
+	base := DeadLetterDir + "/" + pendingPrefix + id
+	for i := 0; i <= maxQuarantineCopies; i++ {
+		suffix := ""
+		if i > 0 {
+			suffix = "." + itoa(i)
+		}
+		dst, hist = base+pendingSuffix+suffix, base+historySuffix+suffix
+		_, err := q.fs.Lstat(dst)
+		if errors.Is(err, fs.ErrNotExist) {
+			return dst, hist, nil
+		}
+		if err != nil {
+			return "", "", opErr(op, stepOpen, dst, folderErr(err))
+		}
+	}
+	return "", "", opErr(op, stepRename, base+pendingSuffix, fs.ErrExist)
 }
 
 // DeadLetters returns the ULIDs of the dead-lettered records, oldest first.
@@ -69,7 +98,7 @@ func (q *Queue) deadLetters() ([]ulid.ULID, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, opErr("dead-letters", stepList, DeadLetterDir, err)
+		return nil, opErr("dead-letters", stepList, DeadLetterDir, folderErr(err))
 	}
 	slices.SortFunc(ids, ulid.ULID.Compare)
 	return ids, nil
@@ -162,12 +191,18 @@ func (q *Queue) requeue(id ulid.ULID) error {
 			return opErr(op, stepRename, src, err)
 		}
 	}
-	c.finish()
-	q.fs.Remove(DeadLetterDir + "/" + pendingPrefix + s + historySuffix)
-	return q.syncDirs(op, ".", DeadLetterDir)
+	// The record is back: what follows is clean-up, whose errors are
+	// returned (the requeue itself happened).
+	return errors.Join(c.finish(),
+		q.removeErr(op, DeadLetterDir+"/"+pendingPrefix+s+historySuffix),
+		q.syncDirs(op, ".", DeadLetterDir))
 }
 
-// RequeueAll requeues every dead letter and returns how many it moved.
+// RequeueAll requeues every dead letter and returns how many it moved. A
+// dead letter it cannot requeue (a symlink or directory at its name, a
+// pending file of the same name, a lock held by a consumer) is left where
+// it is and the others are still requeued (spec R36): the error joins one
+// error per dead letter left (at most 64, then a count).
 func (q *Queue) RequeueAll() (int, error) {
 	if err := q.enter(); err != nil {
 		return 0, err
@@ -177,10 +212,18 @@ func (q *Queue) RequeueAll() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for i, id := range ids {
+	n := 0
+	var errs []error
+	for _, id := range ids {
 		if err := q.requeue(id); err != nil {
-			return i, err
+			if len(errs) < maxProblems {
+				errs = append(errs, err)
+			} else if len(errs) == maxProblems {
+				errs = append(errs, errors.New("capq: requeue: more dead letters left"))
+			}
+			continue
 		}
+		n++
 	}
-	return len(ids), nil
+	return n, errors.Join(errs...)
 }

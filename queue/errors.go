@@ -192,3 +192,25 @@ func unsafeErr(err error) error {
 func isNotFolder(err error) bool {
 	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
 }
+
+// ErrNotHandlerFault is wrapped by the errors NotHandlerFault returns.
+var ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
+
+// NotHandlerFault marks err, returned by a Handler, as a failure that is
+// not the handler's: the handler never ran (a fork or exec failed, a
+// resource limit was hit, the operator interrupted the drain before it
+// started). Ingest then releases the record without using an attempt,
+// lists err in IngestResult.Problems, counts it in IngestResult.Released,
+// and goes on with the drain (spec R34). The result wraps both err and
+// ErrNotHandlerFault.
+func NotHandlerFault(err error) error {
+	if err == nil {
+		err = errors.New("delivery not started")
+	}
+	return &notHandlerFault{err: err}
+}
+
+type notHandlerFault struct{ err error }
+
+func (e *notHandlerFault) Error() string   { return "not the handler's fault: " + e.err.Error() }
+func (e *notHandlerFault) Unwrap() []error { return []error{e.err, ErrNotHandlerFault} }

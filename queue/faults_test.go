@@ -160,8 +160,9 @@ func TestAppendBatchFaultLeavesNone(t *testing.T) {
 	}
 }
 
-// Spec R10, R11: every step of Ingest failing with every errno. The error
-// is an *OpError naming the step and wrapping the errno; no record is lost
+// Spec R10, R11, R33: every step of Ingest failing with every errno. The
+// error (or, for a step of one record, the problem reported while the
+// drain goes on) is an *OpError naming the step and wrapping the errno; no record is lost
 // or half-delivered; once the fault is gone the rest drains, and the
 // attempt count says whether the handler saw the record before.
 func TestIngestFaults(t *testing.T) {
@@ -172,13 +173,16 @@ func TestIngestFaults(t *testing.T) {
 		// seen: the handler saw the faulted record before the failure,
 		// so its next delivery is a second attempt.
 		seen bool
+		// perRecord: the fault concerns that record only; the drain
+		// goes on and reports it (R33).
+		perRecord bool
 	}{
-		{fsys.OpOpen, isName(lockSuffix), "lock", false},
-		{fsys.OpFlock, isName(lockSuffix), "lock", false},
-		{fsys.OpOpen, isName(pendingSuffix), "open", false},
-		{fsys.OpRead, isName(pendingSuffix), "read", false},
-		{fsys.OpRemove, isName(pendingSuffix), "unlink", true},
-		{fsys.OpSyncDir, nil, "fsync-dir", true},
+		{fsys.OpOpen, isName(lockSuffix), "lock", false, true},
+		{fsys.OpFlock, isName(lockSuffix), "lock", false, true},
+		{fsys.OpOpen, isName(pendingSuffix), "open", false, true},
+		{fsys.OpRead, isName(pendingSuffix), "read", false, true},
+		{fsys.OpRemove, isName(pendingSuffix), "unlink", true, false},
+		{fsys.OpSyncDir, nil, "fsync-dir", true, false},
 	}
 	for _, st := range steps {
 		for _, errno := range faultErrnos {
@@ -198,7 +202,14 @@ func TestIngestFaults(t *testing.T) {
 				f.Inject(fsys.Rule{Op: st.op, Match: st.match, After: after, Times: 1, Err: errno})
 				var first []Delivery
 				res, err := q.Ingest(context.Background(), collect(&first), IngestOptions{})
-				if err == nil {
+				if st.perRecord {
+					// Spec R33: a problem with one record leaves that
+					// record, reported, and the drain goes on.
+					if err != nil || res.Left != 1 || res.Delivered != 2 || len(res.Problems) != 1 {
+						t.Fatalf("Ingest = %+v, %v with a failing %s; want 2 delivered, 1 left and reported", res, err, st.op)
+					}
+					err = res.Problems[0].Err
+				} else if err == nil {
 					t.Fatalf("Ingest = %+v with a failing %s", res, st.op)
 				}
 				if !errors.Is(err, errno) {
@@ -336,7 +347,7 @@ func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
 		return nil
 	})
 	var seen []Delivery
-	_, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
+	res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
 	// Regression: quarantine used to probe name.1, name.2, ... until
 	// Lstat said ENOENT, so any other error (EIO, EACCES, every call
 	// after a power cut) hung Ingest. TestPowerCutAtEveryStepOfIngest
@@ -344,8 +355,10 @@ func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
 	if probes > 10 {
 		t.Errorf("quarantine probed %d destination names on EIO, want it to give up", probes)
 	}
-	if !errors.Is(err, syscall.EIO) {
-		t.Errorf("Ingest = %v, want the EIO of the failed probe", err)
+	// Spec R33: the quarantine is switched off for the drain, the file
+	// stays, and the failure is reported.
+	if err != nil || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, syscall.EIO) {
+		t.Errorf("Ingest = %+v, %v, want the file left and the EIO of the failed probe reported", res, err)
 	}
 	kept := exists(t, filepath.Join(dir, name))
 	if ents, err := os.ReadDir(filepath.Join(dir, QuarantineDir)); err == nil {

@@ -53,6 +53,11 @@ func auditFor(t testing.TB, q *Queue, reason Reason, id string) []AuditEntry {
 	return out
 }
 
+// problemIs reports whether one of the problems wraps target.
+func problemIs(ps []Problem, target error) bool {
+	return slices.ContainsFunc(ps, func(p Problem) bool { return errors.Is(p.Err, target) })
+}
+
 func hasFinding(fs []Finding, kind FindingKind, name string) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Kind == kind && f.Name == name })
 }
@@ -580,9 +585,9 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 	badName := pendingName(bad.String())
 	writeRaw(t, filepath.Join(dir, badName), "not json")
 	var seen []Delivery
-	_, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
-	if !errors.Is(err, ErrUnsafeFile) {
-		t.Errorf("Ingest with an audit-log symlink: %v, want ErrUnsafeFile", err)
+	res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
+	if err != nil || !problemIs(res.Problems, ErrUnsafeFile) {
+		t.Errorf("Ingest with an audit-log symlink: %+v, %v; want the ErrUnsafeFile reported (R33)", res, err)
 	}
 	if !exists(t, filepath.Join(dir, badName)) {
 		t.Error("the corrupt file moved without an audit line")
@@ -1015,9 +1020,9 @@ func TestHostileFolderSymlink(t *testing.T) {
 				name = pendingName(id.String())
 				h = failing(new([]Delivery), id)
 			}
-			_, err := q.Ingest(context.Background(), h, IngestOptions{MaxAttempts: 1})
-			if !errors.Is(err, ErrUnsafeFile) {
-				t.Errorf("Ingest = %v, want ErrUnsafeFile", err)
+			res, err := q.Ingest(context.Background(), h, IngestOptions{MaxAttempts: 1})
+			if err != nil || res.Left != 1 || !problemIs(res.Problems, ErrUnsafeFile) {
+				t.Errorf("Ingest = %+v, %v; want the record left and ErrUnsafeFile reported (R33)", res, err)
 			}
 			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 				t.Errorf("files moved out of the queue through the symlink: %v", ents)

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -38,6 +39,18 @@ type IngestResult struct {
 	Quarantined  int // corrupt or unsafe files moved to the quarantine folder
 	DeadLettered int // records moved to the dead-letter folder
 	Failed       int // handler failures (each stops the drain unless MaxAttempts is set)
+	// Left counts records left in place because of a problem with that
+	// record (unreadable, its lock file unusable) or with the side path it
+	// needed (quarantine or dead letters off): each is listed in Problems,
+	// and the drain went on (spec R33).
+	Left int
+	// Released counts deliveries whose handler returned an error marked
+	// NotHandlerFault: the record was released without using an attempt
+	// (spec R34).
+	Released int
+	// Problems lists what the drain went past (at most 64): records left,
+	// side paths switched off, clean-up steps that failed.
+	Problems []Problem
 }
 
 // Ingest delivers pending records to h, oldest first, until the queue is
@@ -92,6 +105,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 		}
 		return nil
 	}
+	d := &drain{res: &res, opts: opts}
 	var id [ulid.EncodedSize]byte
 	for _, u := range ids {
 		if err := ctx.Err(); err != nil {
@@ -111,7 +125,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 			break
 		}
 		u.AppendString(id[:0])
-		outcome, err := q.ingestOne(ctx, string(id[:]), unsafe[u], h, opts, &res)
+		outcome, err := q.ingestOne(ctx, string(id[:]), unsafe[u], h, d)
 		if outcome == outcomeDeleted {
 			unsynced++
 			if unsynced >= q.opts.DeleteSyncEvery {
@@ -134,67 +148,76 @@ const (
 	outcomeDeleted
 )
 
-// ingestOne handles one record under its claim.
-func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h Handler, opts IngestOptions, res *IngestResult) (outcome, error) {
+// drain is the state of one Ingest call that outlives a record: the result
+// and the side paths (quarantine, dead letters) found broken, which stay
+// off for the rest of the call (spec R33).
+type drain struct {
+	res          *IngestResult
+	opts         IngestOptions
+	noQuarantine error // why the quarantine folder is off, or nil
+	noDeadLetter error // why the dead-letter folder is off, or nil
+}
+
+// leave reports a record left in place because of err, and goes on.
+func (d *drain) leave(name string, err error) {
+	d.res.Left++
+	addProblem(&d.res.Problems, name, err)
+}
+
+// ingestOne handles one record under its claim. Every way out ends the
+// claim in one deferred step (claim.end): the lock file goes when the
+// record is gone, stays when an attempt was made, and otherwise goes if
+// this claim created it. Errors of that clean-up are reported as
+// problems, never dropped.
+func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h Handler, d *drain) (out outcome, err error) {
+	res := d.res
 	c, err := q.claimRecord("ingest", id)
 	if err == errBusy {
 		res.Skipped++
 		return outcomeNone, nil
 	}
 	if err != nil {
-		if errors.Is(err, ErrUnsafeFile) {
-			// A symlink or special file where the lock belongs: move it
-			// aside for a human and leave the record for the next pass.
-			if qerr := q.quarantine("ingest", lockName(id), "unsafe lock file: "+err.Error()); qerr == nil {
-				res.Quarantined++
-				res.Skipped++
-				return outcomeNone, nil
-			}
-		}
-		return outcomeNone, err
+		return outcomeNone, q.claimFailed(d, id, err)
 	}
+	defer func() {
+		if cerr := c.end(); cerr != nil {
+			addProblem(&res.Problems, c.lock, cerr)
+		}
+	}()
 	name := pendingName(id)
 	var data []byte
 	if listedUnsafe && !q.nowRegular(name) {
 		// A symlink, FIFO, socket or device: never opened (opening a
 		// device can have effects), only moved aside.
-		err = errors.Join(opErr("ingest", stepOpen, name, errors.New("not a regular file")), ErrUnsafeFile)
+		err = errors.Join(opErr("ingest", stepOpen, name, errNotRegularFile), ErrUnsafeFile)
 	} else {
 		data, err = q.readPending(name)
 	}
+	var env Envelope
+	if err == nil {
+		env, err = DecodeEnvelope(name, data)
+	}
+	var se *SchemaError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Delivered or dropped by someone else since we listed it.
-		c.finish()
+		c.gone = true
 		res.Skipped++
 		return outcomeNone, nil
+	case errors.As(err, &se):
+		return outcomeNone, err // R14: stop, leave it for a newer consumer
 	case errors.Is(err, ErrUnsafeFile) || errors.Is(err, ErrCorrupt):
-		qerr := q.quarantine("ingest", name, err.Error())
-		if qerr != nil {
-			c.release(true)
-			return outcomeNone, qerr
+		if q.setAside(d, name, err) {
+			c.gone = true
+			res.Quarantined++
+			return outcomeDeleted, nil
 		}
-		c.finish()
-		res.Quarantined++
-		return outcomeDeleted, nil
+		return outcomeNone, nil
 	case err != nil:
-		c.release(false)
-		return outcomeNone, err
-	}
-	env, err := DecodeEnvelope(name, data)
-	if err != nil {
-		var se *SchemaError
-		if errors.As(err, &se) {
-			c.release(false)
-			return outcomeNone, err
-		}
-		if qerr := q.quarantine("ingest", name, err.Error()); qerr != nil {
-			c.release(true)
-			return outcomeNone, qerr
-		}
-		c.finish()
-		res.Quarantined++
-		return outcomeDeleted, nil
+		// Unreadable (EACCES, EPERM, EIO): this record's problem, not the
+		// drain's. It stays where it is and the drain goes on.
+		d.leave(name, err)
+		return outcomeNone, nil
 	}
 	c.recordStart()
 	if mutantOn(mutDeleteBeforeHandler) {
@@ -203,20 +226,28 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 	if mutantOn(mutDropLockEarly) {
 		c.f.Flock(fsys.Unlock)
 	}
+	c.keep = true // from here on an attempt is made: the lock file records it
 	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt()}, c)
 	if herr != nil {
+		var nf *notHandlerFault
+		if errors.As(herr, &nf) {
+			// Not the handler's fault (it never ran): no attempt is
+			// charged, and the drain goes on (spec R34).
+			c.unrecordStart()
+			res.Released++
+			addProblem(&res.Problems, name, herr)
+			return outcomeNone, nil
+		}
 		res.Failed++
 		c.recordFailure(herr)
-		if opts.MaxAttempts > 0 && c.attempt() >= opts.MaxAttempts {
-			if err := q.deadLetter(c, env, herr); err != nil {
-				c.release(true)
-				return outcomeNone, err
+		if d.opts.MaxAttempts > 0 && c.attempt() >= d.opts.MaxAttempts {
+			if q.deadLetterOrLeave(d, c, env, herr) {
+				res.DeadLettered++
+				return outcomeDeleted, nil
 			}
-			res.DeadLettered++
-			return outcomeDeleted, nil
+			return outcomeNone, nil
 		}
-		c.release(true)
-		if opts.MaxAttempts > 0 {
+		if d.opts.MaxAttempts > 0 {
 			return outcomeNone, nil // retried by a later drain
 		}
 		return outcomeNone, &HandlerError{ULID: env.ULID, Attempt: c.attempt(), Err: herr}
@@ -225,23 +256,83 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 	// lock file without a record, which Recover removes. The other order
 	// would leave a record without its crash marker.
 	if err := q.fs.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		c.release(true)
 		return outcomeNone, opErr("ingest", stepUnlink, name, err)
 	}
-	c.finish()
+	c.gone = true
 	res.Delivered++
 	return outcomeDeleted, nil
 }
 
-// callHandler calls h. If h panics, the attempt is recorded as failed and
-// the claim released (keeping the lock file as the crash marker) before the
-// panic continues to the caller.
+// claimFailed handles a claim that failed for another reason than a busy
+// lock: a symlink or special file at the lock's name is quarantined (the
+// record stays for the next pass); anything else (EACCES, an unreadable
+// history, no space for a lock file) leaves the record where it is with a
+// problem, and the drain goes on (spec R33).
+func (q *Queue) claimFailed(d *drain, id string, err error) error {
+	lock := lockName(id)
+	if errors.Is(err, ErrUnsafeFile) && q.setAside(d, lock, err) {
+		d.res.Quarantined++
+		d.res.Skipped++
+		return nil
+	}
+	if !errors.Is(err, ErrUnsafeFile) {
+		d.leave(lock, err)
+	}
+	return nil
+}
+
+// setAside quarantines name for the drain d, unless the quarantine side
+// path is off. When the move fails, the side path is switched off for the
+// rest of the drain with one warning, and the file stays where it is,
+// reported as a problem: nothing is deleted (spec R33).
+func (q *Queue) setAside(d *drain, name string, why error) bool {
+	if d.noQuarantine == nil {
+		err := q.quarantine("ingest", name, why.Error())
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return false // the file went away meanwhile
+		}
+		d.noQuarantine = err
+		q.opts.Logger.Warn("capq: quarantine disabled for this drain; corrupt or unsafe files stay in place", "dir", q.dir, "err", err)
+	}
+	d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: %w", d.noQuarantine)))
+	return false
+}
+
+// deadLetterOrLeave moves a record whose attempts are used up to the
+// dead-letter folder, unless that side path is off. When the move fails,
+// the side path is switched off for the rest of the drain with one
+// warning; the record stays pending with its lock file and history, is
+// reported as a problem, and is moved by a later drain after its next
+// failure (spec R33).
+func (q *Queue) deadLetterOrLeave(d *drain, c *claim, env Envelope, herr error) bool {
+	if d.noDeadLetter == nil {
+		err := q.deadLetter(c, env, herr)
+		if err == nil {
+			return true
+		}
+		if c.gone {
+			// Moved; only a later step (a folder fsync) failed.
+			addProblem(&d.res.Problems, DeadLetterDir+"/"+pendingName(c.id), err)
+			return true
+		}
+		d.noDeadLetter = err
+		q.opts.Logger.Warn("capq: dead letters disabled for this drain; failed records stay pending", "dir", q.dir, "err", err)
+	}
+	d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: %w", d.noDeadLetter))
+	return false
+}
+
+// callHandler calls h. If h panics, the attempt is recorded as failed
+// before the panic continues to the caller (whose deferred claim.end
+// releases the claim, keeping the lock file as the crash marker).
 func callHandler(ctx context.Context, h Handler, d Delivery, c *claim) error {
 	panicking := true
 	defer func() {
 		if panicking {
 			c.recordFailure(errors.New("handler panicked"))
-			c.release(true)
 		}
 	}()
 	err := h(ctx, d)

@@ -14,6 +14,11 @@ type PruneResult struct {
 	Dropped     int // records deleted, each with an audit line
 	Quarantined int // victims that turned out corrupt: moved, not deleted
 	Skipped     int // victims locked by a consumer, left alone
+	// Left counts victims left in place because of a problem with that
+	// record or with the quarantine it needed, each listed in Problems
+	// (at most 64); the prune went on (spec R33).
+	Left     int
+	Problems []Problem
 }
 
 // Prune drops the oldest pending records until at most keep remain, writing
@@ -115,7 +120,11 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 			continue
 		}
 		if err != nil {
-			return err
+			// This record's lock cannot be taken (EACCES, a FIFO at its
+			// name, no room for a lock file): leave it, go on (R33).
+			res.Left++
+			addProblem(&res.Problems, lockName(s), err)
+			continue
 		}
 		name := pendingName(s)
 		data, err := q.readPending(name)
@@ -138,17 +147,29 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 			// corrupt; it can be dropped like any other, with the
 			// reference's empty appended_at for an unreadable one.
 		case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
-			// Bytes a human may need: quarantine, never delete.
+			// Bytes a human may need: quarantine, never delete. When the
+			// quarantine is broken, the file stays where it is (R33).
 			if qerr := q.quarantine(op, name, err.Error()); qerr != nil {
-				c.release(true)
-				return qerr
+				res.Left++
+				addProblem(&res.Problems, name, errors.Join(err, qerr))
+				if cerr := c.release(false); cerr != nil {
+					addProblem(&res.Problems, c.lock, cerr)
+				}
+				continue
 			}
-			c.finish()
+			if cerr := c.finish(); cerr != nil {
+				addProblem(&res.Problems, c.lock, cerr)
+			}
 			res.Quarantined++
 			continue
 		case err != nil:
-			c.release(false)
-			return err
+			// Unreadable (EACCES, EIO): never dropped unread, left.
+			res.Left++
+			addProblem(&res.Problems, name, err)
+			if cerr := c.release(false); cerr != nil {
+				addProblem(&res.Problems, c.lock, cerr)
+			}
+			continue
 		}
 		victims = append(victims, victim{c: c, name: name})
 		size := count
@@ -168,7 +189,9 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 		if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return opErr(op, stepUnlink, v.name, err)
 		}
-		v.c.finish()
+		if cerr := v.c.finish(); cerr != nil {
+			addProblem(&res.Problems, v.c.lock, cerr)
+		}
 		v.c = nil
 		res.Dropped++
 	}

@@ -185,7 +185,9 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 		switch {
 		case k == kindQuarantine:
 			out = append(out, Finding{Kind: FindingQuarantined, Name: n, Detail: "kept for a human; see the audit log for why"})
-		case strings.HasSuffix(n, pendingSuffix):
+		case strings.HasPrefix(string(name), pendingPrefix) && strings.Contains(string(name), pendingSuffix):
+			// pending-<ULID>.json, or .json.N for a second dead letter of
+			// one ULID (R36), which Requeue leaves to a human.
 			out = append(out, Finding{Kind: FindingDeadLetter, Name: n, Detail: "handler failed MaxAttempts times; Requeue puts it back"})
 		}
 		return nil

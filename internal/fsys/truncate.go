@@ -1,0 +1,56 @@
+package fsys
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// Truncater is implemented by Files that can be cut to a length, as
+// ftruncate(2). It is optional: the queue compacts a lock file's attempt
+// history with it where the File supports it, and otherwise leaves the
+// history to grow (its reads stay bounded).
+type Truncater interface {
+	Truncate(size int64) error
+}
+
+// Truncate implements Truncater.
+func (f *osFile) Truncate(size int64) error {
+	if err := f.f.Truncate(size); err != nil {
+		return &fs.PathError{Op: "truncate", Path: f.name, Err: underlying(err)}
+	}
+	return nil
+}
+
+// underlying returns the errno inside an *os.PathError, so that the error
+// reads like the other calls of this package.
+func underlying(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// Truncate implements Truncater. Like the file's data, the new length is
+// durable only after Sync.
+func (f *memFile) Truncate(size int64) error {
+	m := f.p.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch errno := f.check(); {
+	case errno != 0:
+		return pathErr("truncate", f.name, errno)
+	case f.node.isDir() || f.flag&accMode == os.O_RDONLY:
+		return pathErr("truncate", f.name, syscall.EBADF)
+	case size < 0:
+		return pathErr("truncate", f.name, syscall.EINVAL)
+	}
+	n := f.node
+	if int(size) <= len(n.data) {
+		n.data = n.data[:size]
+	} else {
+		n.data = append(n.data, make([]byte, int(size)-len(n.data))...)
+	}
+	n.mtime = m.clock()
+	return nil
+}

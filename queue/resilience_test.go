@@ -1,0 +1,205 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/capq/capq/ulid"
+)
+
+// Spec R33: a broken side path (a regular file where the quarantine or
+// dead-letter folder belongs) switches that side path off for the drain;
+// the record that needed it stays where it is, reported, and the good
+// records behind it are delivered.
+func TestSidePathBrokenDrainGoesOn(t *testing.T) {
+	for _, tt := range []struct {
+		folder      string
+		maxAttempts int
+	}{
+		{QuarantineDir, 0},
+		{DeadLetterDir, 1},
+	} {
+		t.Run(tt.folder, func(t *testing.T) {
+			q, dir := openTest(t, Options{})
+			writeRaw(t, filepath.Join(dir, tt.folder), "a file where a folder belongs")
+			var bad []ulid.ULID
+			var h Handler
+			var seen []Delivery
+			if tt.folder == QuarantineDir {
+				for range 2 {
+					id := newULID(t)
+					writeRaw(t, filepath.Join(dir, pendingName(id.String())), "not json")
+					bad = append(bad, id)
+				}
+				h = collect(&seen)
+			} else {
+				for i := range 2 {
+					bad = append(bad, mustAppend(t, q, sampleRecord(i, "")))
+				}
+				h = failing(&seen, bad...)
+			}
+			var good []ulid.ULID
+			for i := range 3 {
+				good = append(good, mustAppend(t, q, sampleRecord(10+i, "")))
+			}
+			res, err := q.Ingest(context.Background(), h, IngestOptions{MaxAttempts: tt.maxAttempts})
+			if err != nil {
+				t.Fatalf("Ingest = %v, want the drain to go on", err)
+			}
+			if res.Delivered != len(good) || res.Left != len(bad) || len(res.Problems) != len(bad) {
+				t.Errorf("Ingest = %+v, want %d delivered and %d left", res, len(good), len(bad))
+			}
+			for _, p := range res.Problems {
+				if !errors.Is(p.Err, ErrUnsafeFile) {
+					t.Errorf("problem %v does not wrap ErrUnsafeFile", p)
+				}
+			}
+			for _, id := range bad {
+				if !exists(t, filepath.Join(dir, pendingName(id.String()))) {
+					t.Errorf("%s left its place (nothing may be deleted)", id)
+				}
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, tt.folder)); err != nil || string(b) != "a file where a folder belongs" {
+				t.Errorf("the file at %s changed: %q, %v", tt.folder, b, err)
+			}
+		})
+	}
+}
+
+// Spec R35: an attempt count in a lock file beyond any int saturates; the
+// record is dead-lettered with MaxAttempts instead of overflowing.
+func TestAttemptSaturates(t *testing.T) {
+	for _, n := range []string{"9223372036854775807", "99999999999999999999999", "2147483647"} {
+		t.Run(n, func(t *testing.T) {
+			q, dir := openTest(t, Options{})
+			id := mustAppend(t, q, sampleRecord(0, ""))
+			writeRaw(t, filepath.Join(dir, lockName(id.String())), `{"attempt":`+n+`}`+"\n")
+			var seen []Delivery
+			res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 5})
+			if err != nil || res.DeadLettered != 1 {
+				t.Fatalf("Ingest = %+v, %v; want the record dead-lettered", res, err)
+			}
+			if len(seen) != 1 || seen[0].Attempt != maxAttempt {
+				t.Errorf("deliveries %+v, want one with Attempt %d", seen, maxAttempt)
+			}
+		})
+	}
+}
+
+// Spec R35: a history past the read limit still counts every attempt (it is
+// read from its end), the next failures compact it, and MaxAttempts is
+// reached.
+func TestHistoryBoundedAndMaxAttemptsReachable(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	id := mustAppend(t, q, sampleRecord(0, ""))
+	var b strings.Builder
+	for i := 1; b.Len() < maxHistory*2; i++ {
+		fmt.Fprintf(&b, `{"attempt":%d,"failed":"t","error":"%s"}`+"\n", i, strings.Repeat("e", 200))
+	}
+	lock := filepath.Join(dir, lockName(id.String()))
+	writeRaw(t, lock, b.String())
+	lines := strings.Count(b.String(), "\n")
+	var seen []Delivery
+	res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: lines + 2})
+	if err != nil || len(seen) != 1 || seen[0].Attempt != lines+1 {
+		t.Fatalf("Ingest = %+v, %v, deliveries %+v; want attempt %d", res, err, seen, lines+1)
+	}
+	fi, err := os.Stat(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > historyCompactAt {
+		t.Errorf("lock file of %d bytes after a claim, want it compacted under %d", fi.Size(), historyCompactAt)
+	}
+	res, err = q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: lines + 2})
+	if err != nil || res.DeadLettered != 1 || seen[len(seen)-1].Attempt != lines+2 {
+		t.Errorf("second Ingest = %+v, %v, last attempt %d; want dead-lettered at attempt %d", res, err, seen[len(seen)-1].Attempt, lines+2)
+	}
+}
+
+// Spec R34: a handler error marked NotHandlerFault releases the record
+// without using an attempt, and the drain goes on.
+func TestNotHandlerFaultChargesNoAttempt(t *testing.T) {
+	q, _ := openTest(t, Options{})
+	a := mustAppend(t, q, sampleRecord(0, ""))
+	b := mustAppend(t, q, sampleRecord(1, ""))
+	for round := range 3 {
+		var seen []Delivery
+		res, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+			seen = append(seen, d)
+			if d.ULID == a {
+				return NotHandlerFault(errors.New("fork: resource temporarily unavailable"))
+			}
+			return errors.New("handler failed")
+		}, IngestOptions{MaxAttempts: 2})
+		if err != nil || res.Released != 1 || !problemIs(res.Problems, ErrNotHandlerFault) {
+			t.Fatalf("round %d: Ingest = %+v, %v", round, res, err)
+		}
+		for _, d := range seen {
+			if d.ULID == a && d.Attempt != 1 {
+				t.Errorf("round %d: %s delivered with Attempt %d after releases only, want 1", round, a, d.Attempt)
+			}
+		}
+	}
+	// b failed twice (rounds 0 and 1) and was dead-lettered; a, never
+	// charged, is still pending.
+	if dl, _ := q.DeadLetters(); len(dl) != 1 || dl[0] != b {
+		t.Errorf("dead letters %v, want only %s", dl, b)
+	}
+	if ids, _ := q.List(); len(ids) != 1 || ids[0] != a {
+		t.Errorf("pending %v, want only %s", ids, a)
+	}
+}
+
+// Spec R36: dead-lettering a record whose ULID already has a dead letter
+// keeps both, with both histories; RequeueAll requeues what it can and
+// reports the rest.
+func TestDeadLetterNeverOverwrites(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	id := mustAppend(t, q, sampleRecord(0, ""))
+	var seen []Delivery
+	if res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 1}); err != nil || res.DeadLettered != 1 {
+		t.Fatalf("Ingest = %+v, %v", res, err)
+	}
+	first, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(id.String())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same ULID appears again (restored from a backup, say).
+	writeEnvelopeDirectly(t, dir, id.String(), []byte(`{"second":true}`), 1, "")
+	if res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 1}); err != nil || res.DeadLettered != 1 {
+		t.Fatalf("second Ingest = %+v, %v", res, err)
+	}
+	again, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(id.String())))
+	if err != nil || string(again) != string(first) {
+		t.Errorf("the first dead letter was replaced: %q", again)
+	}
+	second, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(id.String())+".1"))
+	if err != nil || !strings.Contains(string(second), `"second":true`) {
+		t.Errorf("the second dead letter is not kept beside it: %q, %v", second, err)
+	}
+	for _, h := range []string{pendingPrefix + id.String() + historySuffix, pendingPrefix + id.String() + historySuffix + ".1"} {
+		if !exists(t, filepath.Join(dir, DeadLetterDir, h)) {
+			t.Errorf("history %s missing", h)
+		}
+	}
+	// RequeueAll goes past odd entries: a directory under a dead-letter
+	// name, then the real dead letter.
+	odd := newULID(t)
+	if err := os.Mkdir(filepath.Join(dir, DeadLetterDir, pendingName(odd.String())), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	later := mustAppend(t, q, sampleRecord(1, ""))
+	if _, err := q.Ingest(context.Background(), failing(&seen, later), IngestOptions{MaxAttempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.RequeueAll()
+	if n != 2 || !errors.Is(err, ErrUnsafeFile) {
+		t.Errorf("RequeueAll = %d, %v; want 2 requeued and the directory reported", n, err)
+	}
+}
