@@ -1,7 +1,6 @@
 package fsys
 
 import (
-	"io/fs"
 	"os"
 	"syscall"
 )
@@ -12,23 +11,6 @@ import (
 // history to grow (its reads stay bounded).
 type Truncater interface {
 	Truncate(size int64) error
-}
-
-// Truncate implements Truncater.
-func (f *osFile) Truncate(size int64) error {
-	if err := f.f.Truncate(size); err != nil {
-		return &fs.PathError{Op: "truncate", Path: f.name, Err: underlying(err)}
-	}
-	return nil
-}
-
-// underlying returns the errno inside an *os.PathError, so that the error
-// reads like the other calls of this package.
-func underlying(err error) error {
-	if pe, ok := err.(*fs.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // Truncate implements Truncater. Like the file's data, the new length is
