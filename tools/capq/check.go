@@ -138,9 +138,7 @@ protocol through the hidden "capq adapter" subcommand.
 				seed = uint64(time.Now().UnixNano())&(1<<53-1) | 1
 			}
 			if impl != "" {
-				if out.junit != "" || out.summary != "" {
-					return usageErrorf("usage: --junit and --summary are for the campaign; with --impl, --report writes the report card")
-				}
+				implOpts.out = out
 				return runImplCheck(e, impl, seed, asJSON, keep, implOpts)
 			}
 			phases := checkPhases()

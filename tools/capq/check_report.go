@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/tools/internal/report"
+	"github.com/capq/capq/verify/conform"
 )
 
 // checkOutputs are the CI-facing outputs of the campaign: reports a CI
@@ -17,7 +18,7 @@ type checkOutputs struct {
 }
 
 func registerOutputFlags(fs *flag.FlagSet, o *checkOutputs) {
-	fs.StringVar(&o.junit, "junit", "", "write a JUnit XML report to `FILE`: one test case per phase, failures with their reproduction command")
+	fs.StringVar(&o.junit, "junit", "", "write a JUnit XML report to `FILE`: one test case per phase (per probe with --impl), failures with their reproduction command")
 	fs.StringVar(&o.summary, "summary", "", "append a Markdown summary to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no progress, only the results")
 }
@@ -64,12 +65,52 @@ func checkSuite(rep *checkReport, started time.Time) report.Suite {
 	return s
 }
 
+// implSuite is the report card of --impl as a report: one case per probe
+// (its requirement and level in the table). A failure above the claimed
+// level does not fail the check, so it is a skipped case with its
+// evidence, like unsupported, n/a and inconclusive rows.
+func implSuite(rep *conform.Report, impl string) report.Suite {
+	s := report.Suite{
+		Name: "capq check --impl", Time: rep.Elapsed,
+		Properties: [][2]string{{"impl", impl}, {"name", rep.Name}, {"seed", fmt.Sprint(rep.Seed)},
+			{"claimed", rep.Claimed.String()}, {"reached", rep.Reached.String()}},
+		Columns: []string{"requirement", "level"},
+	}
+	for _, r := range rep.Results {
+		c := report.Case{Name: r.Probe, Time: r.Elapsed, Values: []string{r.Req, r.Level.String()},
+			Message: r.Evidence, Detail: r.Detail, Status: report.Pass}
+		if r.Repro != "" {
+			c.Reproduce = "capq replay --impl " + shellQuote(impl) + " " + r.Repro
+			c.Artifacts = []string{r.Repro}
+		}
+		switch {
+		case r.Verdict == conform.Fail && r.Level <= rep.Claimed:
+			c.Status = report.Fail
+			c.Message = r.Req + " " + r.Title + ": " + r.Evidence
+		case r.Verdict == conform.Fail:
+			c.Status = report.Skip
+			c.Message = "fails above the claimed level " + rep.Claimed.String() + ": " + r.Evidence
+		case r.Verdict != conform.Pass:
+			c.Status = report.Skip
+			c.Message = string(r.Verdict) + ": " + r.Evidence
+		default:
+			c.Message = ""
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	return s
+}
+
 // write writes the reports asked for.
 func (o checkOutputs) write(rep *checkReport, started time.Time) error {
 	if o.junit == "" && o.summary == "" {
 		return nil
 	}
-	s := checkSuite(rep, started)
+	return o.writeSuite(checkSuite(rep, started))
+}
+
+// writeSuite writes s as the reports asked for.
+func (o checkOutputs) writeSuite(s report.Suite) error {
 	if o.junit != "" {
 		if err := report.WriteFile(o.junit, false, s, report.WriteJUnit); err != nil {
 			return fmt.Errorf("--junit: %w", err)

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/capq/capq/tools/internal/report"
 	"github.com/capq/capq/verify/conform"
 )
 
@@ -25,6 +26,7 @@ type implOptions struct {
 	probes  string
 	strace  string
 	steps   int
+	out     checkOutputs // --junit, --summary, --quiet (check_report.go)
 }
 
 func registerImplFlags(fs *flag.FlagSet, o *implOptions) {
@@ -70,14 +72,26 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	if err != nil {
 		return failf("%v", err)
 	}
-	fmt.Fprintf(e.stderr, "capq check: --impl %s, seed %d, scratch %s\n", shellQuote(impl), seed, root)
+	bar := report.New(e.stderr, report.Options{Prefix: "capq check", Quiet: o.out.quiet})
+	defer bar.Close()
+	var task *report.Task
+	bar.Printf("capq check: --impl %s, seed %d, scratch %s", shellQuote(impl), seed, root)
 	rep, err := conform.Run(ctx, conform.Config{
 		Impl: impl, Seed: seed, Timeout: o.timeout, Claimed: claimed, Dir: root, Probes: probes,
 		Strace: o.strace, CampaignSteps: o.steps,
 		Progress: func(name string, i, n int) {
-			fmt.Fprintf(e.stderr, "capq check: probe %d/%d: %s\n", i+1, n, name)
+			// A live line per probe on a terminal; a plain line per probe
+			// otherwise, as probes are short.
+			if task != nil {
+				task.Done("")
+			}
+			if !bar.Live() {
+				bar.Printf("capq check: probe %d/%d: %s", i+1, n, name)
+			}
+			task = bar.Start(fmt.Sprintf("probe %d/%d: %s", i+1, n, name), 0)
 		},
 	})
+	bar.Close()
 	failed := err != nil || rep.Failed()
 	if failed || keep {
 		fmt.Fprintf(e.stderr, "capq check: scratch directory and transcripts kept in %s\n", root)
@@ -107,6 +121,9 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 			if werr := f.Close(); werr != nil {
 				return failf("%v", werr)
 			}
+		}
+		if werr := o.out.writeSuite(implSuite(rep, impl)); werr != nil {
+			return failf("%v", werr)
 		}
 	}
 	switch {

@@ -106,13 +106,19 @@ type junitTestCase struct {
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitProblem `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitProblem struct {
 	Message string `xml:"message,attr,omitempty"`
 	Type    string `xml:"type,attr,omitempty"`
-	Body    string `xml:",chardata"`
+	// Body is CDATA: stacks and commands stay readable in the file, with
+	// their newlines and quotes as they are.
+	Body string `xml:",cdata"`
 }
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
@@ -168,7 +174,7 @@ func WriteJUnit(w io.Writer, s Suite) error {
 			tc.Skipped = &junitProblem{Message: c.Message}
 			js.Skipped++
 		case Flake:
-			tc.SystemOut = "flake: " + problemBody(c)
+			tc.SystemOut = &junitText{"flake: " + problemBody(c)}
 		}
 		js.Cases = append(js.Cases, tc)
 	}

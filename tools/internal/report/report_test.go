@@ -61,8 +61,19 @@ func TestWriteJUnit(t *testing.T) {
 	if s.Cases[0].Failure != nil || s.Cases[2].Error == nil || s.Cases[3].Skipped == nil || s.Cases[4].Failure != nil {
 		t.Errorf("statuses not mapped: %+v", s.Cases)
 	}
-	if !strings.Contains(s.Cases[4].SystemOut, "deadline race") {
-		t.Errorf("the flake's note is missing: %q", s.Cases[4].SystemOut)
+	if s.Cases[4].SystemOut == nil || !strings.Contains(s.Cases[4].SystemOut.Text, "deadline race") {
+		t.Errorf("the flake's note is missing: %+v", s.Cases[4].SystemOut)
+	}
+	// Quotes and newlines stay readable (CDATA), and text that would end
+	// a CDATA section early is still carried whole.
+	if !strings.Contains(b.String(), "<![CDATA[panic: boom\n\tb_test.go:9\nreproduce: go test -run='FuzzB/abc' ./fuzz/\n") {
+		t.Errorf("failure text is not kept verbatim:\n%s", b.String())
+	}
+	var b2 bytes.Buffer
+	WriteJUnit(&b2, Suite{Name: "x", Cases: []Case{{Name: "a", Status: Fail, Detail: "a]]>b<c"}}})
+	var doc2 junitSuites
+	if err := xml.Unmarshal(b2.Bytes(), &doc2); err != nil || !strings.HasPrefix(doc2.Suites[0].Cases[0].Failure.Body, "a]]>b<c\n") {
+		t.Errorf("text with ]]> does not survive: %v\n%s", err, b2.String())
 	}
 	if s.Properties == nil || s.Properties.Props[0] != (junitProp{"duration", "3s"}) || s.Timestamp != "2026-11-30T11:00:00" {
 		t.Errorf("properties %+v, timestamp %q", s.Properties, s.Timestamp)
