@@ -1,36 +1,12 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package floor
 
 import (
-	"errors"
 	"fmt"
-	"slices"
-	"strings"
-	"sync"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// The names of capq's files, as far as the floor needs them: a pending
-// record is Prefix + a 26-character ULID + Suffix, its tmp file adds
-// TmpSuffix to that, and its lock file is Prefix + ULID + LockSuffix.
-const (
-	Prefix     = "pending-"
-	Suffix     = ".json"
-	TmpSuffix  = ".tmp"
-	LockSuffix = ".lock"
-	IDLen      = 26
-
-	nameLen = len(Prefix) + IDLen + len(Suffix)
-)
-
-// ListBufSize is the getdents64 buffer the benchmarks give the floor's
-// listings: one system call returns about 20,000 pending names.
-const ListBufSize = 1 << 20
-
-// ErrShortBuffer is returned by Consume when the record did not fit in the
-// buffer it was given.
-var ErrShortBuffer = errors.New("floor: record larger than the read buffer")
 
 // Dir is a directory held open by its descriptor. Its methods are safe for
 // concurrent use as far as the underlying system calls are.
@@ -56,7 +32,7 @@ func (d *Dir) Close() error { return unix.Close(d.fd) }
 
 // SyncDir fsyncs the directory: every create, rename and unlink in it
 // before the call becomes durable.
-func (d *Dir) SyncDir() error { return retry(func() error { return unix.Fsync(d.fd) }) }
+func (d *Dir) SyncDir() error { return fsync(d.fd) }
 
 // Append is the durable append protocol: create tmp with O_EXCL (mode
 // 0600), write data, fsync, close, rename tmp to final, then syncDir,
@@ -71,7 +47,7 @@ func (d *Dir) Append(tmp, final string, data []byte, syncDir func() error) error
 		unix.Close(fd)
 		return fmt.Errorf("floor: write %s: %w", tmp, err)
 	}
-	if err := retry(func() error { return unix.Fsync(fd) }); err != nil {
+	if err := fsync(fd); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("floor: fsync %s: %w", tmp, err)
 	}
@@ -165,120 +141,16 @@ func (d *Dir) Consume(record, lock string, buf []byte) ([]byte, error) {
 }
 
 // List calls fn for every entry of the directory (without "." and ".."),
-// reading it with getdents64 into buf on a fresh descriptor. The name is
-// only valid during the call; typ is the d_type byte (unix.DT_REG, ...).
+// reading it on a fresh descriptor: on Linux with getdents64 into buf
+// (list_linux.go), elsewhere with the standard library's ReadDir in batches
+// (list_portable.go, which does not use buf). The name is only valid during
+// the call; typ is the d_type byte (DTReg, DTUnknown, ...).
 func (d *Dir) List(buf []byte, fn func(name []byte, typ uint8)) error {
 	fd, err := unix.Openat(d.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("floor: open %s: %w", d.path, err)
 	}
-	defer unix.Close(fd)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("floor: getdents64 %s: %w", d.path, err)
-		}
-		if n <= 0 {
-			return nil
-		}
-		for off := 0; off < n; {
-			// struct linux_dirent64 { u64 d_ino; s64 d_off;
-			// u16 d_reclen; u8 d_type; char d_name[]; }
-			reclen := int(*(*uint16)(unsafe.Pointer(&buf[off+16])))
-			if reclen <= 19 || off+reclen > n {
-				return fmt.Errorf("floor: getdents64 %s: bad record length %d", d.path, reclen)
-			}
-			name := buf[off+19 : off+reclen]
-			for i, c := range name {
-				if c == 0 {
-					name = name[:i]
-					break
-				}
-			}
-			typ := buf[off+18]
-			off += reclen
-			if string(name) == "." || string(name) == ".." {
-				continue
-			}
-			fn(name, typ)
-		}
-	}
-}
-
-// IsPending reports whether a directory entry is a pending record as far
-// as a listing can tell without a further system call: a regular file (or
-// an unknown type) named Prefix + IDLen characters + Suffix. capq also
-// checks the ULID's characters; the floor does not.
-func IsPending(name []byte, typ uint8) bool {
-	return len(name) == nameLen &&
-		string(name[:len(Prefix)]) == Prefix &&
-		string(name[nameLen-len(Suffix):]) == Suffix &&
-		(typ == unix.DT_REG || typ == unix.DT_UNKNOWN)
-}
-
-// Count counts the pending records, listing into buf.
-func (d *Dir) Count(buf []byte) (int, error) {
-	n := 0
-	err := d.List(buf, func(name []byte, typ uint8) {
-		if IsPending(name, typ) {
-			n++
-		}
-	})
-	return n, err
-}
-
-// Group shares directory fsyncs between concurrent appenders (group
-// commit): a caller waits for an fsync that began after it called Sync,
-// starting one itself when none is running, so that N concurrent writers
-// pay for about two directory fsyncs, not N.
-type Group struct {
-	d       *Dir
-	mu      sync.Mutex
-	cond    *sync.Cond
-	running bool
-	started uint64
-	done    uint64
-	failed  uint64
-	err     error
-}
-
-// NewGroup returns a Group for d.
-func NewGroup(d *Dir) *Group {
-	g := &Group{d: d}
-	g.cond = sync.NewCond(&g.mu)
-	return g
-}
-
-// Sync returns once a directory fsync that began after the call has
-// finished, with its error.
-func (g *Group) Sync() error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	need := g.started + 1
-	for g.done < need {
-		if g.running {
-			g.cond.Wait()
-			continue
-		}
-		g.running = true
-		g.started++
-		gen := g.started
-		g.mu.Unlock()
-		err := g.d.SyncDir()
-		g.mu.Lock()
-		g.running, g.done = false, gen
-		if err != nil {
-			g.failed, g.err = gen, err
-		}
-		g.cond.Broadcast()
-	}
-	if g.failed >= need {
-		return g.err
-	}
-	return nil
+	return list(fd, d.path, buf, fn) // closes fd
 }
 
 func writeAll(fd int, p []byte) error {
@@ -303,56 +175,12 @@ func retry(f func() error) error {
 	}
 }
 
-// Oldest lists the directory into buf and returns the n smallest pending
-// IDs (the oldest records), sorted, reusing ids: a bounded max-heap, so the
-// cost is one pass over the names and no sort of all of them.
-func (d *Dir) Oldest(buf []byte, n int, ids [][IDLen]byte) ([][IDLen]byte, error) {
-	h := ids[:0]
-	if n <= 0 {
-		return h, nil
-	}
-	err := d.List(buf, func(name []byte, typ uint8) {
-		if !IsPending(name, typ) {
-			return
-		}
-		id := [IDLen]byte(name[len(Prefix) : len(Prefix)+IDLen])
-		switch {
-		case len(h) < n:
-			h = append(h, id)
-			for i := len(h) - 1; i > 0; { // sift up
-				p := (i - 1) / 2
-				if string(h[p][:]) >= string(h[i][:]) {
-					break
-				}
-				h[p], h[i] = h[i], h[p]
-				i = p
-			}
-		case string(id[:]) < string(h[0][:]):
-			h[0] = id
-			for i := 0; ; { // sift down
-				l, r, m := 2*i+1, 2*i+2, i
-				if l < len(h) && string(h[l][:]) > string(h[m][:]) {
-					m = l
-				}
-				if r < len(h) && string(h[r][:]) > string(h[m][:]) {
-					m = r
-				}
-				if m == i {
-					break
-				}
-				h[i], h[m] = h[m], h[i]
-				i = m
-			}
-		}
-	})
-	slices.SortFunc(h, func(a, b [IDLen]byte) int { return strings.Compare(string(a[:]), string(b[:])) })
-	return h, err
-}
-
 // SyncFS flushes the whole file system holding the directory (syncfs(2)).
 // Benchmarks call it, untimed, after filling a directory without fsync, so
 // that the next timed fsync does not pay for writing back the fill.
-func (d *Dir) SyncFS() error { return retry(func() error { return unix.Syncfs(d.fd) }) }
+// Where there is no syncfs (everywhere but Linux) it is sync(2), which
+// flushes every file system: slower, but only for untimed set-up.
+func (d *Dir) SyncFS() error { return syncFS(d.fd) }
 
 // Link makes newname a hard link to the existing file oldname (linkat(2)):
 // how benchmarks give a deep queue most of its names without allocating an

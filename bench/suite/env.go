@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // FSInfo describes the file system a benchmark directory lives on.
@@ -31,33 +29,14 @@ func (i FSInfo) String() string {
 	return s
 }
 
-// statfs magic numbers of the file systems a queue is likely to meet.
-var fsMagic = map[int64]string{
-	0xEF53:     "ext4/ext3/ext2",
-	0x01021994: "tmpfs",
-	0x58465342: "xfs",
-	0x9123683E: "btrfs",
-	0x794C7630: "overlayfs",
-	0x2FC12FC1: "zfs",
-	0x6969:     "nfs",
-	0xF2F52010: "f2fs",
-	0x858458F6: "ramfs",
-	0x65735546: "fuse",
-	0x4D44:     "vfat",
-	0x5346544E: "ntfs",
-}
-
 // FileSystemOf describes the file system of dir, from statfs(2) and
 // /proc/self/mountinfo.
 func FileSystemOf(dir string) (FSInfo, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
+	typ, err := fsType(dir)
+	if err != nil {
 		return FSInfo{}, fmt.Errorf("benchsuite: statfs %s: %w", dir, err)
 	}
-	info := FSInfo{Type: fsMagic[int64(st.Type)]}
-	if info.Type == "" {
-		info.Type = fmt.Sprintf("unknown (f_type %#x)", st.Type)
-	}
+	info := FSInfo{Type: typ}
 	abs, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return info, nil

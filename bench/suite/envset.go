@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -388,5 +389,7 @@ func (e *Env) openFloor(tb testing.TB, dir string) *floor.Dir {
 	return d
 }
 
-// noPrune is a MaxSize large enough never to prune in a benchmark.
-const noPrune = 1 << 40
+// noPrune is a MaxSize large enough never to prune in a benchmark, and
+// still an int on 32-bit systems (1<<40 overflowed there). It is not -1,
+// which would skip the overflow check the benchmarks mean to measure.
+const noPrune = math.MaxInt32

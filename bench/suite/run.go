@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Reference figures of the Python reference queue on a 2-core machine
@@ -131,11 +129,9 @@ func Run(ctx context.Context, w io.Writer, cfg Config) error {
 
 func writeHeader(w io.Writer, cfg Config, root string, fsi FSInfo, probe FsyncProbe) {
 	host, _ := os.Hostname()
-	var uts unix.Utsname
-	unix.Uname(&uts)
 	fmt.Fprintf(w, "# capq benchmark suite\n\n")
 	fmt.Fprintf(w, "- Date: %s\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "- Machine: %s, %d CPUs (%s), kernel %s, %s\n", host, runtime.NumCPU(), cpuModel(), unix.ByteSliceToString(uts.Release[:]), runtime.Version())
+	fmt.Fprintf(w, "- Machine: %s, %d CPUs (%s), kernel %s, %s\n", host, runtime.NumCPU(), cpuModel(), kernelRelease(), runtime.Version())
 	fmt.Fprintf(w, "- Load average at the start: %s\n", loadavg())
 	fmt.Fprintf(w, "- Directory: %s\n", root)
 	fmt.Fprintf(w, "- File system: %s\n", fsi)
