@@ -24,6 +24,9 @@ type Delivery struct {
 	// Attempt > 1 may repeat an earlier one whose effect happened:
 	// handlers deduplicate by ULID (spec R16).
 	Attempt int
+
+	// lock is the claim's lock file, for LockFile.
+	lock fsys.File
 }
 
 // Handler consumes one record. Returning nil acknowledges it, and the
@@ -227,7 +230,7 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 		c.f.Flock(fsys.Unlock)
 	}
 	c.keep = true // from here on an attempt is made: the lock file records it
-	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt()}, c)
+	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt(), lock: c.f}, c)
 	if herr != nil {
 		var nf *notHandlerFault
 		if errors.As(herr, &nf) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -45,14 +46,30 @@ With --exec 'COMMAND', COMMAND runs by /bin/sh -c once per record, with the
 record's JSON (plus a newline) on stdin and CAPQ_ULID and CAPQ_ATTEMPT in its
 environment; its stdout and stderr are capq's. Exit status 0 acknowledges the
 record; anything else is a handler failure: without --max-attempts the drain
-stops there (exit status 1), leaving the record in doubt; with it, a record
-that failed N times moves to the dead-letter folder and the drain goes on.
+stops there, leaving the record in doubt; with it, a record that failed N
+times moves to the dead-letter folder and the drain goes on.
+
+The handler never runs without the record's lock: it inherits the locked
+descriptor as file descriptor 3 (CAPQ_LOCK_FD=3; leave it alone), so the
+record stays locked for as long as the handler or anything it started keeps
+it open, even if capq dies; and on Linux the handler is killed (SIGKILL) when
+capq dies. A handler that could not be started (fork or exec failed, for
+example out of file descriptors) or that a second signal killed is not the
+handler's failure: the drain stops and the record is released, and the
+attempt is not held against it where the queue allows it.
 
 --follow keeps draining as records arrive (inotify, with a rescan every 2s
-as a fallback) until SIGINT or SIGTERM. On the first signal capq finishes the
-record in hand and exits 0; a second signal kills the handler's process group.
-The handler runs in its own process group, so a terminal's Ctrl-C reaches
-only capq. A summary goes to stderr.`,
+as a fallback) until SIGINT, SIGTERM or SIGHUP. On the first such signal
+capq finishes the record in hand and stops; a second signal kills the
+handler's process group and stops at once. The handler runs in its own
+process group, so a terminal's Ctrl-C reaches only capq. A summary goes to
+stderr.
+
+Exit status: 0 when every record taken was delivered (or quarantined), also
+after a first signal; 1 when any handler failed (with or without
+--max-attempts: a run whose handlers all failed into dead letters is not a
+success), when a handler could not be started or was killed by a second
+signal, or when the queue failed; 2 for usage errors.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&execCmd, "exec", "", "run `COMMAND` (by /bin/sh -c) per record")
 			fs.IntVar(&maxRecords, "max", 0, "deliver at most `N` records (0: no limit)")
@@ -93,8 +110,19 @@ type drainer struct {
 
 	// hard is cancelled on the second signal: it kills a running handler.
 	hard context.Context
-	tot  queue.IngestResult
+	// stop cancels the drain before its next record, as a first signal
+	// does; fault is why, when a delivery failed for a reason that is not
+	// the handler's.
+	stop  context.CancelFunc
+	fault *notHandlersFault
+	tot   queue.IngestResult
 }
+
+// drainSignals are the signals that stop a drain: the first lets the
+// record in hand finish, the second kills its handler. SIGHUP is among
+// them because a closed terminal sends it, and a capq that died of it
+// would leave its handler running (spec R39).
+var drainSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
 
 func (d *drainer) run() error {
 	// First signal: stop before the next record. Second: kill the handler.
@@ -103,8 +131,9 @@ func (d *drainer) run() error {
 	hard, stopHard := context.WithCancel(context.Background())
 	defer stopHard()
 	d.hard = hard
+	d.stop = stopSoft
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, drainSignals...)
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
@@ -141,11 +170,18 @@ func (d *drainer) run() error {
 	err := d.loop(soft, start, w)
 	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d\n",
 		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped)
-	if err != nil && soft.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil // stopped by a signal after the record in hand
-	}
-	if err != nil {
+	switch {
+	case d.fault != nil:
+		return failf("%v", d.fault.err)
+	case err != nil && soft.Err() != nil && errors.Is(err, context.Canceled):
+		err = nil // stopped by a signal after the record in hand
+	case err != nil:
 		return failf("%v", err)
+	}
+	if d.tot.Failed > 0 {
+		// Spec R40: a drain in which a handler failed did not do its job,
+		// even when --max-attempts let it go on past the failures.
+		return failf("%d handler failure(s), %d record(s) dead-lettered", d.tot.Failed, d.tot.DeadLettered)
 	}
 	return nil
 }
@@ -153,7 +189,7 @@ func (d *drainer) run() error {
 func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 	ticker := time.NewTicker(rescanEvery)
 	defer ticker.Stop()
-	for {
+	for pass := 0; ; pass++ {
 		opts := queue.IngestOptions{MaxAttempts: d.maxAttempts}
 		if d.max > 0 {
 			opts.MaxRecords = d.max - d.tot.Delivered
@@ -164,7 +200,13 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 		if d.budget > 0 {
 			opts.Budget = d.budget - time.Since(start)
 			if opts.Budget <= 0 {
-				return nil
+				if pass > 0 {
+					return nil
+				}
+				// Spec R13: a drain with records pending takes at least
+				// one, however small its budget; Ingest does so for any
+				// positive budget.
+				opts.Budget = time.Nanosecond
 			}
 		}
 		res, err := d.q.Ingest(ctx, d.handle, opts)
@@ -192,6 +234,19 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 	}
 }
 
+// handlerShell runs --exec commands; a variable so that a test can make
+// the start of a handler fail.
+var handlerShell = "/bin/sh"
+
+// notHandlersFault is a delivery that failed for a reason that is not the
+// handler's: it could not be started, or an operator's second signal
+// killed it (spec R39). The drain stops on it, whatever --max-attempts
+// says, and the record is released.
+type notHandlersFault struct{ err error }
+
+func (e *notHandlersFault) Error() string { return e.err.Error() }
+func (e *notHandlersFault) Unwrap() error { return e.err }
+
 // handle delivers one record: to stdout, or to the --exec command.
 func (d *drainer) handle(_ context.Context, dl queue.Delivery) error {
 	if d.exec == "" {
@@ -204,18 +259,65 @@ func (d *drainer) handle(_ context.Context, dl queue.Delivery) error {
 		_, err = d.e.stdout.Write(line)
 		return err
 	}
-	cmd := exec.CommandContext(d.hard, "/bin/sh", "-c", d.exec)
+	err := d.runHandler(dl)
+	if nf := (*notHandlersFault)(nil); errors.As(err, &nf) {
+		// Stop before the next record: the next would fail the same way
+		// (no descriptors, no processes) or the operator asked to stop.
+		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: %v; stopping\n", dl.ULID, dl.Attempt, nf.err)
+		d.fault = nf
+		d.stop()
+		return err
+	}
+	if err != nil {
+		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: handler: %v\n", dl.ULID, dl.Attempt, err)
+	}
+	return err
+}
+
+// runHandler runs the --exec command for one record and waits for it.
+//
+// The handler must never run without the record's lock held (spec R39),
+// and capq may die at any moment (SIGKILL, the OOM killer). So the handler
+// inherits a descriptor of the locked file as fd 3: the flock belongs to
+// the open file description, which lives until every process holding it
+// has closed it, so while the handler (or any process it started without
+// closing fd 3) runs, no other consumer can take the record, even after
+// capq is gone. And on Linux the kernel kills the handler when capq dies
+// (Pdeathsig), so the orphan does not go on for long.
+func (d *drainer) runHandler(dl queue.Delivery) error {
+	lock, err := dl.LockFile()
+	if err != nil {
+		return &notHandlersFault{fmt.Errorf("%s: cannot hand the record's lock to the handler: %w", dl.ULID, err)}
+	}
+	defer lock.Close()
+	cmd := exec.Command(handlerShell, "-c", d.exec)
 	cmd.Stdin = io.MultiReader(bytes.NewReader(dl.Record), bytes.NewReader([]byte{'\n'}))
 	cmd.Stdout = d.e.stdout
 	cmd.Stderr = d.e.stderr
-	cmd.Env = append(os.Environ(), "CAPQ_ULID="+dl.ULID.String(), "CAPQ_ATTEMPT="+strconv.Itoa(dl.Attempt))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: handler: %v\n", dl.ULID, dl.Attempt, err)
-		return err
+	cmd.ExtraFiles = []*os.File{lock} // fd 3
+	cmd.Env = append(os.Environ(), "CAPQ_ULID="+dl.ULID.String(), "CAPQ_ATTEMPT="+strconv.Itoa(dl.Attempt), "CAPQ_LOCK_FD=3")
+	cmd.SysProcAttr = handlerProcAttr()
+	// Pdeathsig fires when the thread that forked the child exits, not the
+	// process; Go may end an idle thread that a goroutine had locked. Keep
+	// this goroutine on its thread until the handler is reaped, and the
+	// thread stays alive as long as capq does.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		return &notHandlersFault{fmt.Errorf("%s: handler not started: %w", dl.ULID, err)}
 	}
-	return nil
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err = <-waited:
+	case <-d.hard.Done():
+		// The operator's second signal: kill the handler and everything
+		// it started, and stop. Not the handler's failure.
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-waited
+		return &notHandlersFault{fmt.Errorf("%s: handler killed by a second signal", dl.ULID)}
+	}
+	return err
 }
 
 // envelopeLine renders an envelope as written on disk (spec R2), on one

@@ -24,7 +24,17 @@ func main() {
 	// A kill-crash child (see verify/crashtest) is this very binary
 	// re-executed by `capq check` with an environment variable set.
 	crashtest.MaybeRunChild()
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(mainExit())
+}
+
+// mainExit is the command as a process runs it: the start-up checks, then
+// run on the process's arguments and streams.
+func mainExit() int {
+	if err := checkDescriptors(); err != nil {
+		fmt.Fprintf(os.Stderr, "capq: %v\n", err)
+		return exitFail
+	}
+	return run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // env is what every subcommand receives: its streams and the global

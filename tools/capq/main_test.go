@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -20,9 +19,7 @@ func TestMain(m *testing.M) {
 	// test, that binary is this one.
 	crashtest.MaybeRunChild()
 	testscript.Main(m, map[string]func(){
-		"capq": func() {
-			os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-		},
+		"capq": func() { os.Exit(mainExit()) },
 	})
 }
 

@@ -1,0 +1,5 @@
+package fsys
+
+import "os"
+
+func (f *osFile) osFile() *os.File { return f.f }

@@ -1,0 +1,46 @@
+package queue
+
+import (
+	"errors"
+	"os"
+
+	"github.com/capq/capq/internal/fsys"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNoLockFile is returned by Delivery.LockFile when the queue's file
+// system has no descriptor to hand over (an in-memory or fault-injecting
+// file system of the tests).
+var ErrNoLockFile = errors.New("capq: the record's lock has no descriptor")
+
+// LockFile returns a new descriptor (a dup, close-on-exec) of the open file
+// that holds the record's lock during the handler call. A handler that runs
+// the record's work in a child process passes it to the child
+// (exec.Cmd.ExtraFiles): flock(2) locks belong to the open file
+// description, so the record stays locked for as long as any process holds
+// a copy, even if this one dies (spec R39). The caller closes the returned
+// file once the child has exited; it must not read, write or unlock it.
+// Each call returns a new descriptor; it fails with ErrNoLockFile when the
+// queue's file system is not the operating system's, and with the dup's
+// error (EMFILE) when the process is out of descriptors.
+func (d Delivery) LockFile() (*os.File, error) {
+	f, ok := fsys.OSFile(d.lock)
+	if !ok {
+		return nil, ErrNoLockFile
+	}
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	nfd := -1
+	var derr error
+	if err := sc.Control(func(fd uintptr) {
+		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return nil, err
+	}
+	if derr != nil {
+		return nil, &os.PathError{Op: "dup", Path: f.Name(), Err: derr}
+	}
+	return os.NewFile(uintptr(nfd), f.Name()), nil
+}
