@@ -11,6 +11,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -152,23 +153,6 @@ type lsEntry struct {
 	State string `json:"state"`
 }
 
-// readNoFollow reads a file of the queue without following a symlink.
-func readNoFollow(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	return io.ReadAll(io.LimitReader(f, queue.DefaultMaxRecordSize+64<<10))
-}
-
 func lsCmd() *command {
 	var asJSON bool
 	return &command{
@@ -207,18 +191,23 @@ is an object {"ulid","appended_at","size","state"}.`,
 			defer w.Flush()
 			for _, id := range ids {
 				ent := lsEntry{ULID: id.String(), State: "pending"}
-				path := q.Path(id)
-				data, err := readNoFollow(path)
-				if errors.Is(err, iofs.ErrNotExist) {
-					continue // delivered since List
+				st, err := q.Get(id)
+				if errors.Is(err, queue.ErrNotFound) || st.DeadLetter {
+					continue // delivered (or dead-lettered) since List
 				}
-				ent.Size = int64(len(data))
-				if err != nil {
-					ent.State = "unreadable"
-				} else if en, err := queue.DecodeEnvelope(filepath.Base(path), data); err != nil {
+				ent.Size = int64(len(st.Data))
+				switch {
+				case errors.Is(err, queue.ErrCorrupt) || errors.Is(err, queue.ErrSchemaVersion):
 					ent.State = "corrupt"
-				} else {
-					ent.AppendedAt = queue.FormatAppendedAt(en.AppendedAt)
+				case err != nil:
+					ent.State = "unreadable"
+				default:
+					ent.AppendedAt = queue.FormatAppendedAt(st.Envelope.AppendedAt)
+				}
+				if ent.Size == 0 {
+					if fi, lerr := os.Lstat(q.Path(id)); lerr == nil {
+						ent.Size = fi.Size()
+					}
 				}
 				lock := "pending-" + ent.ULID + ".lock"
 				if ent.State == "pending" {
@@ -282,7 +271,9 @@ func showCmd() *command {
 		help: `Prints the envelope file of the record exactly as stored, followed by a
 newline; with --record, only the record object. The record is looked for
 among the pending records, then in the dead-letter folder. Exit status 1
-if there is no such record.`,
+if there is no such record, or if its file is not a valid envelope: a file
+over the size limit, a symlink or a special file is not printed at all; a
+corrupt file within the limit is printed as stored (without --record).`,
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&recordOnly, "record", false, "print only the record, not the envelope")
 		},
@@ -294,29 +285,33 @@ if there is no such record.`,
 			if err != nil {
 				return err
 			}
-			if _, err := openQueueDirOnly(e); err != nil {
+			q, err := openQueue(e, false, false)
+			if err != nil {
 				return err
 			}
-			name := "pending-" + id.String() + ".json"
-			var data []byte
-			for _, p := range []string{name, filepath.Join(queue.DeadLetterDir, name)} {
-				data, err = readNoFollow(filepath.Join(e.dir, p))
-				if !errors.Is(err, iofs.ErrNotExist) {
-					break
-				}
-			}
-			if errors.Is(err, iofs.ErrNotExist) {
+			defer q.Close()
+			// Get opens the dead-letter folder relative to the queue's
+			// descriptor with O_NOFOLLOW|O_DIRECTORY and the file with
+			// O_NOFOLLOW|O_NONBLOCK, and reads at most the size limit
+			// (spec R41): a symlink, a FIFO or a huge file is an error, never
+			// a hang, a read outside the queue or a silent prefix.
+			st, err := q.Get(id)
+			switch {
+			case errors.Is(err, queue.ErrNotFound):
 				return failf("no record %s", id)
-			}
-			if err != nil {
-				return failf("%v", err)
-			}
-			if recordOnly {
-				en, err := queue.DecodeEnvelope(name, data)
-				if err != nil {
-					return failf("%v", err)
+			case err != nil && st.Data != nil && !recordOnly:
+				// The bytes as stored help whoever looks into a bad file;
+				// the exit status still says it is not a valid record.
+				if _, werr := fmt.Fprintf(e.stdout, "%s\n", st.Data); werr != nil {
+					return failf("%v", werr)
 				}
-				data = en.Record
+				return failf("%s: %v", st.Name, err)
+			case err != nil:
+				return failf("%s: %v", id, err)
+			}
+			data := st.Data
+			if recordOnly {
+				data = st.Envelope.Record
 			}
 			_, err = fmt.Fprintf(e.stdout, "%s\n", data)
 			return err
@@ -331,6 +326,9 @@ func openQueueDirOnly(e *env) (os.FileInfo, error) {
 	switch {
 	case errors.Is(err, iofs.ErrNotExist):
 		return nil, usageErrorf("no queue directory %s", e.dir)
+	case errors.Is(err, syscall.ENOTDIR):
+		// As openQueue: a path under a regular file is a bad --dir.
+		return nil, usageErrorf("%s: a parent is not a directory", e.dir)
 	case err != nil:
 		return nil, failf("%v", err)
 	case !fi.IsDir():
@@ -349,7 +347,9 @@ type Stats struct {
 	StrayTmp         int     `json:"stray_tmp"`
 	Quarantined      int     `json:"quarantined"`
 	DeadLetters      int     `json:"dead_letters"`
-	AuditDrops       int     `json:"audit_drops"` // records dropped by overflow or prune, per the audit log
+	AuditDrops       int     `json:"audit_drops"`     // records dropped by overflow or prune, per the audit log
+	AuditBytes       int64   `json:"audit_bytes"`     // size of the audit log and its rotated generation
+	AuditBadLines    int     `json:"audit_bad_lines"` // audit lines that could not be read (torn, foreign, over 64 KiB)
 }
 
 func statsCmd() *command {
@@ -359,7 +359,10 @@ func statsCmd() *command {
 		summary: "print pending count, oldest age, bytes, in-doubt, stray tmp, quarantined, dead letters, audit drops",
 		help: `The oldest age is measured from the oldest pending record's appended_at (its
 ULID time if the file cannot be read). Audit drops counts the audit log's
-lines whose reason is queue_overflow or pruned.`,
+lines whose reason is queue_overflow or pruned; the log is streamed, never
+loaded whole. Something that could not be counted (a folder that is a file
+or a symlink, an unreadable audit log) is reported on stderr after the
+counts, and the exit status is 1.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print one JSON object") },
 		run: func(e *env, fs *flag.FlagSet) error {
 			if fs.NArg() > 0 {
@@ -370,48 +373,58 @@ lines whose reason is queue_overflow or pruned.`,
 				return err
 			}
 			defer q.Close()
-			st, err := stats(q)
+			st, problems, err := stats(e.ctx, q)
 			if err != nil {
 				return failf("%v", err)
 			}
 			if asJSON {
-				return writeJSON(e.stdout, st)
+				err = writeJSON(e.stdout, st)
+			} else {
+				_, err = fmt.Fprintf(e.stdout, "pending\t%d\noldest_age\t%s\nbytes\t%d\nin_doubt\t%d\nstray_tmp\t%d\nquarantined\t%d\ndead_letters\t%d\naudit_drops\t%d\naudit_bytes\t%d\naudit_bad_lines\t%d\n",
+					st.Pending, time.Duration(st.OldestAgeSeconds*float64(time.Second)).Round(time.Millisecond),
+					st.Bytes, st.InDoubt, st.StrayTmp, st.Quarantined, st.DeadLetters, st.AuditDrops, st.AuditBytes, st.AuditBadLines)
 			}
-			_, err = fmt.Fprintf(e.stdout, "pending\t%d\noldest_age\t%s\nbytes\t%d\nin_doubt\t%d\nstray_tmp\t%d\nquarantined\t%d\ndead_letters\t%d\naudit_drops\t%d\n",
-				st.Pending, time.Duration(st.OldestAgeSeconds*float64(time.Second)).Round(time.Millisecond),
-				st.Bytes, st.InDoubt, st.StrayTmp, st.Quarantined, st.DeadLetters, st.AuditDrops)
-			return err
+			if err != nil {
+				return failf("%v", err)
+			}
+			for _, p := range problems {
+				fmt.Fprintf(e.stderr, "capq stats: not counted: %s\n", escapeField(p))
+			}
+			if len(problems) > 0 {
+				return failf("%d thing(s) could not be counted", len(problems))
+			}
+			return nil
 		},
 	}
 }
 
-func stats(q *queue.Queue) (Stats, error) {
+// stats gathers `capq stats` through the queue's bounded readers (spec
+// R41): Stats lists the directory and folders without reading a record,
+// Get reads the oldest record (bounded), AuditEntries streams the audit
+// log a line at a time. The problems are what could not be counted.
+func stats(ctx context.Context, q *queue.Queue) (Stats, []string, error) {
 	var st Stats
-	ids, err := q.List()
+	var problems []string
+	qs, err := q.Stats(ctx)
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
-	for i, id := range ids {
-		fi, err := os.Lstat(q.Path(id))
-		if err != nil {
-			continue // delivered meanwhile
+	for _, p := range qs.Problems {
+		problems = append(problems, p.String())
+	}
+	st.Pending, st.Bytes = qs.Pending, qs.PendingBytes
+	st.Quarantined, st.DeadLetters, st.AuditBytes = qs.Quarantined, qs.DeadLetters, qs.AuditBytes
+	if !qs.Oldest.IsZero() {
+		st.Oldest = qs.Oldest.String()
+		t, _ := ulid.TimeOf(st.Oldest)
+		if rec, err := q.Get(qs.Oldest); err == nil && !rec.DeadLetter {
+			t = rec.Envelope.AppendedAt
 		}
-		st.Pending++
-		st.Bytes += fi.Size()
-		if i == 0 || st.Oldest == "" {
-			st.Oldest = id.String()
-			t, _ := ulid.TimeOf(id.String())
-			if data, err := readNoFollow(q.Path(id)); err == nil {
-				if en, err := queue.DecodeEnvelope(filepath.Base(q.Path(id)), data); err == nil {
-					t = en.AppendedAt
-				}
-			}
-			st.OldestAgeSeconds = max(0, time.Since(t).Seconds())
-		}
+		st.OldestAgeSeconds = max(0, time.Since(t).Seconds())
 	}
 	findings, err := queue.Verify(q.Dir(), queue.Options{})
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
 	for _, f := range findings {
 		switch f.Kind {
@@ -419,27 +432,57 @@ func stats(q *queue.Queue) (Stats, error) {
 			st.InDoubt++
 		case queue.FindingStrayTmp:
 			st.StrayTmp++
-		case queue.FindingQuarantined:
-			st.Quarantined++
 		}
 	}
-	dl, err := q.DeadLetters()
-	if err != nil {
-		return st, err
-	}
-	st.DeadLetters = len(dl)
-	for a, err := range q.AuditEntries(context.Background()) {
+	for a, err := range q.AuditEntries(ctx) {
 		if errors.Is(err, queue.ErrAuditLine) {
+			st.AuditBadLines++
 			continue // torn or foreign line
 		}
 		if err != nil {
-			return st, err
+			problems = append(problems, "audit log: "+err.Error())
+			break
 		}
 		if a.Reason == queue.ReasonOverflow || a.Reason == queue.ReasonPruned {
 			st.AuditDrops++
 		}
 	}
-	return st, nil
+	return st, problems, nil
+}
+
+// escapeField makes s safe as one field of capq's tab-separated output
+// (spec R42): a backslash, tab, newline, carriage return or other control
+// character in a file name or detail is written as a backslash escape, so
+// that a hostile name can neither end a line nor add a field.
+func escapeField(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // verifyLine is one line of `capq verify --json`.
@@ -454,7 +497,9 @@ func verifyCmd() *command {
 		name:    "verify",
 		summary: "check a queue directory against the spec, read-only; exit 1 on violations",
 		help: `Prints every finding, one per line: "violation" or "note", the kind, the
-file name and a detail, separated by tabs. With --json each line is an
+file name and a detail, separated by tabs; a backslash, tab, newline or other
+control character in a name or detail is written as a backslash escape (\\,
+\t, \n, \r, \xNN), so every line is one finding. With --json each line is an
 object {"kind","name","detail","violation"}. Notes (stray tmp files, records
 in doubt, dead letters, ...) describe state an operator may want to see;
 violations break the spec. Nothing in the directory is changed.`,
@@ -484,7 +529,7 @@ violations break the spec. Nothing in the directory is changed.`,
 					if v {
 						tag = "violation"
 					}
-					_, err = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", tag, f.Kind, f.Name, f.Detail)
+					_, err = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", tag, f.Kind, escapeField(f.Name), escapeField(f.Detail))
 				}
 				if err != nil {
 					return failf("%v", err)
@@ -559,7 +604,8 @@ func requeueCmd() *command {
 		help: `Each requeued record keeps its ULID (and so its place in the order) and
 starts again with Attempt 1; an audit line records the move. Prints the
 ULIDs requeued, one per line (with --all, the count). Exit status 1 if a
-ULID is not dead-lettered.`,
+ULID is not dead-lettered. --all goes on past a dead letter it cannot
+requeue (reported on stderr), and then exits 1.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&all, "all", false, "requeue every dead letter") },
 		run: func(e *env, fs *flag.FlagSet) error {
 			if all == (fs.NArg() > 0) {
@@ -579,12 +625,7 @@ ULID is not dead-lettered.`,
 			}
 			defer q.Close()
 			if all {
-				n, err := q.RequeueAll()
-				fmt.Fprintln(e.stdout, n)
-				if err != nil {
-					return failf("%v", err)
-				}
-				return nil
+				return requeueAll(e, q)
 			}
 			for _, id := range ids {
 				if err := q.Requeue(id); err != nil {
@@ -615,48 +656,101 @@ each line is the entry as a JSON object. Torn or foreign lines are skipped.`,
 				return err
 			}
 			defer q.Close()
-			w := bufio.NewWriter(e.stdout)
-			for a, err := range q.AuditEntries(context.Background()) {
-				if errors.Is(err, queue.ErrAuditLine) {
-					fmt.Fprintf(e.stderr, "capq: %v\n", err)
-					continue
-				}
-				if err != nil {
-					w.Flush()
-					return failf("%v", err)
-				}
-				if asJSON {
-					writeJSON(w, a)
-					continue
-				}
-				id := a.DroppedULID
-				if id == "" {
-					id = a.ULID
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s", a.TS, a.Reason, id)
-				if a.AppendedAt != "" {
-					fmt.Fprintf(w, "\tappended_at=%s", a.AppendedAt)
-				}
-				if a.QueueSizeBeforePrune != nil {
-					fmt.Fprintf(w, "\tqueue_size_before_prune=%d", *a.QueueSizeBeforePrune)
-				}
-				if a.File != "" {
-					fmt.Fprintf(w, "\tfile=%s", a.File)
-				}
-				if a.Attempts != 0 {
-					fmt.Fprintf(w, "\tattempts=%d", a.Attempts)
-				}
-				if a.Detail != "" {
-					fmt.Fprintf(w, "\tdetail=%q", a.Detail)
-				}
-				fmt.Fprintln(w)
-			}
-			if err := w.Flush(); err != nil {
-				return failf("%v", err)
-			}
-			return nil
+			return printAudit(e, q, asJSON)
 		},
 	}
+}
+
+// maxAuditWarnings bounds the unreadable audit lines `capq audit` names on
+// stderr; the rest are only counted.
+const maxAuditWarnings = 20
+
+// printAudit streams the audit log to stdout, one entry at a time (spec
+// R41): memory stays bounded whatever the log's size. Unreadable lines
+// (torn, foreign, over 64 KiB) are named on stderr and skipped; any other
+// error stops the listing with exit status 1.
+func printAudit(e *env, q *queue.Queue, asJSON bool) error {
+	w := bufio.NewWriter(e.stdout)
+	bad := 0
+	for a, err := range q.AuditEntries(e.ctx) {
+		if errors.Is(err, queue.ErrAuditLine) {
+			if bad++; bad <= maxAuditWarnings {
+				fmt.Fprintf(e.stderr, "capq audit: skipped: %s\n", escapeField(err.Error()))
+			}
+			continue
+		}
+		if err != nil {
+			w.Flush()
+			return failf("%v", err)
+		}
+		if asJSON {
+			err = writeJSON(w, a)
+		} else {
+			err = writeAuditLine(w, a)
+		}
+		if err != nil {
+			return failf("%v", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return failf("%v", err)
+	}
+	if bad > maxAuditWarnings {
+		fmt.Fprintf(e.stderr, "capq audit: skipped %d unreadable line(s) in all\n", bad)
+	}
+	return nil
+}
+
+// writeAuditLine writes one entry as a tab-separated line, every free-form
+// field escaped (spec R42).
+func writeAuditLine(w *bufio.Writer, a queue.AuditEntry) error {
+	id := a.DroppedULID
+	if id == "" {
+		id = a.ULID
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s", escapeField(a.TS), escapeField(a.Reason), escapeField(id))
+	if a.AppendedAt != "" {
+		fmt.Fprintf(w, "\tappended_at=%s", escapeField(a.AppendedAt))
+	}
+	if a.QueueSizeBeforePrune != nil {
+		fmt.Fprintf(w, "\tqueue_size_before_prune=%d", *a.QueueSizeBeforePrune)
+	}
+	if a.File != "" {
+		fmt.Fprintf(w, "\tfile=%s", escapeField(a.File))
+	}
+	if a.Attempts != 0 {
+		fmt.Fprintf(w, "\tattempts=%d", a.Attempts)
+	}
+	if a.Detail != "" {
+		fmt.Fprintf(w, "\tdetail=%q", a.Detail)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+// requeueAll requeues every dead letter, going on past one it cannot move
+// (spec R42): a dead letter whose pending name is taken, an unreadable
+// file, a history that is a directory, ... is reported and left, and the
+// others still go back to the queue. It prints the count requeued.
+func requeueAll(e *env, q *queue.Queue) error {
+	ids, err := q.DeadLetters()
+	if err != nil {
+		return failf("%v", err)
+	}
+	n, failed := 0, 0
+	for _, id := range ids {
+		if err := q.Requeue(id); err != nil {
+			failed++
+			fmt.Fprintf(e.stderr, "capq requeue: %s: %s\n", id, escapeField(err.Error()))
+			continue
+		}
+		n++
+	}
+	fmt.Fprintln(e.stdout, n)
+	if failed > 0 {
+		return failf("%d dead letter(s) could not be requeued", failed)
+	}
+	return nil
 }
 
 func pruneCmd() *command {
