@@ -1,0 +1,54 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+)
+
+// Spec R39: the descriptor Delivery.LockFile returns holds the record's
+// lock by itself: after the handler failed and Ingest closed its own
+// descriptor, a consumer still skips the record until that copy is
+// closed, and then delivers it as a retry. Without a descriptor to hand
+// over (the fault seam), LockFile says so.
+func TestDeliveryLockFile(t *testing.T) {
+	q, _ := openTest(t, Options{NoSync: true})
+	id := mustAppend(t, q, sampleRecord(1, ""))
+	var held *os.File
+	_, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+		f, err := d.LockFile()
+		if err != nil {
+			t.Fatalf("LockFile: %v", err)
+		}
+		held = f
+		return errors.New("the work goes on in another process")
+	}, IngestOptions{MaxAttempts: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+		t.Fatalf("record %s delivered while a copy of its lock is held", id)
+		return nil
+	}, IngestOptions{MaxAttempts: 5})
+	if err != nil || res.Skipped != 1 {
+		t.Fatalf("second Ingest: %+v, %v; want the record skipped", res, err)
+	}
+	held.Close()
+	var seen []Delivery
+	if _, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{MaxAttempts: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || seen[0].Attempt != 2 {
+		t.Fatalf("after the copy was closed: deliveries %+v, want one with Attempt 2", seen)
+	}
+
+	fq, _, _ := openFault(t, Options{NoSync: true})
+	mustAppend(t, fq, sampleRecord(2, ""))
+	fq.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+		if _, err := d.LockFile(); !errors.Is(err, ErrNoLockFile) {
+			t.Errorf("LockFile behind the fault seam: %v, want ErrNoLockFile", err)
+		}
+		return nil
+	}, IngestOptions{})
+}
