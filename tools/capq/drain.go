@@ -55,8 +55,8 @@ record stays locked for as long as the handler or anything it started keeps
 it open, even if capq dies; and on Linux the handler is killed (SIGKILL) when
 capq dies. A handler that could not be started (fork or exec failed, for
 example out of file descriptors) or that a second signal killed is not the
-handler's failure: the drain stops and the record is released, and the
-attempt is not held against it where the queue allows it.
+handler's failure: the drain stops and the record is released without
+using an attempt.
 
 --follow keeps draining as records arrive (inotify, with a rescan every 2s
 as a fallback) until SIGINT, SIGTERM or SIGHUP. On the first such signal
@@ -168,8 +168,8 @@ func (d *drainer) run() error {
 	}
 	start := time.Now()
 	err := d.loop(soft, start, w)
-	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d\n",
-		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped)
+	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d, released %d\n",
+		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped, d.tot.Released)
 	switch {
 	case d.fault != nil:
 		return failf("%v", d.fault.err)
@@ -215,6 +215,7 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 		d.tot.Quarantined += res.Quarantined
 		d.tot.DeadLettered += res.DeadLettered
 		d.tot.Failed += res.Failed
+		d.tot.Released += res.Released
 		if err != nil || !d.follow {
 			return err
 		}
@@ -266,7 +267,9 @@ func (d *drainer) handle(_ context.Context, dl queue.Delivery) error {
 		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: %v; stopping\n", dl.ULID, dl.Attempt, nf.err)
 		d.fault = nf
 		d.stop()
-		return err
+		// Released without using an attempt (spec R34): the handler is
+		// not to blame.
+		return queue.NotHandlerFault(nf)
 	}
 	if err != nil {
 		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: handler: %v\n", dl.ULID, dl.Attempt, err)

@@ -149,8 +149,8 @@ func TestDrainHandlerLifetime(t *testing.T) {
 
 // Spec R39: a handler that cannot be started is not the handler's failure:
 // the drain stops (exit 1, even with --max-attempts) with a clear message,
-// the record stays pending, and the next drain that can start its handler
-// delivers it.
+// the record stays pending without an attempt used, and the next drain
+// that can start its handler delivers it as attempt 1.
 func TestDrainHandlerNotStarted(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "q")
 	appendOne(t, dir, `{"n":1}`)
@@ -163,12 +163,17 @@ func TestDrainHandlerNotStarted(t *testing.T) {
 	if code != exitFail || !strings.Contains(errOut.String(), "handler not started") {
 		t.Fatalf("drain with an unstartable handler: exit %d, stderr %q; want exit 1 and \"handler not started\"", code, errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "delivered 0, quarantined 0, dead-lettered 0, failed 1,") {
+	if !strings.Contains(errOut.String(), "delivered 0, quarantined 0, dead-lettered 0, failed 0, skipped 0, released 1") {
 		t.Fatalf("the drain went on past a handler it could not start: %q", errOut.String())
 	}
 	errOut.Reset()
+	out.Reset()
 	code = run(context.Background(), []string{"--dir", dir, "drain", "--max-attempts", "3", "--exec", `echo "$CAPQ_ATTEMPT"; cat >/dev/null`}, strings.NewReader(""), &out, &errOut)
 	if code != 0 || !strings.Contains(errOut.String(), "delivered 2,") {
 		t.Fatalf("next drain: exit %d, stderr %q", code, errOut.String())
+	}
+	// The attempt that never ran was not charged (spec R34).
+	if out.String() != "1\n1\n" {
+		t.Fatalf("next drain's attempts: %q, want 1 and 1", out.String())
 	}
 }

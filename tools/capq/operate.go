@@ -708,7 +708,7 @@ func writeAuditLine(w *bufio.Writer, a queue.AuditEntry) error {
 	if id == "" {
 		id = a.ULID
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s", escapeField(a.TS), escapeField(a.Reason), escapeField(id))
+	fmt.Fprintf(w, "%s\t%s\t%s", escapeField(a.TS), escapeField(string(a.Reason)), escapeField(id))
 	if a.AppendedAt != "" {
 		fmt.Fprintf(w, "\tappended_at=%s", escapeField(a.AppendedAt))
 	}
