@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/capq/capq/bench/floor"
 	"github.com/capq/capq/bench/suite"
 )
 
@@ -31,5 +32,12 @@ func BenchmarkCount(b *testing.B) {
 	e := env(b)
 	for _, n := range e.ListDepths() {
 		b.Run(fmt.Sprintf("pending=%d", n), e.FloorCount(n))
+	}
+}
+
+func BenchmarkBatch(b *testing.B) {
+	e := env(b)
+	for _, mode := range floor.BatchModes {
+		b.Run(mode.String(), e.FloorBatch(mode))
 	}
 }

@@ -191,3 +191,125 @@ func (d *Dir) Link(oldname, newname string) error {
 	}
 	return nil
 }
+
+// BatchMode is how [Dir.AppendBatch] makes a batch's files durable before
+// renaming them.
+type BatchMode int
+
+// The batch variants the floor measures (issue 16).
+const (
+	// BatchSequential fsyncs each file in turn: one device flush per
+	// file, as a loop of [Dir.Append] pays.
+	BatchSequential BatchMode = iota
+	// BatchConcurrent fsyncs all files at once from as many goroutines,
+	// so that the block layer can merge the flushes that wait together.
+	BatchConcurrent
+	// BatchSyncFileRange starts writeback of every file with
+	// sync_file_range(SYNC_FILE_RANGE_WRITE), then fsyncs each in turn:
+	// the data is written in one go, the flushes are still one per file.
+	BatchSyncFileRange
+	// BatchSyncFS writes every file and makes them all durable with one
+	// syncfs(2) of the file system: one flush for the batch, plus
+	// whatever else is dirty on that file system.
+	BatchSyncFS
+	numBatchModes
+)
+
+// BatchModes lists every BatchMode, for benchmarks that run them all.
+var BatchModes = []BatchMode{BatchSequential, BatchConcurrent, BatchSyncFileRange, BatchSyncFS}
+
+// String returns the variant's name as benchmarks print it.
+func (m BatchMode) String() string {
+	switch m {
+	case BatchSequential:
+		return "sequential"
+	case BatchConcurrent:
+		return "concurrent"
+	case BatchSyncFileRange:
+		return "syncfilerange"
+	case BatchSyncFS:
+		return "syncfs"
+	}
+	return fmt.Sprintf("BatchMode(%d)", int(m))
+}
+
+// AppendBatch is the durable append protocol for many records at once:
+// create every tmp file with O_EXCL and write it, make them all durable as
+// mode says, close them, rename each to its final name, then one syncDir
+// (nil skips it). tmps, finals and data have one element per record.
+func (d *Dir) AppendBatch(tmps, finals []string, data [][]byte, mode BatchMode, syncDir func() error) error {
+	fds := make([]int, 0, len(tmps))
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for i, tmp := range tmps {
+		fd, err := d.create(tmp)
+		if err != nil {
+			return err
+		}
+		fds = append(fds, fd)
+		if err := writeAll(fd, data[i]); err != nil {
+			return fmt.Errorf("floor: write %s: %w", tmp, err)
+		}
+	}
+	var err error
+	switch mode {
+	case BatchSequential:
+		for _, fd := range fds {
+			if err = retry(func() error { return unix.Fsync(fd) }); err != nil {
+				break
+			}
+		}
+	case BatchConcurrent:
+		errs := make([]error, len(fds))
+		var wg sync.WaitGroup
+		for i, fd := range fds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = retry(func() error { return unix.Fsync(fd) })
+			}()
+		}
+		wg.Wait()
+		err = errors.Join(errs...)
+	case BatchSyncFileRange:
+		for _, fd := range fds {
+			if err = retry(func() error { return unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE) }); err != nil {
+				break
+			}
+		}
+		for _, fd := range fds {
+			if err != nil {
+				break
+			}
+			err = retry(func() error { return unix.Fsync(fd) })
+		}
+	case BatchSyncFS:
+		err = d.SyncFS()
+	default:
+		err = fmt.Errorf("floor: unknown batch mode %d", int(mode))
+	}
+	if err != nil {
+		return fmt.Errorf("floor: batch %s: %w", mode, err)
+	}
+	for _, fd := range fds {
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("floor: close: %w", err)
+		}
+	}
+	fds = fds[:0]
+	for i, tmp := range tmps {
+		if err := unix.Renameat(d.fd, tmp, d.fd, finals[i]); err != nil {
+			return fmt.Errorf("floor: rename %s: %w", tmp, err)
+		}
+	}
+	if syncDir == nil {
+		return nil
+	}
+	if err := syncDir(); err != nil {
+		return fmt.Errorf("floor: fsync directory: %w", err)
+	}
+	return nil
+}
