@@ -1,6 +1,7 @@
 package fsys
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,12 +28,13 @@ const (
 	OpLstat             // FS.Lstat
 	OpReadDir           // FS.ReadDir
 	OpSyncDir           // FS.SyncDir
+	OpSyncFS            // FileSystemSyncer.SyncFS
 	numOps
 )
 
 var opNames = [numOps]string{
 	"open", "read", "write", "sync", "stat", "flock", "close",
-	"rename", "remove", "mkdir", "lstat", "readdir", "syncdir",
+	"rename", "remove", "mkdir", "lstat", "readdir", "syncdir", "syncfs",
 }
 
 // String returns the lower-case name of the operation ("open", "syncdir").
@@ -289,6 +291,23 @@ func (f *Fault) SyncDir(dir string) error {
 		return faultErr(c, err)
 	}
 	return f.inner.SyncDir(dir)
+}
+
+var _ FileSystemSyncer = (*Fault)(nil)
+
+// SyncFS implements FileSystemSyncer, as OpSyncFS (matched on the name
+// "."): it passes the call to the inner FS, or fails it with an error
+// wrapping errors.ErrUnsupported if the inner FS is no FileSystemSyncer.
+func (f *Fault) SyncFS() error {
+	c := Call{Op: OpSyncFS, Name: "."}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	s, ok := f.inner.(FileSystemSyncer)
+	if !ok {
+		return faultErr(c, errors.ErrUnsupported)
+	}
+	return s.SyncFS()
 }
 
 // Close closes the inner FS. It is never failed.

@@ -971,3 +971,32 @@ func (f *memFile) closeLocked() {
 	delete(f.p.files, f)
 	f.p.m.cond.Broadcast() // wake a Flock of f blocked in another goroutine
 }
+
+var _ FileSystemSyncer = (*MemFS)(nil)
+
+// SyncFS implements FileSystemSyncer: the data of every regular file
+// linked anywhere in the tree becomes durable, as File.Sync of each would
+// make it. Directory entries are left as they are (only SyncDir makes
+// them durable), so the model credits syncfs with no more than its
+// FileSystemSyncer promise.
+func (p *MemFS) SyncFS() error {
+	m := p.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if errno := p.check(); errno != 0 {
+		return pathErr("syncfs", ".", errno)
+	}
+	var walk func(d *inode)
+	walk = func(d *inode) {
+		for _, n := range d.entries {
+			switch {
+			case n.isDir():
+				walk(n)
+			case n.mode.IsRegular():
+				n.synced = slices.Clone(n.data)
+			}
+		}
+	}
+	walk(m.root)
+	return nil
+}
