@@ -1086,7 +1086,28 @@ func (m *machine) cutShort(p *proc, c chooser) {
 			recs[i] = genRecord(c, m.maxDep)
 		}
 		ids, err := p.q.AppendBatch(recs)
+		var be *queue.BatchError
 		switch {
+		case err != nil && !p.killed && errors.As(err, &be) && len(be.Failed()) < len(recs):
+			// R51: a fault failed some records; the others were
+			// appended durably, and a fault may still have cut the
+			// overflow prune short. A failed record left nothing (R8).
+			var okIDs []ulid.ULID
+			var okRecs [][]byte
+			for i, e := range be.Errs {
+				if e == nil {
+					okIDs, okRecs = append(okIDs, ids[i]), append(okRecs, recs[i])
+				}
+			}
+			for _, id := range p.tmps {
+				if _, err := m.admin.Lstat("pending-" + id.String() + ".json.tmp"); err == nil {
+					m.fatalf("R8: batch append (%v) left pending-%s.json.tmp", be, id)
+				}
+			}
+			m.ackULIDs(p, okIDs)
+			m.model.Append(okIDs, okRecs)
+			m.afterAppend(p, okIDs, false)
+			return
 		case err == nil:
 			// Committed; a fault or a crash may still have cut the
 			// overflow prune short.

@@ -72,3 +72,10 @@ func BenchmarkIngestOnly(b *testing.B) {
 		b.Run(fmt.Sprintf("pending=%d", n), e.IngestOnly(n))
 	}
 }
+
+// Spec R49; issue 16 targets batch-vs-single >= 5 and
+// speed-vs-floor-best >= 0.8.
+func BenchmarkBatchAppend(b *testing.B) { env(b).BatchAppend(b) }
+
+// Spec R50; issue 16 target producers-vs-one >= 5.
+func BenchmarkProducersAppend(b *testing.B) { env(b).ProducersAppend(b) }

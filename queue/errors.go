@@ -214,3 +214,49 @@ type notHandlerFault struct{ err error }
 
 func (e *notHandlerFault) Error() string   { return "not the handler's fault: " + e.err.Error() }
 func (e *notHandlerFault) Unwrap() []error { return []error{e.err, ErrNotHandlerFault} }
+
+// BatchError is returned by AppendBatch when some of its records could
+// not be appended after writing began (spec R51). The records with a nil
+// error in Errs are durably pending; those with an error are not, and
+// their place in AppendBatch's ULIDs is the zero ULID. Each error is the
+// record's own *OpError (wrapping the errno, and ErrSync for a failed
+// flush), so errors.Is and errors.As see through a BatchError to them.
+type BatchError struct {
+	Errs []error // one per record of the batch, nil if it was appended
+}
+
+func (e *BatchError) Error() string {
+	failed, first := 0, error(nil)
+	for _, err := range e.Errs {
+		if err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return fmt.Sprintf("capq: append: %d of %d records not appended; first: %v", failed, len(e.Errs), first)
+}
+
+// Failed returns the indexes (in the batch) of the records that were not
+// appended.
+func (e *BatchError) Failed() []int {
+	var idx []int
+	for i, err := range e.Errs {
+		if err != nil {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// Unwrap returns the errors of the failed records.
+func (e *BatchError) Unwrap() []error {
+	var errs []error
+	for _, err := range e.Errs {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}

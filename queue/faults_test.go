@@ -134,29 +134,100 @@ func TestAppendFaults(t *testing.T) {
 	}
 }
 
-// Spec R8: AppendBatch is all-or-nothing for the producer: a failure of
-// any record's step, or of the shared directory fsync, leaves none of the
-// batch.
-func TestAppendBatchFaultLeavesNone(t *testing.T) {
+// Spec R51, R10: a failure anywhere in an AppendBatch fails exactly the
+// records it touches, with every errno: a failed create, write, fsync,
+// close or rename fails its record alone; a failed syncfs fails every
+// record it was to make durable; a failed directory fsync fails every
+// renamed record, which is removed again. The other records are pending,
+// the failed ones leave no pending or tmp file, AppendBatch returns a
+// *BatchError whose Errs say which, and zero ULIDs in their places. Run
+// with syncfs and, where the file system says it has none, with
+// concurrent fsyncs.
+func TestAppendBatchFaultFailsTouched(t *testing.T) {
+	const n = 5
+	all := []int{0, 1, 2, 3, 4}
 	for _, tc := range []struct {
-		op    fsys.Op
-		after int
+		name   string
+		rule   fsys.Rule
+		noSync bool // SyncFS unsupported: each file is fsynced
+		step   string
+		failed []int
 	}{
-		{fsys.OpOpen, 3}, {fsys.OpWrite, 4}, {fsys.OpSync, 2}, {fsys.OpRename, 0}, {fsys.OpRename, 4}, {fsys.OpSyncDir, 0},
+		{"create-3", fsys.Rule{Op: fsys.OpOpen, Match: isName(tmpSuffix), After: 3}, false, "create", []int{3}},
+		{"write-4", fsys.Rule{Op: fsys.OpWrite, After: 4}, false, "write", []int{4}},
+		{"write-short-1", fsys.Rule{Op: fsys.OpWrite, After: 1, Short: true}, false, "write", []int{1}},
+		{"syncfs", fsys.Rule{Op: fsys.OpSyncFS}, false, "fsync", all},
+		{"fsync-2", fsys.Rule{Op: fsys.OpSync}, true, "fsync", []int{2}}, // Match set below
+		{"close-1", fsys.Rule{Op: fsys.OpClose, Match: isName(tmpSuffix), After: 1}, false, "close", []int{1}},
+		{"rename-0", fsys.Rule{Op: fsys.OpRename}, false, "rename", []int{0}},
+		{"rename-4", fsys.Rule{Op: fsys.OpRename, After: 4}, false, "rename", []int{4}},
+		{"fsync-dir", fsys.Rule{Op: fsys.OpSyncDir}, false, "fsync-dir", all},
+		{"fsync-dir-fallback", fsys.Rule{Op: fsys.OpSyncDir}, true, "fsync-dir", all},
 	} {
-		t.Run(fmt.Sprintf("%s-after-%d", tc.op, tc.after), func(t *testing.T) {
-			q, dir, f := openFault(t, Options{})
-			keep := mustAppend(t, q, sampleRecord(9, "kept"))
-			f.Inject(fsys.Rule{Op: tc.op, After: tc.after, Times: 1, Err: syscall.ENOSPC})
-			recs := make([][]byte, 5)
-			for i := range recs {
-				recs[i] = sampleRecord(i, "")
-			}
-			if ids, err := q.AppendBatch(recs); err == nil || !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("AppendBatch = %v, %v; want ENOSPC", ids, err)
-			}
-			assertClean(t, q, dir, keep)
-		})
+		for _, errno := range faultErrnos {
+			t.Run(tc.name+"/"+unix.ErrnoName(errno), func(t *testing.T) {
+				q, dir, f := openFault(t, Options{})
+				keep := mustAppend(t, q, sampleRecord(9, "kept"))
+				f.Reset()
+				if tc.noSync {
+					f.Inject(fsys.Rule{Op: fsys.OpSyncFS, Err: errors.ErrUnsupported})
+				}
+				rule := tc.rule
+				rule.Times, rule.Err = 1, errno
+				want := tc.failed
+				var third string
+				if tc.name == "fsync-2" {
+					// Concurrent fsyncs run in any order: fail the
+					// fsync of the third record's file, by its name.
+					rule.Match = func(name string) bool { return third != "" && name == third }
+					var opens int
+					f.SetHook(func(c fsys.Call) error {
+						if c.Op == fsys.OpOpen && strings.HasSuffix(c.Name, tmpSuffix) {
+							if opens++; opens == 3 {
+								third = c.Name
+							}
+						}
+						return nil
+					})
+				}
+				f.Inject(rule)
+				recs := make([][]byte, n)
+				for i := range recs {
+					recs[i] = sampleRecord(i, "")
+				}
+				ids, err := q.AppendBatch(recs)
+				var be *BatchError
+				if !errors.As(err, &be) {
+					t.Fatalf("AppendBatch = %v, %v; want a *BatchError", ids, err)
+				}
+				if !errors.Is(err, errno) {
+					t.Errorf("err = %v, want it to wrap %s", err, unix.ErrnoName(errno))
+				}
+				if got := be.Failed(); !slices.Equal(got, want) {
+					t.Errorf("failed records = %v, want %v (%v)", got, want, err)
+				}
+				if len(ids) != n {
+					t.Fatalf("%d ULIDs for %d records", len(ids), n)
+				}
+				pending := []ulid.ULID{keep}
+				for i, e := range be.Errs {
+					var oe *OpError
+					switch {
+					case e == nil:
+						if ids[i].IsZero() {
+							t.Errorf("record %d appended with a zero ULID", i)
+						}
+						pending = append(pending, ids[i])
+					case !errors.As(e, &oe) || oe.Step != tc.step:
+						t.Errorf("record %d: %v, want an *OpError of step %s", i, e, tc.step)
+					case !ids[i].IsZero():
+						t.Errorf("failed record %d has ULID %s, want the zero ULID", i, ids[i])
+					}
+				}
+				f.Reset()
+				assertClean(t, q, dir, pending...)
+			})
+		}
 	}
 }
 

@@ -33,8 +33,9 @@ type Queue struct {
 	state atomic.Int64
 	idle  chan struct{} // closed by the last call to leave after Close began
 
-	dirSync syncer // group commit of root-directory fsyncs
-	tally   tally  // the pending count as far as this process knows
+	dirSync syncer   // group commit of root-directory fsyncs
+	flush   *flusher // group commit of the appended files' flushes
+	tally   tally    // the pending count as far as this process knows
 
 	bufs sync.Pool // *[]byte envelope buffers for Append
 }
@@ -79,6 +80,7 @@ func newQueue(dir string, opts Options, fsy fsys.FS, own bool) *Queue {
 	q.dirSync.fs = fsy
 	q.dirSync.dir = "."
 	q.dirSync.cond = sync.NewCond(&q.dirSync.mu)
+	q.flush = newFlusher(fsy)
 	q.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return q
 }
@@ -204,6 +206,10 @@ func (q *Queue) AuditLogPath() string { return filepath.Join(q.dir, AuditLogName
 // or of the power. When it returns an error, no pending file of the record
 // remains, as far as the file system lets capq remove it.
 //
+// Concurrent Appends on one Queue share their flushes (group commit, spec
+// R50): the file flushes of the appends waiting together are made in one
+// go, and so are their directory fsyncs.
+//
 // The record is refused with an error wrapping ErrInvalidRecord, before
 // anything touches the disk, unless it is one JSON object in valid UTF-8
 // within Options.MaxRecordSize and Options.MaxDepth. Its bytes are stored
@@ -215,17 +221,39 @@ func (q *Queue) AuditLogPath() string { return filepath.Join(q.dir, AuditLogName
 func (q *Queue) Append(record []byte) (ulid.ULID, error) {
 	ids, err := q.AppendBatch([][]byte{record})
 	if err != nil {
+		var be *BatchError
+		if errors.As(err, &be) {
+			err = be.Errs[0]
+		}
 		return ulid.ULID{}, err
 	}
 	return ids[0], nil
 }
 
-// AppendBatch appends many records with a single directory fsync for all of
-// them, and returns their ULIDs in order. Every record is validated before
-// any is written. If it returns an error, none of the records remains
-// pending; a consumer running at the same time may nevertheless have seen
-// (and delivered) some of them before they were rolled back, so the batch
-// is all-or-nothing for the producer, not for concurrent consumers.
+// batchChunk is how many files of one AppendBatch are open at once: it
+// bounds the descriptors a large batch holds, and lets the first files'
+// flush start before the last ones are written.
+const batchChunk = 256
+
+// AppendBatch appends many records and returns their ULIDs in order. It
+// makes all their files durable with far fewer flushes than one per
+// record (one syncfs, or concurrent fsyncs, per group of files: spec
+// R49), and renames them under one directory fsync.
+//
+// Every record is validated before any is written: if one is refused,
+// AppendBatch returns a *RecordError (its Index says which) and nil, and
+// nothing was written. Otherwise each record succeeds or fails on its own:
+// if any failed, AppendBatch returns every ULID with the zero ULID in the
+// place of each failed record, and a *BatchError whose Errs holds the
+// error of each failed record (nil for the others). A failure fails
+// exactly the records it touches: a failed create, write, fsync, close or
+// rename fails that record; a failed syncfs fails every record it was to
+// make durable, and a failed directory fsync every record renamed before
+// it, which are removed again. A failed record leaves no pending or tmp
+// file (as far as the file system lets capq remove them), though a
+// consumer running at the same time may already have delivered one that
+// was renamed before a directory fsync failed; a record with a nil error
+// is durably pending.
 func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 	if err := q.enter(); err != nil {
 		return nil, err
@@ -244,61 +272,118 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 		recs[i] = rec
 	}
 	ids := make([]ulid.ULID, len(recs))
-	names := make([]string, len(recs)) // final names of the committed files
-	done := 0                          // how many tmp files were renamed
-	rollback := func() {
-		for _, n := range names[:done] {
-			q.fs.Remove(n)
-		}
-		if done > 0 && !q.opts.NoSync {
-			q.fs.SyncDir(".")
-		}
+	errs := make([]error, len(recs))
+	var renamed []int // records renamed to their final names
+	// Sampled before any file exists: see flusher.epoch.
+	epoch := q.flush.epoch()
+	for lo := 0; lo < len(recs); lo += batchChunk {
+		hi := min(len(recs), lo+batchChunk)
+		renamed = q.appendChunk(recs[lo:hi], ids[lo:hi], errs[lo:hi], lo, epoch, renamed)
 	}
-	var tmps []string
-	for i, rec := range recs {
-		id, err := q.opts.ULIDs.New()
-		id = mutantULID(id)
-		if err != nil {
-			q.removeAll(tmps)
-			return nil, opErr("append", "ulid", "", err)
-		}
-		ids[i] = id
-		s := id.String()
-		names[i] = pendingName(s)
-		tmp := tmpName(s)
-		if err := q.writeTmp(tmp, id, rec); err != nil {
-			q.removeAll(tmps)
-			return nil, err
-		}
-		tmps = append(tmps, tmp)
-	}
-	for i, tmp := range tmps {
-		if err := q.fs.Rename(tmp, names[i]); err != nil {
-			q.removeAll(tmps[i:])
-			rollback()
-			return nil, opErr("append", stepRename, names[i], err)
-		}
-		done++
-	}
-	if !q.opts.NoSync && !mutantOn(mutSkipDirSync) {
+	if len(renamed) > 0 && !q.opts.NoSync && !mutantOn(mutSkipDirSync) {
 		// The renames are only durable once the directory is: without
 		// this fsync a power cut can lose an acknowledged append (the
 		// reference's weakness).
 		if err := q.dirSync.sync(); err != nil {
-			rollback()
-			return nil, opErr("append", stepSyncDir, ".", err)
+			for _, i := range renamed {
+				q.fs.Remove(pendingName(ids[i].String()))
+				errs[i] = opErr("append", stepSyncDir, ".", err)
+			}
+			// Best effort: make the removals durable too, so that a
+			// power cut does not bring back records reported failed.
+			q.fs.SyncDir(".")
+			renamed = nil
 		}
 	}
-	q.afterAppend(len(ids), ids[len(ids)-1])
-	return ids, nil
+	if len(renamed) > 0 {
+		q.afterAppend(len(renamed), ids[renamed[len(renamed)-1]])
+	}
+	if len(renamed) == len(recs) {
+		return ids, nil
+	}
+	for i, err := range errs {
+		if err != nil {
+			ids[i] = ulid.ULID{}
+		}
+	}
+	return ids, &BatchError{Errs: errs}
 }
 
-// writeTmp writes the envelope of one record to a new tmp file and, unless
-// NoSync, fsyncs it. On any error the tmp file is removed.
-func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) error {
+// appendChunk writes, flushes, closes and renames the tmp files of recs
+// (the records lo to lo+len(recs) of a batch), filling ids and errs, and
+// returns renamed with the batch indexes of the records it renamed.
+func (q *Queue) appendChunk(recs [][]byte, ids []ulid.ULID, errs []error, lo int, epoch uint64, renamed []int) []int {
+	files := make([]fsys.File, len(recs))
+	tmps := make([]string, len(recs))
+	for i, rec := range recs {
+		id, err := q.opts.ULIDs.New()
+		id = mutantULID(id)
+		if err != nil {
+			errs[i] = opErr("append", "ulid", "", err)
+			continue
+		}
+		ids[i] = id
+		tmps[i] = tmpName(id.String())
+		files[i], errs[i] = q.writeTmp(tmps[i], id, rec)
+	}
+	// fail closes and removes the tmp file of record i, which failed.
+	fail := func(i int, step string, err error) {
+		files[i].Close()
+		files[i] = nil
+		q.fs.Remove(tmps[i])
+		errs[i] = opErr("append", step, tmps[i], err)
+	}
+	if !q.opts.NoSync {
+		// The data must be on disk before the rename makes the name
+		// visible, or a power cut could leave an empty or partial file
+		// under the final name. A failed flush is not retried: the
+		// kernel may already have dropped the dirty pages, and a retry
+		// could falsely succeed (spec R10).
+		open := make([]fsys.File, 0, len(files))
+		at := make([]int, 0, len(files))
+		for i, f := range files {
+			if f != nil {
+				open = append(open, f)
+				at = append(at, i)
+			}
+		}
+		for k, err := range q.flush.flush(open, epoch) {
+			if err != nil {
+				fail(at[k], stepSync, err)
+			}
+		}
+	}
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
+		if err := f.Close(); err != nil {
+			files[i] = nil
+			q.fs.Remove(tmps[i])
+			errs[i] = opErr("append", stepClose, tmps[i], err)
+		}
+	}
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
+		if err := q.fs.Rename(tmps[i], pendingName(ids[i].String())); err != nil {
+			q.fs.Remove(tmps[i])
+			errs[i] = opErr("append", stepRename, pendingName(ids[i].String()), err)
+			continue
+		}
+		renamed = append(renamed, lo+i)
+	}
+	return renamed
+}
+
+// writeTmp creates the tmp file of one record and writes its envelope,
+// returning the open, not yet synced file. On any error the tmp file is
+// removed.
+func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) (fsys.File, error) {
 	at := q.opts.Clock()
 	if err := checkClock(at); err != nil {
-		return opErr("append", "clock", tmp, err)
+		return nil, opErr("append", "clock", tmp, err)
 	}
 	bp := q.bufs.Get().(*[]byte)
 	defer q.bufs.Put(bp)
@@ -306,12 +391,7 @@ func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) error {
 	*bp = buf
 	f, err := q.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return opErr("append", stepCreate, tmp, err)
-	}
-	fail := func(step string, err error) error {
-		f.Close()
-		q.fs.Remove(tmp)
-		return opErr("append", step, tmp, err)
+		return nil, opErr("append", stepCreate, tmp, err)
 	}
 	n, err := f.Write(buf)
 	if err == nil && n != len(buf) {
@@ -320,23 +400,11 @@ func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) error {
 	if err != nil {
 		// A short write (file-size limit, disk full) must never be
 		// published: the reference renamed such truncated files.
-		return fail(stepWrite, err)
-	}
-	if !q.opts.NoSync {
-		// The data must be on disk before the rename makes the name
-		// visible, or a power cut could leave an empty or partial file
-		// under the final name. A failed fsync is not retried: the
-		// kernel may already have dropped the dirty pages, and a retry
-		// could falsely succeed.
-		if err := f.Sync(); err != nil {
-			return fail(stepSync, err)
-		}
-	}
-	if err := f.Close(); err != nil {
+		f.Close()
 		q.fs.Remove(tmp)
-		return opErr("append", stepClose, tmp, err)
+		return nil, opErr("append", stepWrite, tmp, err)
 	}
-	return nil
+	return f, nil
 }
 
 func (q *Queue) removeAll(names []string) {
