@@ -407,12 +407,6 @@ func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) (fsys.File, error
 	return f, nil
 }
 
-func (q *Queue) removeAll(names []string) {
-	for _, n := range names {
-		q.fs.Remove(n)
-	}
-}
-
 // Count returns the number of pending records: regular files named
 // pending-<ULID>.json with a canonical ULID. It lists the directory once,
 // without an allocation per name.

@@ -3,8 +3,6 @@ package fsys
 import (
 	"errors"
 	"io/fs"
-	"strconv"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -25,14 +23,16 @@ var _ FileSystemSyncer = (*OS)(nil)
 // and report them to syncfs"); before 5.17 syncfs still dropped the
 // error of the file system's own sync_fs, that is of the cache flush
 // itself ("vfs: make sync_filesystem return errors from ->sync_fs").
-// Before 5.8 syncfs always returned 0.
+// Before 5.8 syncfs always returned 0. The portable paths (OpenPortable,
+// the capq_portable tag) have no syncfs either, as the BSDs and macOS have
+// none.
 //
 // Because the error sequence belongs to the whole file system, an error
 // of another process's file on it is reported here too; and the call
 // writes back everything dirty on the file system, which on a busy
 // machine is more than the caller's files.
 func (o *OS) SyncFS() error {
-	if !syncfsReportsErrors() {
+	if o.portable || !syncfsReportsErrors() {
 		return &fs.PathError{Op: "syncfs", Path: ".", Err: errors.ErrUnsupported}
 	}
 	o.mu.Lock()
@@ -60,25 +60,3 @@ var syncfsReportsErrors = sync.OnceValue(func() bool {
 	}
 	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 17)
 })
-
-// kernelAtLeast reports whether a kernel release string ("6.1.0-18-amd64",
-// "5.17.3") is at least major.minor; an unreadable one is not.
-func kernelAtLeast(release string, major, minor int) bool {
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	maj, err := strconv.Atoi(parts[0])
-	if err != nil {
-		return false
-	}
-	mins := parts[1]
-	if i := strings.IndexFunc(mins, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-		mins = mins[:i]
-	}
-	min, err := strconv.Atoi(mins)
-	if err != nil {
-		return false
-	}
-	return maj > major || (maj == major && min >= minor)
-}
