@@ -48,3 +48,8 @@ func (d *Dir) SyncFS() error { return errNoFloor }
 
 // Link fails with an error wrapping errors.ErrUnsupported.
 func (d *Dir) Link(oldname, newname string) error { return errNoFloor }
+
+// AppendBatch fails with an error wrapping errors.ErrUnsupported.
+func (d *Dir) AppendBatch(tmps, finals []string, data [][]byte, mode BatchMode, syncDir func() error) error {
+	return errNoFloor
+}

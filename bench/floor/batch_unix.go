@@ -1,0 +1,92 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
+package floor
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// AppendBatch is the durable append protocol for many records at once:
+// create every tmp file with O_EXCL and write it, make them all durable as
+// mode says, close them, rename each to its final name, then one syncDir
+// (nil skips it). tmps, finals and data have one element per record.
+func (d *Dir) AppendBatch(tmps, finals []string, data [][]byte, mode BatchMode, syncDir func() error) error {
+	fds := make([]int, 0, len(tmps))
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for i, tmp := range tmps {
+		fd, err := d.create(tmp)
+		if err != nil {
+			return err
+		}
+		fds = append(fds, fd)
+		if err := writeAll(fd, data[i]); err != nil {
+			return fmt.Errorf("floor: write %s: %w", tmp, err)
+		}
+	}
+	var err error
+	switch mode {
+	case BatchSequential:
+		for _, fd := range fds {
+			if err = fsync(fd); err != nil {
+				break
+			}
+		}
+	case BatchConcurrent:
+		errs := make([]error, len(fds))
+		var wg sync.WaitGroup
+		for i, fd := range fds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = fsync(fd)
+			}()
+		}
+		wg.Wait()
+		err = errors.Join(errs...)
+	case BatchSyncFileRange:
+		for _, fd := range fds {
+			if err = startWriteback(fd); err != nil {
+				break
+			}
+		}
+		for _, fd := range fds {
+			if err != nil {
+				break
+			}
+			err = fsync(fd)
+		}
+	case BatchSyncFS:
+		err = d.SyncFS()
+	default:
+		err = fmt.Errorf("floor: unknown batch mode %d", int(mode))
+	}
+	if err != nil {
+		return fmt.Errorf("floor: batch %s: %w", mode, err)
+	}
+	for _, fd := range fds {
+		if err := unix.Close(fd); err != nil {
+			return fmt.Errorf("floor: close: %w", err)
+		}
+	}
+	fds = fds[:0]
+	for i, tmp := range tmps {
+		if err := unix.Renameat(d.fd, tmp, d.fd, finals[i]); err != nil {
+			return fmt.Errorf("floor: rename %s: %w", tmp, err)
+		}
+	}
+	if syncDir == nil {
+		return nil
+	}
+	if err := syncDir(); err != nil {
+		return fmt.Errorf("floor: fsync directory: %w", err)
+	}
+	return nil
+}
