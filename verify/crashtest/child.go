@@ -28,6 +28,10 @@ const (
 const (
 	RoleAppender = "appender"
 	RoleConsumer = "consumer"
+	// RoleHandler is a `capq drain --exec` handler of an exec consumer
+	// (Config.ExecConsumers): it reads the record's ULID and attempt from
+	// CAPQ_ULID and CAPQ_ATTEMPT.
+	RoleHandler = "handler"
 )
 
 // ChildConfig is what a child needs to know; the driver passes it in
@@ -42,6 +46,8 @@ type ChildConfig struct {
 	// that the driver's checks catch them; only a child built with
 	// -tags capqmutants accepts them.
 	Mutants mutate.Set `json:"mutants,omitempty"`
+	// MaxHandle is how long a handler works at most (RoleHandler).
+	MaxHandle time.Duration `json:"max_handle,omitempty"`
 }
 
 // MaybeRunChild runs a child and exits the process if EnvChild is set, and
@@ -56,6 +62,15 @@ func MaybeRunChild() {
 	if err := json.Unmarshal([]byte(os.Getenv(EnvConfig)), &cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "crashtest: bad %s: %v\n", EnvConfig, err)
 		os.Exit(2)
+	}
+	if role == RoleHandler {
+		if err := runHandler(cfg, os.Stdin, os.Stdout); err != nil {
+			if !errors.Is(err, errInjected) {
+				fmt.Fprintf(os.Stderr, "crashtest %s: %v\n", role, err)
+			}
+			os.Exit(1)
+		}
+		os.Exit(0)
 	}
 	if err := RunChild(context.Background(), role, cfg, os.Stdout); err != nil {
 		fmt.Fprintf(os.Stderr, "crashtest %s: %v\n", role, err)

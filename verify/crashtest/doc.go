@@ -20,6 +20,21 @@
 // unbuffered pipe, so a line the parent reads whole was printed whole, and a
 // kill can cut at most the last one, which the parent ignores.
 //
+// # Exec consumers
+//
+// With Config.ExecConsumers, some consumers are `capq drain --follow
+// --exec` (Config.DrainCommand starts capq) whose handler is the current
+// executable re-executed with EnvChild set to "handler". While it works on
+// a record the handler holds an O_EXCL marker file, holding its pid, in a
+// folder beside the queue; finding a marker of a process that still runs
+// means the record was handed to a second handler while the first still
+// held it, which it prints as "X <ULID> <pid>" (a violation of spec R39).
+// It prints "D"/"F" lines as a consumer does. The driver SIGKILLs these
+// capq processes, or sends them SIGHUP (Config.HangupRate), after which
+// they must finish the record in hand and exit by themselves. Their output
+// goes to a file, not a pipe, so a handler that outlived its capq overlaps
+// the next round, as it would in real life.
+//
 // # What the driver checks
 //
 // After the rounds the driver drains the directory itself (with the same

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -66,6 +67,25 @@ type Config struct {
 	// Progress, if set, is called after every round with the round
 	// number (from 1) and the report so far.
 	Progress func(round int, r *Report)
+
+	// ExecConsumers is how many consumers per round run `capq drain
+	// --follow --exec HANDLER` (spec R39) instead of the queue API, with
+	// a handler that is this executable re-executed as RoleHandler: it
+	// holds an O_EXCL marker file outside the queue while it runs, so a
+	// record handed to two handlers at once is seen. Zero means none;
+	// DrainCommand must be set.
+	ExecConsumers int
+	// DrainCommand returns the command that starts capq (the driver adds
+	// "--dir DIR drain --follow --max-attempts N --exec HANDLER").
+	DrainCommand func() (*exec.Cmd, error)
+	// HangupRate is the probability that an exec consumer is ended by
+	// SIGHUP (a closed terminal: it must finish the record in hand and
+	// exit by itself, status 0 or 1) rather than SIGKILL. Zero means 0.3;
+	// negative means never.
+	HangupRate float64
+	// MaxHandle is the longest a handler works on one record: kills land
+	// in the middle of handlers. Zero means 20ms.
+	MaxHandle time.Duration
 }
 
 // Report is what a run saw. A run passed when Violations is empty.
@@ -80,7 +100,11 @@ type Report struct {
 	Dropped      int // acknowledged records dropped by overflow, with an audit line
 	DeadLettered int // acknowledged records in the dead-letter folder at the end
 	FinalDrained int // records the final drain delivered
-	Violations   []string
+	Hangups      int // exec consumers ended by SIGHUP
+	// HandlersKilled counts handlers that died with their capq in the
+	// middle of a record (their marker was found stale, or is left over).
+	HandlersKilled int
+	Violations     []string
 }
 
 // OK reports whether the run found no violation.
@@ -105,6 +129,11 @@ type instance struct {
 	out    bytes.Buffer
 	errOut bytes.Buffer
 	killed bool
+	hangup bool // ended by SIGHUP: it must exit by itself
+	// outFile holds an exec consumer's output: a file, not a pipe, so
+	// that waiting for capq does not wait for a handler that outlived it
+	// (which then overlaps the next round, as it would in real life).
+	outFile *os.File
 }
 
 func (c *Config) defaults() {
@@ -125,6 +154,12 @@ func (c *Config) defaults() {
 	}
 	if c.FailRate == 0 {
 		c.FailRate = 0.1
+	}
+	if c.HangupRate == 0 {
+		c.HangupRate = 0.3
+	}
+	if c.MaxHandle <= 0 {
+		c.MaxHandle = 20 * time.Millisecond
 	}
 	if c.Command == nil {
 		c.Command = func() (*exec.Cmd, error) {
@@ -150,8 +185,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("crashtest: Config.Dir is empty")
 	}
+	if cfg.ExecConsumers > 0 && cfg.DrainCommand == nil {
+		return nil, errors.New("crashtest: Config.ExecConsumers needs Config.DrainCommand")
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
+	}
+	if cfg.ExecConsumers > 0 {
+		if err := os.MkdirAll(markerDir(cfg.Dir), 0o700); err != nil {
+			return nil, err
+		}
 	}
 	rep := &Report{}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x6361707163726173))
@@ -193,19 +236,47 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 	for range max(cfg.Consumers, 0) {
 		roles = append(roles, RoleConsumer)
 	}
+	for range max(cfg.ExecConsumers, 0) {
+		roles = append(roles, roleExecConsumer)
+	}
 	for _, role := range roles {
-		cmd, err := cfg.Command()
-		if err != nil {
-			return insts, err
-		}
 		child, _ := json.Marshal(ChildConfig{
 			Dir: cfg.Dir, Seed: rng.Uint64(), MaxSize: cfg.MaxSize,
 			FailRate: max(cfg.FailRate, 0), MaxAttempts: cfg.MaxAttempts, Mutants: cfg.Mutants,
+			MaxHandle: cfg.MaxHandle,
 		})
-		cmd.Env = append(cmd.Environ(), EnvChild+"="+role, EnvConfig+"="+string(child))
+		var cmd *exec.Cmd
+		var err error
+		if role == roleExecConsumer {
+			cmd, err = execConsumerCmd(cfg)
+		} else {
+			cmd, err = cfg.Command()
+		}
+		if err != nil {
+			return insts, err
+		}
+		if role == roleExecConsumer {
+			// The handler reads its settings from EnvConfig; capq itself,
+			// without EnvChild, ignores it.
+			cmd.Env = append(cmd.Environ(), EnvConfig+"="+string(child))
+		} else {
+			cmd.Env = append(cmd.Environ(), EnvChild+"="+role, EnvConfig+"="+string(child))
+		}
 		in := &instance{role: role, cmd: cmd}
 		cmd.Stdout = &in.out
 		cmd.Stderr = &in.errOut
+		if role == roleExecConsumer {
+			f, err := os.CreateTemp("", "capq-crashtest-out-*")
+			if err != nil {
+				return insts, err
+			}
+			os.Remove(f.Name()) // open, it lives until closed
+			in.outFile = f
+			cmd.Stdout, cmd.Stderr = f, f
+		}
+		// A handler holds capq's output pipes; if one outlived capq, Wait
+		// must not wait for it forever (the check sees what it printed).
+		cmd.WaitDelay = 10 * time.Second
 		// Children must not outlive a driver that dies.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -215,6 +286,7 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 		insts = append(insts, in)
 		lo := int64(cfg.MaxRound / 10)
 		wait := time.Duration(lo + rng.Int64N(int64(cfg.MaxRound)-lo+1))
+		in.hangup = role == roleExecConsumer && rng.Float64() < cfg.HangupRate
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -224,6 +296,23 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 			case <-ctx.Done():
 				t.Stop()
 			}
+			if in.hangup {
+				// A closed terminal: capq must finish the record in hand
+				// and exit by itself (spec R39); after a generous wait
+				// it is killed and the check reports it.
+				in.cmd.Process.Signal(syscall.SIGHUP)
+				stopped := make(chan struct{})
+				go func() {
+					select {
+					case <-stopped:
+					case <-time.After(30 * time.Second):
+						in.cmd.Process.Kill()
+					}
+				}()
+				in.cmd.Wait()
+				close(stopped)
+				return
+			}
 			in.killed = true
 			in.cmd.Process.Kill()
 			in.cmd.Wait()
@@ -232,15 +321,37 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 	wg.Wait()
 	for _, in := range insts {
 		st, _ := in.cmd.ProcessState.Sys().(syscall.WaitStatus)
-		if st.Signaled() && st.Signal() == syscall.SIGKILL {
+		switch {
+		case in.hangup && st.Exited() && st.ExitStatus() <= 1:
+			// Exit 1 only says a handler failed during the run (R40).
+			rep.Hangups++
+		case in.hangup:
+			rep.violate("%s did not stop by itself after SIGHUP (spec R39): %v: %s", in.role, in.cmd.ProcessState, in.stderrText())
+		case st.Signaled() && st.Signal() == syscall.SIGKILL:
 			rep.Kills++
-		} else {
+		default:
 			// It ended before its kill: a failed operation.
 			in.killed = false
-			rep.violate("%s child exited by itself (%v): %s", in.role, in.cmd.ProcessState, strings.TrimSpace(in.errOut.String()))
+			rep.violate("%s child exited by itself (%v): %s", in.role, in.cmd.ProcessState, in.stderrText())
 		}
 	}
 	return insts, ctx.Err()
+}
+
+// stderrText is what the child printed on stderr so far (for an exec
+// consumer, capq's lines of its output file), for a violation message.
+func (in *instance) stderrText() string {
+	if in.outFile == nil {
+		return strings.TrimSpace(in.errOut.String())
+	}
+	b, _ := io.ReadAll(io.NewSectionReader(in.outFile, 0, 1<<40))
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "capq ") || strings.HasPrefix(l, "crashtest ") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // parseLines returns the whole lines of out (a kill may cut the last).
@@ -259,6 +370,23 @@ func parseLines(out []byte) []string {
 func check(cfg *Config, insts []*instance, rep *Report) error {
 	acked := map[string]bool{}
 	deliveries := map[string][]delivery{}
+	for _, in := range insts {
+		if in.outFile != nil {
+			// Handler lines and capq's messages share the file; the
+			// check reads the handler lines (capq prints none on stdout
+			// with --exec) and keeps capq's lines apart.
+			b, _ := io.ReadAll(io.NewSectionReader(in.outFile, 0, 1<<40))
+			in.outFile.Close()
+			in.outFile = nil
+			for _, l := range strings.SplitAfter(string(b), "\n") {
+				if strings.HasPrefix(l, "capq ") || strings.HasPrefix(l, "crashtest ") {
+					in.errOut.WriteString(l)
+				} else {
+					in.out.WriteString(l)
+				}
+			}
+		}
+	}
 	for i, in := range insts {
 		lines := parseLines(in.out.Bytes())
 		for j, line := range lines {
@@ -271,6 +399,10 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 			switch {
 			case f[0] == "A" && len(f) == 2:
 				acked[f[1]] = true
+			case f[0] == "S" && len(f) == 3:
+				rep.HandlersKilled++
+			case f[0] == "X" && len(f) == 3:
+				rep.violate("record %s handed to a second handler while handler %s still ran (spec R39)", f[1], f[2])
 			case (f[0] == "D" || f[0] == "F") && len(f) == 3:
 				att, err := strconv.Atoi(f[2])
 				if err != nil {
@@ -289,6 +421,9 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 		}
 	}
 	rep.Acked = len(acked)
+	if ents, err := os.ReadDir(markerDir(cfg.Dir)); err == nil {
+		rep.HandlersKilled += len(ents) // left by handlers killed mid-record, never taken over
+	}
 
 	// The final drain: a fresh process recovering the directory, whose
 	// handler always succeeds.
