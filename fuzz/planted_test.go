@@ -22,6 +22,7 @@ import (
 // requires a pass. A property that let a planted bug through would be a
 // fuzz target that cannot find bugs of that kind.
 func TestPlantedBugs(t *testing.T) {
+	t.Parallel()
 	const env = `{"ulid":"` + seedULID + `","appended_at":"2026-05-02T15:00:00+00:00","record":{},"schema_version":1`
 	for _, tc := range []struct {
 		target  string

@@ -77,12 +77,14 @@ func envelope(t *testing.T, key, raw string) string {
 }
 
 func TestExampleIsBuiltFaithfully(t *testing.T) {
+	t.Parallel()
 	if got := envelope(t, "", ""); got != example {
 		t.Fatalf("envelope() = %s\nwant          %s", got, example)
 	}
 }
 
 func TestSchemaJSONValidates(t *testing.T) {
+	t.Parallel()
 	s := compile(t)
 	tests := []struct {
 		name  string
@@ -148,6 +150,7 @@ func TestSchemaJSONValidates(t *testing.T) {
 // TestFormatAssertionMatters shows that format checks are off by default in
 // draft 2020-12, so readers must set AssertFormat.
 func TestFormatAssertionMatters(t *testing.T) {
+	t.Parallel()
 	c := jsonschema.NewCompiler()
 	c.Draft = jsonschema.Draft2020
 	if err := c.AddResource(SchemaID, strings.NewReader(SchemaJSON)); err != nil {
@@ -165,6 +168,7 @@ func TestFormatAssertionMatters(t *testing.T) {
 // TestConstantsMatchSchema cross-checks the generated Go API against
 // SchemaJSON and itself.
 func TestConstantsMatchSchema(t *testing.T) {
+	t.Parallel()
 	var doc struct {
 		ID         string `json:"$id"`
 		Properties map[string]struct {
@@ -221,6 +225,7 @@ func TestConstantsMatchSchema(t *testing.T) {
 // TestEnvelopeStruct checks that the struct fields follow FieldOrder, so
 // encoding/json writes keys in on-disk order, and that the example decodes.
 func TestEnvelopeStruct(t *testing.T) {
+	t.Parallel()
 	typ := reflect.TypeFor[Envelope]()
 	if typ.NumField() != len(FieldOrder) {
 		t.Fatalf("Envelope has %d fields, FieldOrder %d", typ.NumField(), len(FieldOrder))

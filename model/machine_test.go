@@ -60,6 +60,7 @@ func machineProp(cfg machineConfig) func(*rapid.T) {
 // in-memory file system, with faults, crashes at any file-system call and
 // power cuts among the actions. Spec R4 to R25.
 func TestMachine(t *testing.T) {
+	t.Parallel()
 	start, n := time.Now(), steps.Load()
 	rapid.Check(t, machineProp(machineConfig{}))
 	t.Logf("%d steps in %v", steps.Load()-n, time.Since(start))
@@ -68,6 +69,7 @@ func TestMachine(t *testing.T) {
 // TestMachineOneProcess pins one process, where the overflow rule is exact
 // (R18, R19): an append past MaxSize prunes at once.
 func TestMachineOneProcess(t *testing.T) {
+	t.Parallel()
 	start, n := time.Now(), steps.Load()
 	rapid.Check(t, machineProp(machineConfig{Procs: 1, MaxSize: 5}))
 	t.Logf("%d steps in %v", steps.Load()-n, time.Since(start))
@@ -87,6 +89,7 @@ func FuzzMachineOneProcess(f *testing.F) {
 // at once, and checks the history for linearizability and the deliveries
 // for exactly-once (R7, R11).
 func TestConcurrent(t *testing.T) {
+	t.Parallel()
 	runs := 6
 	if testing.Short() {
 		runs = 2
@@ -110,6 +113,7 @@ func TestConcurrent(t *testing.T) {
 // TestReplay replays one run of a campaign: CAPQ_REPLAY=phase:seed, as
 // RunCampaign's Reproduce line says.
 func TestReplay(t *testing.T) {
+	t.Parallel()
 	spec := os.Getenv("CAPQ_REPLAY")
 	if spec == "" {
 		t.Skip("set CAPQ_REPLAY=phase:seed to replay a campaign run")
@@ -134,6 +138,7 @@ func ExampleRunConcurrent() {
 // TestRunCampaign runs a short campaign: every phase runs, nothing fails,
 // and the report adds up.
 func TestRunCampaign(t *testing.T) {
+	t.Parallel()
 	var events int
 	rep, err := RunCampaign(context.Background(), CampaignConfig{
 		Seed: 7, Duration: time.Second, Dir: t.TempDir(),

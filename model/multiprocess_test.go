@@ -21,6 +21,7 @@ import (
 // record was delivered exactly once across all consumers, with its bytes,
 // and nothing else was (R4, R11).
 func TestMultiProcess(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
@@ -92,6 +93,7 @@ func TestMultiProcess(t *testing.T) {
 // TestMultiProcessChild is one process of TestMultiProcess; it does nothing
 // unless run by it.
 func TestMultiProcessChild(t *testing.T) {
+	t.Parallel()
 	spec := os.Getenv("CAPQ_MODEL_CHILD")
 	if spec == "" {
 		t.Skip("run by TestMultiProcess")

@@ -42,6 +42,7 @@ func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, uli
 // audit line must still be readable, or a record moves without an audit
 // line (spec R20). Found by TestMachine.
 func TestAuditTornTail(t *testing.T) {
+	t.Parallel()
 	mem, ft, q, id := corruptRecordQueue(t)
 	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: syscall.ENOSPC, Short: true})
 	// Spec R33: the corrupt record is left in place and reported.
@@ -74,6 +75,7 @@ var errLeft = errors.New("left")
 // quarantine/ (queue.quarantine loops while Lstat fails with anything but
 // ENOENT). Found by TestMachine (a crash at a file-system call of Ingest).
 func TestQuarantineLstatError(t *testing.T) {
+	t.Parallel()
 	_, ft, q, _ := corruptRecordQueue(t)
 	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: syscall.EIO})
 	done := make(chan error, 1)
@@ -102,6 +104,7 @@ func TestQuarantineLstatError(t *testing.T) {
 // and the next history line would be written at offset 0, over the old
 // ones. Found by RunCampaign (a read fault during Ingest after a crash).
 func TestAttemptHistoryReadError(t *testing.T) {
+	t.Parallel()
 	mem := fsys.NewMem(nil)
 	ft := fsys.NewFault(mem.FS())
 	q, err := queue.Open("mem", queuefs.With(queue.Options{MaxSize: -1}, ft))
@@ -134,6 +137,7 @@ func TestAttemptHistoryReadError(t *testing.T) {
 // TestCampaignRegressions replays campaign runs that once failed, by phase
 // and seed, so that their bugs stay fixed.
 func TestCampaignRegressions(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		phase string
 		seed  uint64

@@ -55,6 +55,7 @@ func historyAttempts(t testing.TB, data []byte) []int {
 // the HandlerError says which attempt failed. The lock file keeps the
 // history, one JSON line per recorded start and failure.
 func TestAttemptCountsFailures(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	for want := 1; want <= 4; want++ {
@@ -92,6 +93,7 @@ func TestAttemptCountsFailures(t *testing.T) {
 // writes nothing into its locks), by a capq consumer killed during a first
 // attempt, and by a crash that tore the history.
 func TestAttemptFromLeftoverLock(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		content string
@@ -127,6 +129,7 @@ func TestAttemptFromLeftoverLock(t *testing.T) {
 // attempt makes the third delivery attempt 3: exact across process
 // crashes.
 func TestAttemptAfterKilledConsumer(t *testing.T) {
+	t.Parallel()
 	m := fsys.NewMem(nil)
 	producer := openMem(t, m.FS(), Options{})
 	id := mustAppend(t, producer, sampleRecord(0, ""))
@@ -167,6 +170,7 @@ func TestAttemptAfterKilledConsumer(t *testing.T) {
 // Spec R16: the history is not fsynced, so after a power cut the count may
 // fall behind the truth, never run ahead of it.
 func TestAttemptLowerBoundAfterPowerCut(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(seeds(20)) {
 		m := fsys.NewMem(nil)
 		q := openMem(t, m.FS(), Options{})
@@ -195,6 +199,7 @@ func TestAttemptLowerBoundAfterPowerCut(t *testing.T) {
 // its history to dead-letter/, writes an audit line, and the drain goes on
 // to the next record in the same call.
 func TestDeadLetterAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	bad := mustAppend(t, q, sampleRecord(0, "bad"))
 	good := mustAppend(t, q, sampleRecord(1, "good"))
@@ -288,6 +293,7 @@ func deadLetterN(t *testing.T, q *Queue, n int) []ulid.ULID {
 // Spec R17: Requeue puts a dead letter back under its own ULID, byte for
 // byte, with a fresh attempt count and an audit line; the history goes.
 func TestRequeue(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	ids := deadLetterN(t, q, 1)
 	id := ids[0]
@@ -324,6 +330,7 @@ func TestRequeue(t *testing.T) {
 // Spec R17: unknown ULIDs give ErrNotFound; RequeueAll brings every dead
 // letter back in order.
 func TestRequeueAllAndNotFound(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	unknown := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAV")
 	if err := q.Requeue(unknown); !errors.Is(err, ErrNotFound) {
@@ -354,6 +361,7 @@ func TestRequeueAllAndNotFound(t *testing.T) {
 // consumer holds it) fails, leaves the dead letter where it is, and does
 // not claim in the audit log that it was requeued.
 func TestRequeueBusyLock(t *testing.T) {
+	t.Parallel()
 	m := fsys.NewMem(nil)
 	q := openMem(t, m.FS(), Options{})
 	id := deadLetterN(t, q, 1)[0]

@@ -125,6 +125,7 @@ func memPending(t testing.TB, m *fsys.Mem) map[string][]byte {
 // tmp file, write it, fsync it, close it, rename it to its final name,
 // fsync the directory. Only then does it return.
 func TestAppendStepOrder(t *testing.T) {
+	t.Parallel()
 	m := fsys.NewMem(nil)
 	f := fsys.NewFault(m.FS())
 	q := openMem(t, f, Options{})
@@ -173,6 +174,7 @@ func kindName(name string) string {
 // adversarial outcomes), and no committed file is ever torn. Appends run
 // concurrently and the power is cut while they are in flight.
 func TestAckedAppendsSurvivePowerCut(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(seeds(16)) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0x5eed))
@@ -238,6 +240,7 @@ func TestAckedAppendsSurvivePowerCut(t *testing.T) {
 // power cut: the rollback of a committed rename is itself made durable,
 // and a file whose fsync failed is never renamed.
 func TestFailedAppendLeavesNothingAfterPowerCut(t *testing.T) {
+	t.Parallel()
 	for _, op := range []fsys.Op{fsys.OpWrite, fsys.OpSync, fsys.OpClose, fsys.OpRename, fsys.OpSyncDir} {
 		for _, times := range []int{1, 0} { // once, or for good
 			t.Run(fmt.Sprintf("%s/times=%d", op, times), func(t *testing.T) {
@@ -289,6 +292,7 @@ func holdDirSyncsUntilRenames(f *fsys.Fault, n int32) {
 }
 
 func TestGroupCommitSharesDirFsync(t *testing.T) {
+	t.Parallel()
 	const n = 50
 	m := fsys.NewMem(nil)
 	f := fsys.NewFault(m.FS())
@@ -326,6 +330,7 @@ func TestGroupCommitSharesDirFsync(t *testing.T) {
 // file is always fsynced), and fsyncs the directory exactly once. Every
 // record is durable at the power cut.
 func TestAppendBatchFlushes(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n                 int
 		syncfs            bool
@@ -396,6 +401,7 @@ func TestAppendBatchFlushes(t *testing.T) {
 // one syncfs. Without the group commit there would be 16 fsyncs. Every
 // acknowledged record survives the power cut.
 func TestGroupCommitSharesFileFlushes(t *testing.T) {
+	t.Parallel()
 	const n = 16
 	m := fsys.NewMem(nil)
 	f := fsys.NewFault(m.FS())
@@ -449,6 +455,7 @@ func TestGroupCommitSharesFileFlushes(t *testing.T) {
 // every appender that began writing before it, even when its own flush
 // succeeds, and none that began after.
 func TestFlusherFailsFilesWrittenBeforeASyncFSFailure(t *testing.T) {
+	t.Parallel()
 	m := fsys.NewMem(nil)
 	f := fsys.NewFault(m.FS())
 	fl := newFlusher(f)
@@ -488,6 +495,7 @@ func TestFlusherFailsFilesWrittenBeforeASyncFSFailure(t *testing.T) {
 // into windows at each directory fsync; no window holds more than
 // DeleteSyncEvery record deletes, and none follows the last fsync.
 func TestIngestDeleteSyncCadence(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, every int }{
 		{1, 64}, {5, 1}, {5, 2}, {20, 5}, {23, 5}, {64, 64}, {130, 64},
 	} {
@@ -538,6 +546,7 @@ func TestIngestDeleteSyncCadence(t *testing.T) {
 // Spec R15: a power cut after Ingest returned brings nothing delivered
 // back.
 func TestPowerCutAfterIngestReturned(t *testing.T) {
+	t.Parallel()
 	for seed := range uint64(seeds(20)) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		m := fsys.NewMem(nil)
@@ -563,6 +572,7 @@ func TestPowerCutAfterIngestReturned(t *testing.T) {
 // every later one survive. Only records whose delete came after the last
 // directory fsync may come back; with Crash(nil) exactly those do.
 func TestPowerCutMidIngest(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ n, every, k int }{
 		{10, 4, 1}, {10, 4, 5}, {10, 4, 10}, {10, 1, 7}, {30, 64, 20}, {30, 3, 30}, {12, 5, 11},
 	} {
@@ -641,6 +651,7 @@ func TestPowerCutMidIngest(t *testing.T) {
 // adversarial cut leaves of a NoSync queue (empty or torn files), Ingest
 // drains it without an error, quarantining what is torn.
 func TestNoSyncLosesOnPowerCut(t *testing.T) {
+	t.Parallel()
 	const n = 10
 	for _, noSync := range []bool{false, true} {
 		m := fsys.NewMem(nil)
@@ -720,6 +731,7 @@ func childAppendOverFileSizeLimit(dir string) int {
 // reference published such truncated files. capq must fail the append
 // with EFBIG and leave neither a pending nor a tmp file.
 func TestAppendFileSizeLimit(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
@@ -828,6 +840,7 @@ func findBytes(m *fsys.Mem, name string, data []byte, folders ...string) bool {
 // the root or in dead-letter/, and the good record is still pending unless
 // its handler had been called.
 func TestPowerCutAtEveryStepOfIngest(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 5, 2, 15, 0, 0, 0, time.UTC)
 	corrupt, poison, good := newULID(t).String(), newULID(t).String(), newULID(t).String()
 	corruptData := []byte(rawEnvelope(corrupt, `"a string"`, "1"))
@@ -933,6 +946,7 @@ func auditReasons(m *fsys.Mem) map[string]bool {
 // Spec R17: a power cut before each call of Requeue never loses the dead
 // letter: it is in dead-letter/ or back in the root.
 func TestPowerCutAtEveryStepOfRequeue(t *testing.T) {
+	t.Parallel()
 	for k := 1; ; k++ {
 		m := fsys.NewMem(nil)
 		f := fsys.NewFault(m.FS())
@@ -960,6 +974,7 @@ func TestPowerCutAtEveryStepOfRequeue(t *testing.T) {
 // nil is durable: no acknowledged record is missing after a power cut,
 // and no failed append left its record behind.
 func TestGroupCommitFailureIsConsistent(t *testing.T) {
+	t.Parallel()
 	for _, fail := range []int{0, 1} { // which directory fsync fails
 		t.Run(fmt.Sprint("fail-after-", fail), func(t *testing.T) {
 			const n = 30
@@ -1018,6 +1033,7 @@ func TestGroupCommitFailureIsConsistent(t *testing.T) {
 // leaves no torn pending file, and a queue that opens and drains; with
 // syncfs, and with concurrent fsyncs where the file system has no syncfs.
 func TestPowerCutAtEveryStepOfAppend(t *testing.T) {
+	t.Parallel()
 	for _, syncfs := range []bool{true, false} {
 		t.Run(fmt.Sprint("syncfs=", syncfs), func(t *testing.T) {
 			for k := 1; ; k++ {
@@ -1059,6 +1075,7 @@ func TestPowerCutAtEveryStepOfAppend(t *testing.T) {
 // survives with its bytes, no pending file is torn, and the survivor
 // drains.
 func TestPowerCutAtEveryStepOfGroupedAppends(t *testing.T) {
+	t.Parallel()
 	const n = 3
 	for k := 1; ; k++ {
 		m := fsys.NewMem(nil)
@@ -1132,6 +1149,7 @@ func TestPowerCutAtEveryStepOfGroupedAppends(t *testing.T) {
 // is never the one dropped. Run with an audit log that this prune creates,
 // and with one that is already durable.
 func TestPowerCutAtEveryStepOfOverflow(t *testing.T) {
+	t.Parallel()
 	for _, existing := range []bool{false, true} {
 		t.Run(fmt.Sprint("log exists: ", existing), func(t *testing.T) { powerCutOverflow(t, existing) })
 	}

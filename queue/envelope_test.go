@@ -44,6 +44,7 @@ func nest(depth int) string {
 // Spec R5: records Append accepts, and the bytes it keeps (white space
 // around the object dropped, everything inside verbatim: Spec R4).
 func TestRecordCheckAccepts(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
@@ -87,6 +88,7 @@ func TestRecordCheckAccepts(t *testing.T) {
 // ErrInvalidRecord, and the byte offset of the problem where it is
 // unambiguous.
 func TestRecordCheckRefuses(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		in     string
@@ -181,6 +183,7 @@ func TestRecordCheckRefuses(t *testing.T) {
 // the offset where the limit was hit: the size limit itself, or the
 // bracket that went one level too deep.
 func TestRecordCheckLimits(t *testing.T) {
+	t.Parallel()
 	rec := `{"surface":"` + strings.Repeat("x", 100) + `"}`
 	tests := []struct {
 		name       string
@@ -236,6 +239,7 @@ func TestRecordCheckLimits(t *testing.T) {
 // Spec R2: appended_at is Python's datetime.isoformat() of the UTC time:
 // microseconds, no fraction at all when they are zero, "+00:00".
 func TestEnvelopeFormatAppendedAt(t *testing.T) {
+	t.Parallel()
 	plus0230 := time.FixedZone("+02:30", 2*3600+1800)
 	minus5 := time.FixedZone("-05:00", -5*3600)
 	tests := []struct {
@@ -270,6 +274,7 @@ func TestEnvelopeFormatAppendedAt(t *testing.T) {
 // Spec R2, R3: every written appended_at parses back to the same instant,
 // truncated to the microsecond, in both isoformat shapes.
 func TestEnvelopeAppendedAtRoundTrip(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	zones := []*time.Location{time.UTC, time.FixedZone("x", 13*3600+45*60), time.FixedZone("y", -9*3600-30*60)}
 	for i := range 2000 {
@@ -294,6 +299,7 @@ func TestEnvelopeAppendedAtRoundTrip(t *testing.T) {
 // compact, keys in order, non-ASCII, HTML characters and U+2028 raw, the
 // record verbatim, no trailing newline; it appends to dst.
 func TestEnvelopeAppendLayout(t *testing.T) {
+	t.Parallel()
 	id := ulid.MustParse(noteULID)
 	tests := []struct {
 		name string
@@ -390,6 +396,7 @@ const (
 
 // Spec R3, R4: envelopes DecodeEnvelope accepts, and what it decodes.
 func TestEnvelopeDecodeAccepts(t *testing.T) {
+	t.Parallel()
 	at := func(s string) string { return `"appended_at":"` + s + `"` }
 	tests := []struct {
 		name   string
@@ -455,6 +462,7 @@ func TestEnvelopeDecodeAccepts(t *testing.T) {
 // Spec R3: envelopes DecodeEnvelope refuses with a *CorruptError, so that
 // Ingest quarantines them.
 func TestEnvelopeDecodeCorrupt(t *testing.T) {
+	t.Parallel()
 	ulidM := func(s string) string { return `"ulid":` + s }
 	atM := func(s string) string { return `"appended_at":` + s }
 	recM := func(s string) string { return `"record":` + s }
@@ -547,6 +555,7 @@ func checkCorrupt(t *testing.T, name string, data []byte) {
 // Spec R3: a truncated file, cut anywhere (as a torn write would leave it),
 // is corrupt: never accepted, never a schema error, never a panic.
 func TestEnvelopeDecodeEveryTruncation(t *testing.T) {
+	t.Parallel()
 	data := []byte(noteBytes)
 	for n := range len(data) {
 		_, err := DecodeEnvelope(noteName, data[:n:n])
@@ -561,6 +570,7 @@ func TestEnvelopeDecodeEveryTruncation(t *testing.T) {
 // the file, so that a newer format stops the drain instead of being
 // quarantined.
 func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("9", 100)
 	sv := func(v string) string { return `"schema_version":` + v }
 	tests := []struct {
@@ -619,6 +629,7 @@ func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
 // the same ULID, time (to the microsecond) and record bytes, and Ingest
 // delivers exactly that envelope.
 func TestEnvelopeRoundTrip(t *testing.T) {
+	t.Parallel()
 	clock := time.Date(2026, 11, 25, 20, 28, 7, 162144999, time.FixedZone("MSK", 3*3600))
 	q, dir := openTest(t, Options{Clock: func() time.Time { return clock }})
 	records := []struct{ in, kept string }{
@@ -672,6 +683,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 // fraction, and offsets out of range ("+00:60" was read as "+01:00",
 // moving the instant by an hour).
 func TestEnvelopeAppendedAtStrictRFC3339(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in string
 		ok bool

@@ -76,6 +76,7 @@ func isName(suffix string) func(string) bool {
 // fsync), leaves no pending and no tmp file, and the queue works once the
 // fault is gone. A failed fsync is never retried.
 func TestAppendFaults(t *testing.T) {
+	t.Parallel()
 	steps := []struct {
 		op    fsys.Op
 		match func(string) bool
@@ -144,6 +145,7 @@ func TestAppendFaults(t *testing.T) {
 // with syncfs and, where the file system says it has none, with
 // concurrent fsyncs.
 func TestAppendBatchFaultFailsTouched(t *testing.T) {
+	t.Parallel()
 	const n = 5
 	all := []int{0, 1, 2, 3, 4}
 	for _, tc := range []struct {
@@ -237,6 +239,7 @@ func TestAppendBatchFaultFailsTouched(t *testing.T) {
 // or half-delivered; once the fault is gone the rest drains, and the
 // attempt count says whether the handler saw the record before.
 func TestIngestFaults(t *testing.T) {
+	t.Parallel()
 	steps := []struct {
 		op    fsys.Op
 		match func(string) bool
@@ -339,6 +342,7 @@ func TestIngestFaults(t *testing.T) {
 // Append fails with ENOSPC as an *OpError and leaves no partial file; once
 // space is freed, appends and drains work again.
 func TestAppendDiskFull(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
@@ -401,6 +405,7 @@ func TestAppendDiskFull(t *testing.T) {
 // instead of probing names forever, and the corrupt file stays where it
 // was.
 func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
+	t.Parallel()
 	q, dir, f := openFault(t, Options{})
 	id := newULID(t)
 	name := pendingName(id.String())

@@ -82,6 +82,7 @@ func delivered(seen []Delivery, id ulid.ULID) bool {
 // quarantine folder, bytes intact, with an audit line; the records before
 // and after it are delivered in the same drain.
 func TestHostileCorruptFilesQuarantined(t *testing.T) {
+	t.Parallel()
 	other := "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
 	cases := []struct {
@@ -192,6 +193,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 // *SchemaError naming the value as written, the handler never sees the
 // record, the file stays in place, and the records after it wait.
 func TestHostileFutureSchemaStopsDrain(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"2", "99", "0", "-1", "100000000000000000000000"} {
 		t.Run(v, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
@@ -235,6 +237,7 @@ func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 // Count, List and Ingest (not delivered, not moved, not deleted) and
 // reported by Verify.
 func TestHostileLookalikeNames(t *testing.T) {
+	t.Parallel()
 	id := newULID(t).String()
 	cases := []struct {
 		name string
@@ -336,6 +339,7 @@ func snapshot(t testing.TB, root string) map[string]string {
 // outside file is a valid envelope, so reading it would deliver it) and
 // never deletes the target, and Verify reports it.
 func TestHostileSymlinkPendingNeverFollowed(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	good := mustAppend(t, q, sampleRecord(0, "good"))
 	id := newULID(t)
@@ -365,6 +369,7 @@ func TestHostileSymlinkPendingNeverFollowed(t *testing.T) {
 // Spec R21, R22: the symlink itself is moved aside (the link, not its
 // target) with an audit line, like any other unsafe file.
 func TestHostileSymlinkPendingQuarantined(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := newULID(t)
 	outside := filepath.Join(t.TempDir(), "outside.json")
@@ -397,6 +402,7 @@ func TestHostileSymlinkPendingQuarantined(t *testing.T) {
 // by a symlink to an outside file or by a FIFO is refused at open (never
 // followed, never blocked on), quarantined, and the drain goes on.
 func TestHostileSwappedInAfterListing(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"symlink", "fifo"} {
 		t.Run(kind, func(t *testing.T) {
 			q, dir, f := openFault(t, Options{})
@@ -480,6 +486,7 @@ func drainGuarded(t testing.TB, q *Queue) ([]Delivery, IngestResult) {
 // Spec R22, R1: a FIFO under a pending name is not a pending file: Ingest
 // neither hangs on it nor delivers it, and Verify reports it.
 func TestHostileFIFOPending(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	good := mustAppend(t, q, sampleRecord(0, "good"))
 	name := pendingName(newULID(t).String())
@@ -505,6 +512,7 @@ func TestHostileFIFOPending(t *testing.T) {
 // directory) is never followed or written through; the record is not
 // lost, and the rest of the queue drains.
 func TestHostileUnsafeLock(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"dangling symlink", "symlink to a file", "fifo", "directory", "socket"} {
 		t.Run(kind, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
@@ -568,6 +576,7 @@ func TestHostileUnsafeLock(t *testing.T) {
 // written through: a quarantine (which needs an audit line first) and an
 // overflow prune both refuse, and the outside file stays as it was.
 func TestHostileAuditLogSymlink(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{MaxSize: 3})
 	outside := filepath.Join(t.TempDir(), "outside.log")
 	writeRaw(t, outside, "precious\n")
@@ -611,6 +620,7 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 // Spec R22, R26: Verify reports a queue directory that is a symlink, one
 // that group or others may write, and files others may read.
 func TestHostileDirectoryFindings(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	link := filepath.Join(t.TempDir(), "link")
@@ -721,6 +731,7 @@ func TestHostileNewFileModes(t *testing.T) {
 // with typed errors, and nothing reaches the disk; records at the limits
 // are accepted.
 func TestHostileAppendLimits(t *testing.T) {
+	t.Parallel()
 	const maxSize, maxDepth = 256, 8
 	nest := func(n int) []byte {
 		return []byte(strings.Repeat(`{"a":`, n-1) + `{}` + strings.Repeat(`}`, n-1))
@@ -809,6 +820,7 @@ func (f *lyingFile) Read(p []byte) (int, error) {
 // pending file, even when the file's size says otherwise, and quarantines
 // a file that exceeds the limit.
 func TestHostileReadLimit(t *testing.T) {
+	t.Parallel()
 	const maxRec = 1024
 	dir := t.TempDir()
 	osfs, err := fsys.OpenOS(dir)
@@ -854,6 +866,7 @@ func fileSize(t testing.TB, p string) int64 {
 // is the same afterwards) and reports every finding of a directory that
 // has one of each kind.
 func TestVerifyReadOnlyEveryFinding(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	q, err := Open(dir, Options{SkipRecover: true})
 	if err != nil {
@@ -968,6 +981,7 @@ func mapsEqual(a, b map[string]string) bool {
 // Spec R21: a second corrupt file under a name already quarantined does
 // not overwrite the first: both sets of bytes are kept.
 func TestHostileQuarantineNameCollision(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := newULID(t)
 	name := pendingName(id.String())
@@ -1003,6 +1017,7 @@ func TestHostileQuarantineNameCollision(t *testing.T) {
 // directory outside the queue is never followed: nothing is moved out of
 // the queue, and the file that would have moved stays where it is.
 func TestHostileFolderSymlink(t *testing.T) {
+	t.Parallel()
 	for _, folder := range []string{QuarantineDir, DeadLetterDir} {
 		t.Run(folder, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
@@ -1042,6 +1057,7 @@ func TestHostileFolderSymlink(t *testing.T) {
 // socket fails with ENXIO; opening a FIFO may block) is moved aside or
 // left alone, never deleted, and does not stop the drain.
 func TestHostileSpecialFilePending(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"fifo", "socket"} {
 		t.Run(kind, func(t *testing.T) {
 			q, dir := openTest(t, Options{})

@@ -14,6 +14,7 @@ import (
 // Spec R13: MaxRecords, Budget and context cancellation bound a drain, and
 // repeated bounded passes converge to an empty queue.
 func TestBoundedIngest(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		opts      IngestOptions
@@ -85,6 +86,7 @@ func TestBoundedIngest(t *testing.T) {
 // Spec R13: a bounded pass on a queue whose oldest records are locked by
 // another consumer still delivers up to its bound from the rest.
 func TestBoundedIngestSkipsLockedRecords(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	for i := range 6 {
 		mustAppend(t, q, sampleRecord(i, ""))
@@ -119,6 +121,7 @@ func TestBoundedIngestSkipsLockedRecords(t *testing.T) {
 // Spec R12: a handler panic records the attempt, releases the lock (so the
 // record can be retried), and keeps panicking.
 func TestHandlerPanicReleasesLock(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	func() {
@@ -144,6 +147,7 @@ func TestHandlerPanicReleasesLock(t *testing.T) {
 // Spec R11: Close waits for an Ingest in progress, and operations after
 // Close fail with ErrClosed.
 func TestCloseWaitsAndRefuses(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	mustAppend(t, q, sampleRecord(0, ""))
 	inHandler := make(chan struct{})
@@ -191,6 +195,7 @@ func TestCloseWaitsAndRefuses(t *testing.T) {
 // of at most the bound; whatever order the directory lists them in, the
 // heap ends up with exactly the smallest ULIDs.
 func TestKeepOldest(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tt := range []struct{ n, limit int }{
 		{0, 3}, {5, 0}, {1, 1}, {5, 10}, {10, 10}, {100, 1}, {100, 7}, {1000, 64}, {1000, 999},
@@ -219,6 +224,7 @@ func TestKeepOldest(t *testing.T) {
 // goroutine is in Close never deadlocks: its call fails with ErrClosed,
 // the Ingest stops before its next record, and Close returns.
 func TestCloseWhileHandlerCallsBack(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	for i := range 3 {
 		mustAppend(t, q, sampleRecord(i, ""))

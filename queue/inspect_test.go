@@ -17,6 +17,7 @@ import (
 // over-long or torn line is an *AuditLineError and the lines after it are
 // still read.
 func TestAuditEntriesBoundedLines(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	good := `{"ts":"t","dropped_ulid":"A","appended_at":"","reason":"queue_overflow","queue_size_before_prune":3}`
 	long := `{"ts":"t","reason":"pruned","detail":"` + strings.Repeat("x", MaxAuditLine) + `"}`
@@ -43,6 +44,7 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 // Spec R29, R31: the audit log as a FIFO, a symlink or a directory is
 // refused at once with ErrUnsafeFile; nothing blocks.
 func TestAuditEntriesUnsafeLog(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"fifo", "symlink", "dir"} {
 		t.Run(kind, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
@@ -87,6 +89,7 @@ func TestAuditEntriesUnsafeLog(t *testing.T) {
 // it; readers see the rotated generation first, then the current one, and
 // the total stays bounded.
 func TestAuditLogRotation(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{AuditLogMaxSize: 2048, MaxSize: -1})
 	var ids []ulid.ULID
 	for i := range 60 {
@@ -138,6 +141,7 @@ func TestAuditLogRotation(t *testing.T) {
 // writes into the rotated generation (as the reference does), where
 // readers still find the line; capq's own writers re-open the new log.
 func TestAuditRotationUnderOpenWriter(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	p := filepath.Join(dir, AuditLogName)
 	writeRaw(t, p, `{"ts":"1","reason":"pruned","dropped_ulid":"A","appended_at":""}`+"\n")
@@ -171,6 +175,7 @@ func TestAuditRotationUnderOpenWriter(t *testing.T) {
 // Spec R29, R31: Get reads one record, pending or dead-lettered, bounded, with
 // typed errors.
 func TestGet(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{MaxRecordSize: 1024})
 	id, err := q.Append([]byte(`{"a":1}`))
 	if err != nil {
@@ -211,6 +216,7 @@ func TestGet(t *testing.T) {
 // Spec R29: Stats counts without reading records; a broken folder is a
 // Problem, not an error.
 func TestStats(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	var first ulid.ULID
 	for i := range 3 {

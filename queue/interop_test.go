@@ -132,6 +132,7 @@ func putPending(t testing.TB, dir, id string, data []byte) {
 // Spec R3, R4: the exact bytes the note quotes from the reference are
 // ingested, and the handler gets the record byte for byte.
 func TestInteropReferenceBytesIngestedVerbatim(t *testing.T) {
+	t.Parallel()
 	for _, f := range loadInteropFixtures(t) {
 		if f.stem == "note" && string(f.data) != noteBytes {
 			t.Fatalf("testdata/interop/note.json differs from the bytes in the note:\n%s\n%s", f.data, noteBytes)
@@ -160,6 +161,7 @@ func TestInteropReferenceBytesIngestedVerbatim(t *testing.T) {
 // plane, combining marks, ZWJ sequences, RTL text, big and odd numbers) is
 // ingested with its record byte-identical to what Python wrote.
 func TestInteropFixturesIngestedVerbatim(t *testing.T) {
+	t.Parallel()
 	fx := loadInteropFixtures(t)
 	q, dir := openTest(t, Options{})
 	byID := map[string]interopFixture{}
@@ -232,6 +234,7 @@ func checkPlanes(t *testing.T, rec []byte) {
 // wrote, capq's writer produces the same bytes. Z is read but never
 // written: capq writes "+00:00" for it.
 func TestInteropWriterReproducesReferenceBytes(t *testing.T) {
+	t.Parallel()
 	for _, f := range loadInteropFixtures(t) {
 		t.Run(f.stem, func(t *testing.T) {
 			at, err := ParseAppendedAt(f.at)
@@ -297,6 +300,7 @@ var interopRecords = []interopRecord{
 // gives back the file byte for byte whenever the record was spelled the
 // way Python prints it.
 func TestInteropAppendMatchesReferenceLayout(t *testing.T) {
+	t.Parallel()
 	clock := time.Date(2026, 5, 2, 18, 0, 0, 120000999, time.FixedZone("+03:00", 3*3600))
 	q, dir := openTest(t, Options{Clock: func() time.Time { return clock }})
 	files := make([]string, len(interopRecords))
@@ -584,6 +588,7 @@ func noLocks(t testing.TB, dir string) {
 // handler the record's bytes exactly as Python wrote them, with the same
 // values as the record Python was given.
 func TestInteropPythonAppendsCapqIngests(t *testing.T) {
+	t.Parallel()
 	py := needPython(t)
 	dir := t.TempDir()
 	var in bytes.Buffer
@@ -647,6 +652,7 @@ func TestInteropPythonAppendsCapqIngests(t *testing.T) {
 // Spec R2, R11: capq appends and the reference ingests: it reads every
 // record, with the values capq was given, and removes every file.
 func TestInteropCapqAppendsPythonIngests(t *testing.T) {
+	t.Parallel()
 	py := needPython(t)
 	q, dir := openTest(t, Options{})
 	want := map[string]interopRecord{}
@@ -677,6 +683,7 @@ func TestInteropCapqAppendsPythonIngests(t *testing.T) {
 // records at the same time; every record is delivered exactly once across
 // the two, none twice and none lost, and nothing is left behind.
 func TestInteropConcurrentDrain(t *testing.T) {
+	t.Parallel()
 	py := needPython(t)
 	q, dir := openTest(t, Options{})
 	const n = 2000
@@ -755,6 +762,7 @@ func TestInteropConcurrentDrain(t *testing.T) {
 // deliver the others; once released, capq delivers it, and counts the lock
 // file the holder left behind as one earlier attempt (Spec R16).
 func TestInteropPythonLockMakesCapqSkip(t *testing.T) {
+	t.Parallel()
 	py := needPython(t)
 	q, dir := openTest(t, Options{})
 	a := mustAppend(t, q, sampleRecord(1, "A"))
@@ -789,6 +797,7 @@ func TestInteropPythonLockMakesCapqSkip(t *testing.T) {
 // Spec R11: capq's lock makes the reference skip a record, both while a
 // capq handler runs and while a bare flock (taken the seed's way) is held.
 func TestInteropCapqLockMakesPythonSkip(t *testing.T) {
+	t.Parallel()
 	t.Run("during a capq handler", func(t *testing.T) {
 		py := needPython(t)
 		q, dir := openTest(t, Options{})
@@ -849,6 +858,7 @@ func TestInteropCapqLockMakesPythonSkip(t *testing.T) {
 // its lock file (the crash marker); capq then delivers the record as
 // attempt 2 and removes both files.
 func TestInteropReferenceCrashMarker(t *testing.T) {
+	t.Parallel()
 	py := needPython(t)
 	q, dir := openTest(t, Options{})
 	a := mustAppend(t, q, sampleRecord(42, "payload-42"))
@@ -885,6 +895,7 @@ func TestInteropReferenceCrashMarker(t *testing.T) {
 // directory the window remains on the reference's side: see
 // TestInteropConcurrentDrain.
 func TestInteropFirstDeliveryIsAttemptOne(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	recs := make([][]byte, 1000)
 	at := FormatAppendedAt(time.Now())

@@ -12,6 +12,7 @@ import (
 // Spec R45: on a system without a file-system backend, Open fails with an
 // error wrapping errors.ErrUnsupported and creates nothing.
 func TestOpenUnsupportedSystem(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "q")
 	q, err := Open(dir, Options{})
 	if err == nil {

@@ -13,6 +13,7 @@ import (
 
 // Spec R18: the headroom rule, table-driven over MaxSize.
 func TestHeadroom(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ maxSize, want int }{
 		{1, 1}, {5, 1}, {10, 1}, {19, 1}, {20, 2}, {100, 10}, {999, 99}, {1000, 100}, {10000, 100}, {1 << 30, 100},
 	} {
@@ -25,6 +26,7 @@ func TestHeadroom(t *testing.T) {
 // Spec R18: appends at small MaxSize end with the count the rule predicts,
 // the newest record always kept, and one audit line per drop.
 func TestOverflowCounts(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		maxSize, appends, wantCount int
 	}{
@@ -36,7 +38,10 @@ func TestOverflowCounts(t *testing.T) {
 		{maxSize: 100, appends: 110, wantCount: 99},
 		{maxSize: -1, appends: 30, wantCount: 30}, // negative: no pruning
 	} {
-		q, _ := openTest(t, Options{MaxSize: tt.maxSize})
+		// The rule is arithmetic over names, so the in-memory file system
+		// checks it without ~200 fsynced appends (the seed twin
+		// TestOverflowPruneOldest runs on the real disk).
+		q := openMem(t, fsys.NewMem(nil).FS(), Options{MaxSize: tt.maxSize})
 		var last ulid.ULID
 		for i := range tt.appends {
 			last = mustAppend(t, q, sampleRecord(i, ""))
@@ -65,6 +70,7 @@ func TestOverflowCounts(t *testing.T) {
 // Spec R18: a record whose lock a consumer holds is skipped by the prune,
 // never deleted under it; a dropped record's stale lock file goes with it.
 func TestOverflowSkipsLockedAndRemovesStaleLocks(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{MaxSize: 10})
 	var ids []ulid.ULID
 	for i := range 10 {
@@ -103,6 +109,7 @@ func TestOverflowSkipsLockedAndRemovesStaleLocks(t *testing.T) {
 // Spec R18, R21: a corrupt record among the victims is quarantined, not
 // deleted.
 func TestOverflowQuarantinesCorruptVictims(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{MaxSize: 3})
 	bad := "01HZQ0000000000000000000AA"
 	p := filepath.Join(dir, pendingName(bad))
@@ -125,6 +132,7 @@ func TestOverflowQuarantinesCorruptVictims(t *testing.T) {
 // to one directory; the count never passes MaxSize by more than the bound,
 // and every drop has an audit line.
 func TestOverflowBoundWithSeveralProcesses(t *testing.T) {
+	t.Parallel()
 	const maxSize, procs, rounds = 50, 3, 40
 	mem := fsys.NewMem(nil)
 	var qs []*Queue
@@ -160,6 +168,7 @@ func countIntervalBound(maxSize int) int { return int(countInterval(maxSize, int
 
 // Spec R18: Prune drops the oldest down to keep, with reason "pruned".
 func TestPrune(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	var ids []ulid.ULID
 	for i := range 7 {
@@ -192,6 +201,7 @@ func TestPrune(t *testing.T) {
 // reference did, and slowed from 1 ms to 112 ms per append as it filled):
 // a process lists it about once per countInterval of its own appends.
 func TestAppendDoesNotRescanEveryTime(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		maxSize, appends, maxListings int
 	}{
@@ -200,7 +210,10 @@ func TestAppendDoesNotRescanEveryTime(t *testing.T) {
 		{maxSize: 100, appends: 95, maxListings: 95/10 + 1},      // interval 10, never over MaxSize
 		{maxSize: 1 << 20, appends: 250, maxListings: 250 / 100}, // interval 100 (count/100 is small)
 	} {
-		q, _, f := openFault(t, Options{MaxSize: tt.maxSize})
+		// Only the calls are counted: the in-memory file system, not ~945
+		// fsynced appends on the real disk.
+		f := fsys.NewFault(fsys.NewMem(nil).FS())
+		q := openMem(t, f, Options{MaxSize: tt.maxSize})
 		before := f.Calls(fsys.OpReadDir)
 		for i := range tt.appends {
 			mustAppend(t, q, sampleRecord(i, ""))

@@ -51,6 +51,7 @@ func newULID(t testing.TB) ulid.ULID {
 // (an append that died before its rename) and keep younger ones (an
 // append in progress in another process, which must not be disturbed).
 func TestRecoverStrayTmpByAge(t *testing.T) {
+	t.Parallel()
 	for _, grace := range []time.Duration{0, time.Minute} { // 0: DefaultTmpGrace
 		effective := grace
 		if effective == 0 {
@@ -106,6 +107,7 @@ func TestRecoverStrayTmpByAge(t *testing.T) {
 // files are removed: an old symlink or directory under a tmp name is left
 // for a human (Verify reports it).
 func TestRecoverStrayTmpOnDisk(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	old := time.Now().Add(-time.Hour)
 	mk := func(name string) string {
@@ -155,6 +157,7 @@ func TestRecoverStrayTmpOnDisk(t *testing.T) {
 // its record is there or not; once that process dies, the next Recover
 // deals with it.
 func TestRecoverLocks(t *testing.T) {
+	t.Parallel()
 	m := fsys.NewMem(nil)
 	producer := openMem(t, m.FS(), Options{SkipRecover: true})
 	inDoubt := mustAppend(t, producer, sampleRecord(0, ""))
@@ -243,6 +246,7 @@ func TestRecoverLocks(t *testing.T) {
 // Spec R25, R22: a lock name that is a symlink or a directory is never
 // removed or followed by Recover, even without its record.
 func TestRecoverLeavesUnsafeLocks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	outside := filepath.Join(t.TempDir(), "victim")
 	if err := os.WriteFile(outside, []byte("keep me"), 0o600); err != nil {
@@ -282,6 +286,7 @@ func TestRecoverLeavesUnsafeLocks(t *testing.T) {
 // (file systems without O_TMPFILE) are reported by Verify and removed by
 // Recover once older than the grace period.
 func TestRecoverRemovesStrayLockTmp(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{SkipRecover: true})
 	name := ".pending-01HZQ0000000000000000000AA.lock.0123456789abcdef.locktmp"
 	p := filepath.Join(dir, name)
@@ -312,6 +317,7 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 // same file under two names) loses its dead-letter name at recovery; a
 // different file of the same name in dead-letter/ is left alone.
 func TestRecoverUndoesHalfDoneDeadLetterMove(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{SkipRecover: true})
 	same := mustAppend(t, q, sampleRecord(0, "same"))
 	other := mustAppend(t, q, sampleRecord(1, "other"))

@@ -27,6 +27,7 @@ import (
 
 // Spec R2, R7: test_append_returns_ulid_and_creates_file.
 func TestAppendReturnsULIDAndCreatesFile(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 
@@ -63,6 +64,7 @@ func TestAppendReturnsULIDAndCreatesFile(t *testing.T) {
 // through the fault seam; no final pending file may appear, and a later
 // append works.
 func TestAppendAtomicUnderCrashSimulation(t *testing.T) {
+	t.Parallel()
 	q, dir, f := openFault(t, Options{})
 	f.Inject(fsys.Rule{Op: fsys.OpRename, Times: 1, Err: syscall.EIO})
 
@@ -90,6 +92,7 @@ func TestAppendAtomicUnderCrashSimulation(t *testing.T) {
 
 // Spec R6, R9: test_concurrent_append_50_threads, with goroutines.
 func TestConcurrentAppend50Threads(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	const nWorkers, nPer = 50, 10
 	var (
@@ -161,6 +164,7 @@ func TestConcurrentAppend50Threads(t *testing.T) {
 
 // Spec R11, R12: test_idempotent_ingest_crash_mid_handler.
 func TestIdempotentIngestCrashMidHandler(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(42, "payload-42"))
 	boom := errors.New("handler exploded")
@@ -205,6 +209,7 @@ func TestIdempotentIngestCrashMidHandler(t *testing.T) {
 // Spec R11: test_idempotent_ingest_lock_skipped. The lock of A is held
 // through a separate file descriptor with flock, as another process would.
 func TestIdempotentIngestLockSkipped(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	a := mustAppend(t, q, sampleRecord(1, "A"))
 	b := mustAppend(t, q, sampleRecord(2, "B"))
@@ -248,6 +253,7 @@ func TestIdempotentIngestLockSkipped(t *testing.T) {
 // end with 99 pending and 11 audit lines (headroom 10: the 101st append
 // prunes 11 down to 90, then 9 more arrive).
 func TestOverflowPruneOldest(t *testing.T) {
+	t.Parallel()
 	const maxSize, total = 100, 110
 	q, dir := openTest(t, Options{MaxSize: maxSize})
 	var appended []ulid.ULID
@@ -303,6 +309,7 @@ func TestOverflowPruneOldest(t *testing.T) {
 // Spec R4: test_verbatim_round_trip_unicode, with both forms of "é" (the
 // seed's copy lost the combining form; the upstream test had it).
 func TestVerbatimRoundTripUnicode(t *testing.T) {
+	t.Parallel()
 	for _, payload := range []string{
 		"Привет, world! 🧠 Δ ∑ — combining e\u0301 vs \u00e9",
 		"Привет, world! 🧠 Δ ∑ — combining \u00e9 vs \u00e9",
@@ -326,6 +333,7 @@ func TestVerbatimRoundTripUnicode(t *testing.T) {
 
 // Spec R7: test_list_pending_sort_order.
 func TestListPendingSortOrder(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	var want []ulid.ULID
 	for i := range 20 {
@@ -342,6 +350,7 @@ func TestListPendingSortOrder(t *testing.T) {
 
 // Spec R14: test_schema_version_mismatch_raises.
 func TestSchemaVersionMismatchRaises(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	p := writeEnvelopeDirectly(t, dir, "01HZQTESTBADSCHEMA00000000", sampleRecord(0, ""), 99, "")
 	if n := mustCount(t, q); n != 1 {
@@ -365,6 +374,7 @@ func TestSchemaVersionMismatchRaises(t *testing.T) {
 
 // Spec R11: test_empty_queue_ingest_returns_zero.
 func TestEmptyQueueIngestReturnsZero(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	if n := mustCount(t, q); n != 0 {
 		t.Fatalf("Count = %d", n)
@@ -379,6 +389,7 @@ func TestEmptyQueueIngestReturnsZero(t *testing.T) {
 // Spec R6: test_ulid_lexicographic_sort_matches_time_order, on the
 // generator the queue uses.
 func TestULIDLexicographicSortMatchesTimeOrder(t *testing.T) {
+	t.Parallel()
 	const n = 1000
 	var strs []string
 	for range n {
@@ -404,6 +415,7 @@ func TestULIDLexicographicSortMatchesTimeOrder(t *testing.T) {
 // test, the Go twin also checks that the lock file is there while the
 // handler runs.
 func TestLockFileCleanupOnHandlerSuccess(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
@@ -425,6 +437,7 @@ func TestLockFileCleanupOnHandlerSuccess(t *testing.T) {
 
 // Spec R12: test_lock_file_persists_on_handler_exception.
 func TestLockFilePersistsOnHandlerException(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	crash := errors.New("simulated mid-handler crash")

@@ -21,6 +21,7 @@ import (
 // Spec R57: the traceability rules, checked on the real SPEC.md and every Go
 // file of the repository.
 func TestTraceability(t *testing.T) {
+	t.Parallel()
 	root := ".."
 	spec, err := os.ReadFile(filepath.Join(root, "spec", "SPEC.md"))
 	if err != nil {
@@ -238,6 +239,7 @@ func check(root string, reqs map[int]*requirement, code *goCode) []string {
 // Spec R57: each rule fails on a spec or code that breaks it, and passes
 // on one that keeps it.
 func TestTraceabilityRules(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "q"), 0o755); err != nil {
 		t.Fatal(err)
@@ -306,6 +308,7 @@ var outside = regexp.MustCompile(`shared` + `/(seed|notes)\b|test_capture_queue`
 // outside it; spec/REFERENCE.md records what the spec needs of the
 // reference.
 func TestSelfContained(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat(filepath.Join("..", "spec", "REFERENCE.md")); err != nil {
 		t.Fatal(err)
 	}

@@ -80,6 +80,7 @@ func mustNew(t testing.TB, g *ulid.Generator) ulid.ULID {
 
 // Spec R6
 func TestULIDLexicographicSortMatchesTimeOrder(t *testing.T) {
+	t.Parallel()
 	const n = 1000
 	ids := make([]string, n)
 	var prev ulid.ULID
@@ -104,6 +105,7 @@ func TestULIDLexicographicSortMatchesTimeOrder(t *testing.T) {
 }
 
 func TestMillionInOneMillisecond(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(t0)
 	g := ulid.NewGenerator(ulid.GeneratorOptions{
 		Clock:   clock.Now,
@@ -130,6 +132,7 @@ func TestMillionInOneMillisecond(t *testing.T) {
 }
 
 func TestConcurrentGoroutines(t *testing.T) {
+	t.Parallel()
 	const goroutines, perGoroutine = 8, 10_000
 	g := ulid.NewGenerator(ulid.GeneratorOptions{})
 	results := make([][]ulid.ULID, goroutines)
@@ -164,6 +167,7 @@ func TestConcurrentGoroutines(t *testing.T) {
 }
 
 func TestTimestampNeverAheadOfClock(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var maxMs int64
 	clock := func() time.Time {
@@ -189,6 +193,7 @@ func TestTimestampNeverAheadOfClock(t *testing.T) {
 }
 
 func TestClockSteppedBack(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(t0)
 	g := ulid.NewGenerator(ulid.GeneratorOptions{
 		Clock:   clock.Now,
@@ -229,6 +234,7 @@ func TestClockSteppedBack(t *testing.T) {
 }
 
 func TestRandomOverflowWaitsForNextMillisecond(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		restart    time.Duration // clock offset from t0 after the first ULID
@@ -284,6 +290,7 @@ func (r *switchReader) Read(p []byte) (int, error) {
 }
 
 func TestEntropyErrorLeavesStateUnchanged(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(t0)
 	entropy := &switchReader{}
 	g := ulid.NewGenerator(ulid.GeneratorOptions{Clock: clock.Now, Entropy: entropy})
@@ -320,6 +327,7 @@ func TestEntropyErrorLeavesStateUnchanged(t *testing.T) {
 }
 
 func TestClockOutOfRange(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		clock   time.Time
@@ -350,6 +358,7 @@ func TestClockOutOfRange(t *testing.T) {
 }
 
 func TestClockOutOfRangeAfterStart(t *testing.T) {
+	t.Parallel()
 	clock := newFakeClock(t0)
 	g := ulid.NewGenerator(ulid.GeneratorOptions{Clock: clock.Now, Entropy: fillReader(0)})
 	first := mustNew(t, g)
@@ -367,6 +376,7 @@ func TestClockOutOfRangeAfterStart(t *testing.T) {
 }
 
 func TestDefault(t *testing.T) {
+	t.Parallel()
 	if g1, g2 := ulid.Default(), ulid.Default(); g1 != g2 {
 		t.Fatal("Default returned two different generators")
 	}
@@ -381,6 +391,7 @@ func TestDefault(t *testing.T) {
 }
 
 func TestZeroGenerator(t *testing.T) {
+	t.Parallel()
 	var g ulid.Generator
 	a, b := mustNew(t, &g), mustNew(t, &g)
 	if b.Compare(a) <= 0 {

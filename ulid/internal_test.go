@@ -3,6 +3,7 @@ package ulid
 import "testing"
 
 func TestIncremented(t *testing.T) {
+	t.Parallel()
 	ts := [6]byte{0x01, 0x8C, 0x3F, 0x12, 0x34, 0x56}
 	mk := func(random ...byte) ULID {
 		var id ULID
@@ -49,6 +50,7 @@ func TestIncremented(t *testing.T) {
 }
 
 func TestCanonicalTable(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for b := 0; b < 256; b++ {
 		if canonical[b] {

@@ -25,6 +25,7 @@ const (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		in      string
@@ -91,6 +92,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestParseDecodesSpecExample(t *testing.T) {
+	t.Parallel()
 	id := ulid.MustParse(specExample)
 	// The time part 01ARZ3NDEK encodes 1469922850259 ms.
 	if got, want := id.Ms(), uint64(1469922850259); got != want {
@@ -113,6 +115,7 @@ func TestParseDecodesSpecExample(t *testing.T) {
 }
 
 func TestMustParsePanics(t *testing.T) {
+	t.Parallel()
 	defer func() {
 		if r := recover(); r == nil {
 			t.Error("MustParse of an invalid string did not panic")
@@ -122,6 +125,7 @@ func TestMustParsePanics(t *testing.T) {
 }
 
 func TestValid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want bool
@@ -154,6 +158,7 @@ func TestValid(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	g := ulid.NewGenerator(ulid.GeneratorOptions{})
 	ids := []ulid.ULID{{}, ulid.MustParse(maxULID), ulid.MustParse(specExample)}
 	for range 100 {
@@ -189,6 +194,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestUnmarshalTextErrorLeavesValue(t *testing.T) {
+	t.Parallel()
 	id := ulid.MustParse(specExample)
 	err := id.UnmarshalText([]byte("8ZZZZZZZZZZZZZZZZZZZZZZZZZ"))
 	if !errors.Is(err, ulid.ErrOverflow) {
@@ -200,6 +206,7 @@ func TestUnmarshalTextErrorLeavesValue(t *testing.T) {
 }
 
 func TestCompareAndIsZero(t *testing.T) {
+	t.Parallel()
 	a, b := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAV"), ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAW")
 	tests := []struct {
 		x, y ulid.ULID

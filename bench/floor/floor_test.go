@@ -28,6 +28,7 @@ func open(t *testing.T) (*floor.Dir, string) {
 }
 
 func TestAppendPublishesOnlyTheFinalName(t *testing.T) {
+	t.Parallel()
 	d, dir := open(t)
 	if err := d.Append(name(1)+floor.TmpSuffix, name(1), []byte(`{"a":1}`), d.SyncDir); err != nil {
 		t.Fatal(err)
@@ -49,6 +50,7 @@ func TestAppendPublishesOnlyTheFinalName(t *testing.T) {
 }
 
 func TestConcurrentAppendWithGroup(t *testing.T) {
+	t.Parallel()
 	d, _ := open(t)
 	g := floor.NewGroup(d)
 	var wg sync.WaitGroup
@@ -72,6 +74,7 @@ func TestConcurrentAppendWithGroup(t *testing.T) {
 }
 
 func TestCountIgnoresOtherNames(t *testing.T) {
+	t.Parallel()
 	d, dir := open(t)
 	for _, n := range []string{name(1), name(2), name(3) + floor.TmpSuffix, floor.Prefix + id(4) + floor.LockSuffix, "pending-.json", "other"} {
 		if err := d.WriteFile(n, nil); err != nil {
@@ -90,6 +93,7 @@ func TestCountIgnoresOtherNames(t *testing.T) {
 }
 
 func TestOldest(t *testing.T) {
+	t.Parallel()
 	d, _ := open(t)
 	order := []int{7, 3, 9, 1, 5, 8, 2, 6, 4, 0}
 	for _, i := range order {
@@ -118,6 +122,7 @@ func TestOldest(t *testing.T) {
 }
 
 func TestConsume(t *testing.T) {
+	t.Parallel()
 	d, dir := open(t)
 	if err := d.WriteFile(name(1), []byte("record")); err != nil {
 		t.Fatal(err)
@@ -151,6 +156,7 @@ func TestConsume(t *testing.T) {
 }
 
 func TestLinkAndSyncFS(t *testing.T) {
+	t.Parallel()
 	d, dir := open(t)
 	if err := d.WriteFile(".template", []byte("t")); err != nil {
 		t.Fatal(err)

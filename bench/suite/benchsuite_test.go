@@ -14,6 +14,7 @@ import (
 )
 
 func TestParseMountinfo(t *testing.T) {
+	t.Parallel()
 	const info = `22 27 0:21 / /proc rw,relatime - proc proc rw
 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict
 30 25 0:27 / /dev/shm rw,relatime shared:5 - tmpfs tmpfs rw,size=24684096k
@@ -47,6 +48,7 @@ bad line
 }
 
 func TestUnescapeOctal(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		`/a\040b`:   "/a b",
 		`/tab\011x`: "/tab\tx",
@@ -62,6 +64,7 @@ func TestUnescapeOctal(t *testing.T) {
 }
 
 func TestFileSystemOf(t *testing.T) {
+	t.Parallel()
 	fsi, err := FileSystemOf(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +80,7 @@ func TestFileSystemOf(t *testing.T) {
 // On a tmpfs the probe must say that fsync is not real, whatever it
 // measures.
 func TestProbeFsyncOnTmpfs(t *testing.T) {
+	t.Parallel()
 	fsi, err := FileSystemOf("/dev/shm")
 	if err != nil || fsi.Type != "tmpfs" {
 		t.Skip("no tmpfs at /dev/shm")
@@ -97,6 +101,7 @@ func TestProbeFsyncOnTmpfs(t *testing.T) {
 
 // The fill writes envelopes that capq reads back as valid records.
 func TestFillIsValidQueue(t *testing.T) {
+	t.Parallel()
 	e := NewTestEnv(t, Config{Dir: t.TempDir()})
 	dir := e.fill(t, "depth", 30, false)
 	if again := e.fill(t, "depth", 30, false); again != dir {
@@ -136,6 +141,7 @@ func TestFillIsValidQueue(t *testing.T) {
 }
 
 func TestFloorCountsWhatCapqCounts(t *testing.T) {
+	t.Parallel()
 	e := NewTestEnv(t, Config{Dir: t.TempDir()})
 	dir := e.fill(t, "list", 25, true)
 	d, err := floor.Open(dir)
@@ -156,6 +162,7 @@ func TestFloorCountsWhatCapqCounts(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	cfg := Config{Dir: t.TempDir(), Quick: true, BenchTime: "3x", Filter: "^(ULID generation|durable append, 1 writer)$"}
 	if err := Run(context.Background(), &out, cfg); err != nil {
@@ -177,6 +184,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
+	t.Parallel()
 	if err := Run(context.Background(), new(bytes.Buffer), Config{Dir: t.TempDir(), Filter: "("}); err == nil {
 		t.Error("bad filter: no error")
 	}
@@ -193,6 +201,7 @@ func TestRunErrors(t *testing.T) {
 // Refills go to the old end: every ULID of a later oldIDs call sorts
 // before every earlier one, and all before a new ULID.
 func TestOldIDsSortFirst(t *testing.T) {
+	t.Parallel()
 	e := NewTestEnv(t, Config{Dir: t.TempDir()})
 	first, second := e.oldIDs(3), e.oldIDs(3)
 	fresh, err := ulid.Default().New()

@@ -18,6 +18,7 @@ func newFault(t *testing.T) (*Mem, *Fault) {
 }
 
 func TestFaultAfterTimes(t *testing.T) {
+	t.Parallel()
 	m, f := newFault(t)
 	if err := m.WriteFile("a", nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -40,6 +41,7 @@ func TestFaultAfterTimes(t *testing.T) {
 }
 
 func TestFaultForeverAndErrors(t *testing.T) {
+	t.Parallel()
 	_, f := newFault(t)
 	f.Inject(Rule{Op: OpMkdir, Err: syscall.ENOSPC})
 	for range 3 {
@@ -60,6 +62,7 @@ func TestFaultForeverAndErrors(t *testing.T) {
 }
 
 func TestFaultMatch(t *testing.T) {
+	t.Parallel()
 	m, f := newFault(t)
 	for _, name := range []string{"tmp-1", "pending-1"} {
 		if err := m.WriteFile(name, []byte("x"), 0o600); err != nil {
@@ -91,6 +94,7 @@ func TestFaultMatch(t *testing.T) {
 }
 
 func TestFaultShortWrite(t *testing.T) {
+	t.Parallel()
 	m, f := newFault(t)
 	file := mustOpen(t, f, "a", os.O_WRONLY|os.O_CREATE, 0o600)
 	f.Inject(Rule{Op: OpWrite, Times: 1, Err: syscall.ENOSPC, Short: true})
@@ -114,6 +118,7 @@ func TestFaultShortWrite(t *testing.T) {
 }
 
 func TestFaultCloseStillCloses(t *testing.T) {
+	t.Parallel()
 	m, f := newFault(t)
 	if err := m.WriteFile("lock", nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -129,6 +134,7 @@ func TestFaultCloseStillCloses(t *testing.T) {
 }
 
 func TestFaultSyncAndFlockDoNothing(t *testing.T) {
+	t.Parallel()
 	m, f := newFault(t)
 	file := mustOpen(t, f, "a", os.O_RDWR|os.O_CREATE, 0o600)
 	mustWrite(t, file, "data")
@@ -147,6 +153,7 @@ func TestFaultSyncAndFlockDoNothing(t *testing.T) {
 }
 
 func TestFaultRemoveFailsCleanly(t *testing.T) {
+	t.Parallel()
 	m, f := newFault(t)
 	if err := m.WriteFile("a", []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -162,6 +169,7 @@ func TestFaultRemoveFailsCleanly(t *testing.T) {
 }
 
 func TestFaultHookAndReset(t *testing.T) {
+	t.Parallel()
 	_, f := newFault(t)
 	var seen []Call
 	f.SetHook(func(c Call) error {
@@ -202,6 +210,7 @@ func TestFaultHookAndReset(t *testing.T) {
 }
 
 func TestFaultConcurrent(t *testing.T) {
+	t.Parallel()
 	_, f := newFault(t)
 	f.Inject(Rule{Op: OpOpen, After: 10, Times: 50})
 	var wg sync.WaitGroup
@@ -223,6 +232,7 @@ func TestFaultConcurrent(t *testing.T) {
 }
 
 func TestOpString(t *testing.T) {
+	t.Parallel()
 	for op, want := range map[Op]string{OpOpen: "open", OpSyncDir: "syncdir", OpFlock: "flock", Op(200): "Op(200)"} {
 		if got := op.String(); got != want {
 			t.Errorf("Op(%d).String() = %q, want %q", uint8(op), got, want)

@@ -550,6 +550,7 @@ func readDirNames(t *testing.T, fsys FS, dir string) []string {
 }
 
 func TestMemFS(t *testing.T) {
+	t.Parallel()
 	testFS(t, func(t *testing.T) (FS, func(string, string) error) {
 		m := NewMem(nil)
 		return m.FS(), m.Symlink
@@ -557,6 +558,7 @@ func TestMemFS(t *testing.T) {
 }
 
 func TestFaultFS(t *testing.T) {
+	t.Parallel()
 	// With no rules, a Fault is transparent.
 	testFS(t, func(t *testing.T) (FS, func(string, string) error) {
 		m := NewMem(nil)

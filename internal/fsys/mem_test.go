@@ -43,6 +43,7 @@ func contents(t *testing.T, m *Mem, name string) string {
 }
 
 func TestCrashUnsyncedDataVanishes(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	f := mustOpen(t, p, "a", os.O_WRONLY|os.O_CREATE, 0o600)
@@ -57,6 +58,7 @@ func TestCrashUnsyncedDataVanishes(t *testing.T) {
 }
 
 func TestCrashSyncedDataSurvives(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	durableFile(t, p, ".", "a", "kept")
@@ -69,6 +71,7 @@ func TestCrashSyncedDataSurvives(t *testing.T) {
 }
 
 func TestCrashUnsyncedCreateVanishes(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	f := mustOpen(t, p, "a", os.O_WRONLY|os.O_CREATE, 0o600)
@@ -84,6 +87,7 @@ func TestCrashUnsyncedCreateVanishes(t *testing.T) {
 }
 
 func TestCrashRename(t *testing.T) {
+	t.Parallel()
 	for _, synced := range []bool{false, true} {
 		t.Run(fmt.Sprint("synced=", synced), func(t *testing.T) {
 			m := NewMem(nil)
@@ -113,6 +117,7 @@ func TestCrashRename(t *testing.T) {
 }
 
 func TestCrashCrossDirRename(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	mustMkdir(t, p, "q")
@@ -139,6 +144,7 @@ func TestCrashCrossDirRename(t *testing.T) {
 }
 
 func TestCrashUnsyncedRemoveComesBack(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	durableFile(t, p, ".", "a", "back")
@@ -164,6 +170,7 @@ func TestCrashUnsyncedRemoveComesBack(t *testing.T) {
 }
 
 func TestCrashFreezesOldMem(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	durableFile(t, p, ".", "lock", "")
@@ -192,6 +199,7 @@ func TestCrashFreezesOldMem(t *testing.T) {
 }
 
 func TestKill(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	durableFile(t, m.FS(), ".", "lock", "")
 	victim := m.FS()
@@ -222,6 +230,7 @@ func TestKill(t *testing.T) {
 }
 
 func TestKillKeepsPageCache(t *testing.T) {
+	t.Parallel()
 	// A killed process's unsynced writes are in the kernel, not lost.
 	m := NewMem(nil)
 	p := m.FS()
@@ -234,6 +243,7 @@ func TestKillKeepsPageCache(t *testing.T) {
 }
 
 func TestFlockConversion(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	durableFile(t, p, ".", "lock", "")
@@ -252,6 +262,7 @@ func TestFlockConversion(t *testing.T) {
 }
 
 func TestMemNamesAndErrors(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"", "/abs", "..", "a/..", "a/b/c", "a//b", "a/", "./a"} {
 		_, err := NewMem(nil).FS().OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 		wantErrno(t, err, syscall.EINVAL)
@@ -286,6 +297,7 @@ func TestMemNamesAndErrors(t *testing.T) {
 }
 
 func TestMemMetadata(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	m := NewMem(func() time.Time { return now })
 	p := m.FS()
@@ -317,6 +329,7 @@ func TestMemMetadata(t *testing.T) {
 }
 
 func TestMemHelpers(t *testing.T) {
+	t.Parallel()
 	m := NewMem(nil)
 	p := m.FS()
 	mustMkdir(t, p, "d")
@@ -352,6 +365,7 @@ func TestMemHelpers(t *testing.T) {
 }
 
 func TestMemReadDirNameIsScratch(t *testing.T) {
+	t.Parallel()
 	// The name slice must be copied: Mem overwrites it after each call so
 	// that a caller that keeps it fails its tests rather than production.
 	m := NewMem(nil)
@@ -449,6 +463,7 @@ func buildCrashScenario(t *testing.T) *Mem {
 }
 
 func TestCrashRandomOutcomes(t *testing.T) {
+	t.Parallel()
 	m := buildCrashScenario(t)
 	before := takeSnapshot(m)
 	// ever counts, per entry, which of its states were seen, to check that
@@ -528,6 +543,7 @@ func TestCrashRandomOutcomes(t *testing.T) {
 }
 
 func TestMemDirFileSync(t *testing.T) {
+	t.Parallel()
 	// fsync of a directory opened read-only syncs its entries, as SyncDir.
 	m := NewMem(nil)
 	p := m.FS()

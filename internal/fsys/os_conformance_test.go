@@ -13,6 +13,7 @@ import (
 // OpenPortable (the code macOS and the BSDs run), so that Linux proves the
 // portable backend too. Spec R45.
 func TestOSFS(t *testing.T) {
+	t.Parallel()
 	for _, b := range []struct {
 		name string
 		open func(string) (*OS, error)
@@ -39,6 +40,7 @@ func TestOSFS(t *testing.T) {
 // so that `go test -tags capq_portable` really runs the queue's tests on
 // the portable backend. Spec R45.
 func TestOpenOSBackend(t *testing.T) {
+	t.Parallel()
 	o, err := OpenOS(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

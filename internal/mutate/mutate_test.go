@@ -8,6 +8,7 @@ import (
 // Spec R58: without the capqmutants tag no mutant can be switched on, and
 // asking for one is an error; with it, Enable switches and restores.
 func TestEnable(t *testing.T) {
+	t.Parallel()
 	restore, err := Enable(0)
 	if err != nil {
 		t.Fatalf("Enable(0): %v", err)
@@ -32,6 +33,7 @@ func TestEnable(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	for _, m := range All {
 		if got, ok := Parse(m.String()); !ok || got != m {
 			t.Errorf("Parse(%q) = %v, %v; want %v", m.String(), got, ok, m)

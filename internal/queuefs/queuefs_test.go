@@ -13,6 +13,7 @@ import (
 // A queue opened with With works on the given file system and never
 // touches the disk; any other type than queue.Options is refused loudly.
 func TestWith(t *testing.T) {
+	t.Parallel()
 	mem := fsys.NewMem(nil)
 	dir := filepath.Join(t.TempDir(), "not-created")
 	q, err := queue.Open(dir, queuefs.With(queue.Options{}, mem.FS()))

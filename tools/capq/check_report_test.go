@@ -21,6 +21,7 @@ import (
 // (and per part of the model phase), and the Markdown summary has a row
 // per phase.
 func TestCheckJUnitAndSummary(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	junit, md := filepath.Join(dir, "junit.xml"), filepath.Join(dir, "summary.md")
 	var stdout, stderr bytes.Buffer
@@ -76,6 +77,7 @@ func TestCheckJUnitAndSummary(t *testing.T) {
 // A failing phase is a JUnit failure that carries the command reproducing
 // it, and a model phase's parts are cases of their own.
 func TestCheckSuiteFailure(t *testing.T) {
+	t.Parallel()
 	rep := &checkReport{Seed: 9, Duration: time.Minute, Phases: []phaseResult{
 		{Name: "model", Runs: 3, Steps: 30, Failed: true, Message: "R9 lost a record", Reproduce: "go run ./tools/capq check --seed 9 --phase model",
 			Sub: []phaseResult{{Name: "model", Runs: 2}, {Name: "power-loss", Runs: 1, Failed: true, Message: "R9 lost a record"}}},

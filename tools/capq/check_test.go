@@ -12,6 +12,7 @@ import (
 // Spec R2: drain writes the envelope as stored, on one line, keeping the
 // record's bytes except white space between tokens.
 func TestEnvelopeLine(t *testing.T) {
+	t.Parallel()
 	id := ulid.MustParse("01M89W077TES8Y8XEAP3E7KMB2")
 	at := time.Date(2026, 11, 25, 17, 28, 7, 162144000, time.UTC)
 	tests := []struct {
@@ -40,6 +41,7 @@ func TestEnvelopeLine(t *testing.T) {
 // Spec R8, R9, R15: the power-cut runs pass for capq's queue (they are
 // deterministic for a seed: the in-memory file system has no timing).
 func TestPowerCutRuns(t *testing.T) {
+	t.Parallel()
 	for run := range uint64(50) {
 		if _, err := powerCutRun(1, run); err != nil {
 			t.Fatalf("run %d: %v", run, err)
@@ -50,6 +52,7 @@ func TestPowerCutRuns(t *testing.T) {
 // The fuzz properties hold for a few thousand inputs, and mutate changes
 // its input.
 func TestFuzzSmoke(t *testing.T) {
+	t.Parallel()
 	res := fuzzPhase(&phaseRun{ctx: t.Context(), seed: 3, budget: 200 * time.Millisecond, progress: func(float64, string) {}})
 	if res.Failed || res.Steps == 0 {
 		t.Fatalf("%+v", res)

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 // TestScripts runs testdata/script/*.txtar against the real capq binary
 // (testscript re-executes this test binary as "capq").
 func TestScripts(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -183,6 +183,7 @@ func corpusContents(t *testing.T, dir string) []string {
 // JUnit report parses and names each target, and promote turns the kept
 // failing input into a regression seed.
 func TestCampaignCorpusCrashesPromote(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs go test -fuzz")
 	}
@@ -343,6 +344,7 @@ var liveRE = regexp.MustCompile(`\r\x1b\[Kfuzzrun: \[1/1\] bug\.FuzzOK: [^\r\n]*
 // stdout is not a terminal, a live line redrawn in place on a
 // pseudo-terminal, neither with -quiet.
 func TestProgressDisplay(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs go test -fuzz")
 	}

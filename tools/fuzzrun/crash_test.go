@@ -37,6 +37,7 @@ Failing input written to testdata/fuzz/`+target+`/1de061fa29cfbb3d`, "\n")
 }
 
 func TestSignature(t *testing.T) {
+	t.Parallel()
 	base := panicReport("FuzzA", "35", "0xc00001a0f0", "4")
 	key, title := signature("FuzzA", base)
 	wantKey := []string{
@@ -91,6 +92,7 @@ func TestSignature(t *testing.T) {
 }
 
 func TestDedupFailures(t *testing.T) {
+	t.Parallel()
 	results := []Result{
 		{Package: "m/p", Target: "FuzzA", Status: "fail", Signature: "s1", Title: "panic: x", Crasher: "c/FuzzA/1", Reproduce: "go test -run=FuzzA/1"},
 		{Package: "m/p", Target: "FuzzOK", Status: "pass"},
@@ -112,6 +114,7 @@ func TestDedupFailures(t *testing.T) {
 }
 
 func TestMergeCorpus(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	run, corpus, seeds := filepath.Join(dir, "run"), filepath.Join(dir, "corpus"), filepath.Join(dir, "seeds")
 	write := func(d, name, text string) {
@@ -170,6 +173,7 @@ func TestMergeCorpus(t *testing.T) {
 }
 
 func TestExitStatus(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		interrupted    bool
 		failed, flaked int

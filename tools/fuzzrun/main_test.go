@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseFlags(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args         []string
 		wantDuration time.Duration
@@ -44,6 +45,7 @@ func TestParseFlags(t *testing.T) {
 }
 
 func TestFuzzArgs(t *testing.T) {
+	t.Parallel()
 	tg := target{Pkg: "./fuzz/", ImportPath: "github.com/capq/capq/fuzz", Name: "FuzzX"}
 	cfg := config{duration: 3 * time.Second, minimize: time.Second, parallel: 2}
 	want := []string{"test", "-run=^$", "-fuzz=^FuzzX$", "-fuzztime=3s", "-fuzzminimizetime=1s", "-parallel=2", "./fuzz/"}
@@ -58,6 +60,7 @@ func TestFuzzArgs(t *testing.T) {
 }
 
 func TestWriteText(t *testing.T) {
+	t.Parallel()
 	sum := Summary{
 		Duration: "3s", Parallel: 2, GoVersion: "go1.26.8", CPUs: 2, Failed: 1,
 		Results: []Result{

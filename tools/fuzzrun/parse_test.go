@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseProgress(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		line string
 		want Progress
@@ -88,6 +89,7 @@ FAIL	github.com/capq/capq/fuzz	0.068s
 )
 
 func TestOutcome(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name       string
 		transcript string
@@ -148,6 +150,7 @@ func TestOutcome(t *testing.T) {
 // -fuzztime deadline as a failure (go.dev/issue/75804); such a run is a
 // flake, and a run that wrote a failing input never is.
 func TestDeadlineFlake(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name  string
 		lines []string

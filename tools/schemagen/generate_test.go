@@ -37,6 +37,7 @@ func edit(t *testing.T, src, old, new string) string {
 // TestGeneratedIsUpToDate is the drift test: the committed gen/envelope.go
 // must be exactly what the generator produces from the committed schema.
 func TestGeneratedIsUpToDate(t *testing.T) {
+	t.Parallel()
 	want, err := os.ReadFile(generatedFile)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ func TestGeneratedIsUpToDate(t *testing.T) {
 }
 
 func TestGenerateDeterministic(t *testing.T) {
+	t.Parallel()
 	src := []byte(readSchema(t))
 	first, err := Generate(src, sourceLabel)
 	if err != nil {
@@ -77,6 +79,7 @@ func TestGenerateDeterministic(t *testing.T) {
 // TestGenerateVariants checks that edits to the schema show up in the
 // generated code.
 func TestGenerateVariants(t *testing.T) {
+	t.Parallel()
 	base := readSchema(t)
 	tests := []struct {
 		name    string
@@ -168,6 +171,7 @@ func TestGenerateVariants(t *testing.T) {
 // TestGenerateErrors checks that schemas lacking what the generator needs,
 // malformed JSON and invalid schemas are rejected with a useful message.
 func TestGenerateErrors(t *testing.T) {
+	t.Parallel()
 	base := readSchema(t)
 	const pattern = `,
       "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"`
@@ -249,6 +253,7 @@ func TestGenerateErrors(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "envelope.go")
 	if err := run([]string{"-schema", schemaFile, "-out", out}, io.Discard); err != nil {
@@ -293,6 +298,7 @@ func TestRun(t *testing.T) {
 }
 
 func TestSourceNameOutsideModule(t *testing.T) {
+	t.Parallel()
 	p := filepath.Join(t.TempDir(), "x.schema.json")
 	got, err := sourceName(p)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 // on A's view runs B's whole cut delivery at A's first flock, whichever step
 // of the claim that is, and A's delivery must then count on from B's.
 func TestClaimRaceAttempt(t *testing.T) {
+	t.Parallel()
 	mem := fsys.NewMem(nil)
 	viewA, viewB := fsys.NewFault(mem.FS()), mem.FS()
 	qB, err := queue.Open("mem", queuefs.With(queue.Options{}, viewB))

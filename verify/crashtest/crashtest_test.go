@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 // acknowledged record, deliver nothing twice without cause, and leave no
 // torn file.
 func TestRunKillCrash(t *testing.T) {
+	t.Parallel()
 	// CAPQ_CRASHTEST_ROUNDS=N runs a longer campaign.
 	rounds := 3
 	if testing.Short() {
@@ -47,6 +48,7 @@ func TestRunKillCrash(t *testing.T) {
 // The check is exactly as strict as the spec: a second delivery is allowed
 // only when the first one was the last act of a killed consumer.
 func TestCheckVerdicts(t *testing.T) {
+	t.Parallel()
 	x, y, z := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAV").String(),
 		ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAW").String(),
 		ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAX").String()

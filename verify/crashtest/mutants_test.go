@@ -16,7 +16,7 @@ import (
 func TestRunCatchesMutants(t *testing.T) {
 	for _, m := range []mutate.Set{mutate.DeleteBeforeHandler, mutate.DropLockEarly} {
 		t.Run(m.String(), func(t *testing.T) {
-			for attempt := range 3 {
+			for attempt := range 10 {
 				rep, err := Run(context.Background(), Config{Dir: t.TempDir(), Rounds: 3, Seed: uint64(attempt), Mutants: m})
 				if err != nil {
 					t.Fatal(err)
@@ -26,7 +26,7 @@ func TestRunCatchesMutants(t *testing.T) {
 					return
 				}
 			}
-			t.Fatalf("three runs of 3 rounds did not catch mutant %s", m)
+			t.Fatalf("ten runs of 3 rounds did not catch mutant %s", m)
 		})
 	}
 }
