@@ -13,6 +13,7 @@ import (
 // closed, and then delivers it as a retry. Without a descriptor to hand
 // over (the fault seam), LockFile says so.
 func TestDeliveryLockFile(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{NoSync: true})
 	id := mustAppend(t, q, sampleRecord(1, ""))
 	var held *os.File

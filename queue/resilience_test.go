@@ -17,6 +17,7 @@ import (
 // the record that needed it stays where it is, reported, and the good
 // records behind it are delivered.
 func TestSidePathBrokenDrainGoesOn(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		folder      string
 		maxAttempts int
@@ -74,6 +75,7 @@ func TestSidePathBrokenDrainGoesOn(t *testing.T) {
 // Spec R35: an attempt count in a lock file beyond any int saturates; the
 // record is dead-lettered with MaxAttempts instead of overflowing.
 func TestAttemptSaturates(t *testing.T) {
+	t.Parallel()
 	for _, n := range []string{"9223372036854775807", "99999999999999999999999", "2147483647"} {
 		t.Run(n, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
@@ -95,6 +97,7 @@ func TestAttemptSaturates(t *testing.T) {
 // read from its end), the next failures compact it, and MaxAttempts is
 // reached.
 func TestHistoryBoundedAndMaxAttemptsReachable(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	var b strings.Builder
@@ -125,6 +128,7 @@ func TestHistoryBoundedAndMaxAttemptsReachable(t *testing.T) {
 // Spec R34: a handler error marked NotHandlerFault releases the record
 // without using an attempt, and the drain goes on.
 func TestNotHandlerFaultChargesNoAttempt(t *testing.T) {
+	t.Parallel()
 	q, _ := openTest(t, Options{})
 	a := mustAppend(t, q, sampleRecord(0, ""))
 	b := mustAppend(t, q, sampleRecord(1, ""))
@@ -160,6 +164,7 @@ func TestNotHandlerFaultChargesNoAttempt(t *testing.T) {
 // keeps both, with both histories; RequeueAll requeues what it can and
 // reports the rest.
 func TestDeadLetterNeverOverwrites(t *testing.T) {
+	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
 	var seen []Delivery
