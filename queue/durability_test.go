@@ -1216,3 +1216,35 @@ func powerCutOverflow(t *testing.T, existingLog bool) {
 		}
 	}
 }
+
+// Spec R19: Open lists the directory once, for the overflow rule's count,
+// unless nothing needs the count: with SkipRecover and a negative MaxSize
+// it lists nothing. Appends and Count work the same either way.
+func TestOpenListsOnlyWhenTheCountIsNeeded(t *testing.T) {
+	for _, tc := range []struct {
+		opts     Options
+		listings int
+	}{
+		{Options{SkipRecover: true, MaxSize: -1}, 0},
+		{Options{SkipRecover: true, MaxSize: 100}, 1},
+		{Options{SkipRecover: true}, 1},
+		{Options{MaxSize: -1}, -1}, // recovery lists (root and folders): at least once
+	} {
+		t.Run(fmt.Sprintf("skip=%v/max=%d", tc.opts.SkipRecover, tc.opts.MaxSize), func(t *testing.T) {
+			m := fsys.NewMem(nil)
+			seed := openMem(t, m.FS(), Options{})
+			for i := range 3 {
+				mustAppend(t, seed, sampleRecord(i, ""))
+			}
+			f := fsys.NewFault(m.FS())
+			q := openMem(t, f, tc.opts)
+			if got := f.Calls(fsys.OpReadDir); got != tc.listings && (tc.listings >= 0 || got == 0) {
+				t.Errorf("Open listed the directory %d times, want %d", got, tc.listings)
+			}
+			mustAppend(t, q, sampleRecord(9, ""))
+			if n := mustCount(t, q); n != 4 {
+				t.Errorf("Count = %d, want 4", n)
+			}
+		})
+	}
+}

@@ -42,7 +42,10 @@ type Queue struct {
 
 // Open opens the queue in dir, creating the directory (mode 0700, with any
 // missing parents) if it does not exist. Unless opts.SkipRecover is set it
-// then runs Recover, and it counts the pending records once.
+// then runs Recover, and it counts the pending records once, for the
+// overflow rule; with SkipRecover and a negative MaxSize nothing needs the
+// count, and Open does not list the directory at all (spec R19), so that
+// a short-lived producer does not pay a listing of the whole queue.
 func Open(dir string, opts Options) (*Queue, error) {
 	opts = opts.resolved()
 	fsy, own := opts.fileSystem, false
@@ -57,9 +60,13 @@ func Open(dir string, opts Options) (*Queue, error) {
 	var err error
 	// One listing serves both recovery and the initial count.
 	var n int
-	if opts.SkipRecover {
+	switch {
+	case opts.SkipRecover && opts.MaxSize < 0:
+		// No overflow rule: the count would only size List's first
+		// result, which grows as needed.
+	case opts.SkipRecover:
 		n, err = q.count("open")
-	} else {
+	default:
 		var rep RecoveryReport
 		rep, err = q.recover(context.Background())
 		n = rep.pending
