@@ -38,6 +38,23 @@ const (
 // which is the order in which they are written on disk.
 var FieldOrder = [...]string{FieldULID, FieldAppendedAt, FieldRecord, FieldSchemaVersion}
 
+// Indices of the envelope keys in FieldOrder, for decoders that keep one
+// slot per key: reordering the schema's properties renumbers them, so no
+// decoder depends on the order by a number of its own.
+const (
+	// IndexULID is the index of FieldULID in FieldOrder.
+	IndexULID = 0
+	// IndexAppendedAt is the index of FieldAppendedAt in FieldOrder.
+	IndexAppendedAt = 1
+	// IndexRecord is the index of FieldRecord in FieldOrder.
+	IndexRecord = 2
+	// IndexSchemaVersion is the index of FieldSchemaVersion in FieldOrder.
+	IndexSchemaVersion = 3
+)
+
+// NumFields is the number of envelope keys: len(FieldOrder).
+const NumFields = 4
+
 // Required lists the keys the schema requires, in declared order.
 var Required = [...]string{FieldULID, FieldAppendedAt, FieldRecord, FieldSchemaVersion}
 

@@ -70,6 +70,17 @@ func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 	return rec[start:end], nil
 }
 
+// appendEnvelope writes the keys in a fixed order, the schema's. These
+// lines stop compiling if gen.FieldOrder (generated from the schema) ever
+// orders them differently, instead of letting the writer drift from it.
+var (
+	_ = [1]int{}[gen.IndexULID-0]
+	_ = [1]int{}[gen.IndexAppendedAt-1]
+	_ = [1]int{}[gen.IndexRecord-2]
+	_ = [1]int{}[gen.IndexSchemaVersion-3]
+	_ = [1]int{}[gen.NumFields-4]
+)
+
 // appendEnvelope appends the envelope of a record to dst, byte-compatible
 // with the reference: compact, keys in the order of gen.FieldOrder, non-ASCII
 // raw, appended_at in Python's isoformat (spec R2).
@@ -216,7 +227,7 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 		return corrupt("not a JSON object")
 	}
 	// Walk the top-level members by hand, keeping each value's span.
-	var spans [4][]byte
+	var spans [gen.NumFields][]byte
 	var extra string
 	var dup string
 	var otherVersion []byte // a duplicate schema_version's value
@@ -256,7 +267,7 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 				}
 			case spans[idx] != nil:
 				dup = key
-				if idx == 3 && otherVersion == nil {
+				if idx == gen.IndexSchemaVersion && otherVersion == nil {
 					// Readers that keep the last of duplicate keys
 					// (Python's json) would see this one.
 					otherVersion = data[vstart:s.i]
@@ -285,7 +296,7 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 	}
 
 	// schema_version first: a version we do not know stops the drain.
-	sv := spans[3]
+	sv := spans[gen.IndexSchemaVersion]
 	if sv == nil {
 		return corrupt("missing " + gen.FieldSchemaVersion)
 	}
@@ -311,7 +322,7 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 
 	var env Envelope
 	env.SchemaVersion = schemaVersion
-	idStr, ok := jsonStringValue(spans[0])
+	idStr, ok := jsonStringValue(spans[gen.IndexULID])
 	if !ok {
 		return corrupt(gen.FieldULID + " is not a string")
 	}
@@ -322,7 +333,7 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 	if want, ok := ulidFromPendingName(name); ok && want != idStr {
 		return corrupt(gen.FieldULID + " " + idStr + " differs from the file name")
 	}
-	at, ok := jsonStringValue(spans[1])
+	at, ok := jsonStringValue(spans[gen.IndexAppendedAt])
 	if !ok {
 		return corrupt(gen.FieldAppendedAt + " is not a string")
 	}
@@ -331,10 +342,10 @@ func DecodeEnvelope(name string, data []byte) (Envelope, error) {
 		return corrupt(gen.FieldAppendedAt + " is not an RFC 3339 date-time: " + strconv.Quote(truncate(at, 64)))
 	}
 	env.AppendedAt = t
-	if spans[2][0] != '{' {
+	if spans[gen.IndexRecord][0] != '{' {
 		return corrupt(gen.FieldRecord + " is not a JSON object")
 	}
-	env.Record = spans[2]
+	env.Record = spans[gen.IndexRecord]
 	return env, nil
 }
 

@@ -400,6 +400,18 @@ func render(m *model) ([]byte, error) {
 	}
 	p("}\n\n")
 
+	p("// Indices of the envelope keys in FieldOrder, for decoders that keep one\n")
+	p("// slot per key: reordering the schema's properties renumbers them, so no\n")
+	p("// decoder depends on the order by a number of its own.\n")
+	p("const (\n")
+	for i, pr := range m.props {
+		p("// Index%s is the index of Field%s in FieldOrder.\n", pr.ident, pr.ident)
+		p("Index%s = %d\n", pr.ident, i)
+	}
+	p(")\n\n")
+	p("// NumFields is the number of envelope keys: len(FieldOrder).\n")
+	p("const NumFields = %d\n\n", len(m.props))
+
 	p("// Required lists the keys the schema requires, in declared order.\n")
 	p("var Required = [...]string{")
 	for i, name := range m.required {

@@ -99,6 +99,8 @@ func TestGenerateVariants(t *testing.T) {
 				`const SchemaID = "https://github.com/capq/capq/spec/envelope.schema.json"`,
 				"var FieldOrder = [...]string{FieldULID, FieldAppendedAt, FieldRecord, FieldSchemaVersion}\n",
 				"var Required = [...]string{FieldULID, FieldAppendedAt, FieldRecord, FieldSchemaVersion}\n",
+				"IndexULID = 0\n", "IndexAppendedAt = 1\n", "IndexRecord = 2\n", "IndexSchemaVersion = 3\n",
+				"const NumFields = 4\n",
 				"const AdditionalProperties = false\n",
 				"\tULID string `json:\"ulid\"`\n",
 				"\tAppendedAt string `json:\"appended_at\"`\n",
@@ -126,6 +128,7 @@ func TestGenerateVariants(t *testing.T) {
 			want: []string{
 				"var FieldOrder = [...]string{FieldULID, FieldAppendedAt, FieldSchemaVersion, FieldRecord}\n",
 				"var Required = [...]string{FieldULID, FieldAppendedAt, FieldSchemaVersion, FieldRecord}\n",
+				"IndexSchemaVersion = 2\n", "IndexRecord = 3\n",
 			},
 		},
 		{
