@@ -251,6 +251,320 @@ def cmd_fixtures(outdir: str) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------
+# The reference's API, for capq's conformance judge (adapters/python and
+# verify/conform): CaptureQueue(queue_dir, max_size) with append,
+# ingest_pending, pending_count, list_pending and prune_oldest.
+#
+# CaptureQueue behaves as the reference was observed to behave, weaknesses
+# included: each class attribute below is one recorded weakness when set as
+# in CaptureQueue. HardenedCaptureQueue turns every one of them off; the
+# deliberately weak implementations of verify/conform's tests each turn one
+# back on, so that each report card must name exactly one requirement.
+# ---------------------------------------------------------------------------
+
+import re
+import stat as _stat
+
+DEFAULT_MAX_SIZE = 10000
+_PENDING_RE = re.compile(r"^pending-[0-7][0-9A-HJKMNP-TV-Z]{25}\.json$")
+
+
+class CaptureQueueSchemaError(Exception):
+    """A pending file of another schema_version: the drain stops (R14)."""
+
+
+class CorruptRecord(Exception):
+    """A pending file that is not a valid envelope (R3)."""
+
+
+class CaptureQueue:
+    DIR_FSYNC = False          # R9, R15: no directory fsync after rename or unlink
+    QUARANTINE = False         # R21: a corrupt file stops every drain
+    NOFOLLOW = False           # R22: symlinks are followed everywhere
+    STRICT_NAMES = False       # R23: pending-.json and friends count as pending
+    HEADROOM_100 = True        # R18: overflow prunes to max_size - 100 (nothing at <= 100)
+    ULID_BUMP = True           # R6: the millisecond is bumped on every collision
+    COUNT_EVERY_APPEND = True  # R19: every append lists the whole directory
+    ORPHAN_LOCK = True         # R18: a pruned record's lock file stays forever
+    ALLOW_NAN = True           # R5: NaN and Infinity are written (not JSON)
+    LOOSE_RECORDS = True       # R3, R5: non-object records, schema_version 1.0
+
+    def __init__(self, queue_dir, max_size=DEFAULT_MAX_SIZE):
+        self.dir = str(queue_dir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.max_size = max_size
+        self._last_ms = 0
+        self._last_rand = 0
+        self._count = None  # the count estimate when not listing every append
+        self._since = 0
+
+    # -- ULIDs (R6) --
+    def generate_ulid(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        if self.ULID_BUMP:
+            if ms <= self._last_ms:
+                ms = self._last_ms + 1
+            rnd = int.from_bytes(os.urandom(10), "big")
+        elif ms <= self._last_ms:
+            ms, rnd = self._last_ms, self._last_rand + 1
+            if rnd >> 80:  # the random part overflowed: wait for the next millisecond
+                while time.time_ns() // 1_000_000 <= self._last_ms:
+                    time.sleep(0.0001)
+                return self.generate_ulid()
+        else:
+            rnd = int.from_bytes(os.urandom(10), "big")
+        self._last_ms, self._last_rand = ms, rnd
+        return _encode_ulid((ms << 80) | rnd)
+
+    # -- names and listing (R1, R7, R22, R23) --
+    def _is_pending_name(self, name):
+        if self.STRICT_NAMES:
+            return bool(_PENDING_RE.match(name))
+        return name.startswith("pending-") and name.endswith(".json")
+
+    def list_pending(self):
+        out = []
+        with os.scandir(self.dir) as it:
+            for e in it:
+                if not self._is_pending_name(e.name):
+                    continue
+                if e.is_file(follow_symlinks=not self.NOFOLLOW):
+                    out.append(e.path)
+        out.sort()
+        return out
+
+    def pending_count(self):
+        return len(self.list_pending())
+
+    @staticmethod
+    def _ulid_from_path(path):
+        return os.path.basename(path)[len("pending-"):-len(".json")]
+
+    def _fsync_dir(self, path=None):
+        if not self.DIR_FSYNC:
+            return
+        fd = os.open(path or self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)  # makes the renames and unlinks in it durable (R9, R15)
+        finally:
+            os.close(fd)
+
+    def _nofollow(self):
+        return os.O_NOFOLLOW if self.NOFOLLOW else 0
+
+    # -- append (R2, R5, R8, R9, R18) --
+    def append(self, record) -> str:
+        if not self.LOOSE_RECORDS and not isinstance(record, dict):
+            raise TypeError("a record must be a JSON object")
+        ulid = self.generate_ulid()
+        envelope = {"ulid": ulid, "appended_at": datetime.now(timezone.utc).isoformat(),
+                    "record": record, "schema_version": SCHEMA_VERSION}
+        data = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=self.ALLOW_NAN).encode("utf-8")
+        final = os.path.join(self.dir, f"pending-{ulid}.json")
+        tmp = final + ".tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | self._nofollow(), 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, final)
+        self._fsync_dir()
+        self._after_append(ulid)
+        return ulid
+
+    def _after_append(self, ulid):
+        if self.max_size is None or self.max_size < 0:
+            return
+        if self.COUNT_EVERY_APPEND:
+            count = self.pending_count()
+        else:
+            # Count from a listing now and then, not on every append (R19).
+            headroom = self._headroom()
+            self._since += 1
+            if self._count is None or self._since >= max(headroom, self._count // 100):
+                self._count, self._since = self.pending_count(), 0
+            else:
+                self._count += 1
+            count = self._count
+            if count > self.max_size:
+                count = self._count = self.pending_count()
+        if count > self.max_size:
+            target = self.max_size - self._headroom()
+            self._prune(max(target, 0), "queue_overflow", newest=None if self.HEADROOM_100 else ulid)
+            if self._count is not None:
+                self._count = self.pending_count()
+
+    def _headroom(self):
+        if self.HEADROOM_100:
+            return 100
+        return min(max(self.max_size // 10, 1), 100)
+
+    # -- prune and the audit log (R18, R20) --
+    def prune_oldest(self, keep: int) -> int:
+        """Drop the oldest pending records until at most keep remain; return how many."""
+        return self._prune(keep, "queue_overflow")
+
+    def _prune(self, keep, reason, newest=None):
+        paths = self.list_pending()
+        excess = len(paths) - keep
+        dropped = 0
+        for path in paths[:max(excess, 0)]:
+            ulid = self._ulid_from_path(path)
+            if newest is not None and ulid >= newest:
+                break
+            lock = os.path.join(self.dir, f"pending-{ulid}.lock")
+            lfd = None
+            if not self.ORPHAN_LOCK:
+                # Prune takes the record's lock, as a consumer does, so that
+                # it never deletes under a handler, and drops the lock too.
+                try:
+                    lfd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+                    fcntl.flock(lfd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    if lfd is not None:
+                        os.close(lfd)
+                    continue
+            try:
+                appended_at = ""
+                try:
+                    with open(path, "rb") as f:
+                        appended_at = json.loads(f.read().decode("utf-8")).get("appended_at", "")
+                except (OSError, ValueError, AttributeError):
+                    pass
+                self._audit({"ts": datetime.now(timezone.utc).isoformat(), "dropped_ulid": ulid,
+                             "appended_at": appended_at, "reason": reason,
+                             "queue_size_before_prune": len(paths)})
+                os.unlink(path)
+                dropped += 1
+                if lfd is not None:
+                    os.unlink(lock)
+            finally:
+                if lfd is not None:
+                    fcntl.flock(lfd, fcntl.LOCK_UN)
+                    os.close(lfd)
+        if dropped:
+            self._fsync_dir()
+        return dropped
+
+    def _audit(self, entry):
+        line = (json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        fd = os.open(os.path.join(self.dir, ".overflow-audit.log"),
+                     os.O_WRONLY | os.O_CREAT | os.O_APPEND | self._nofollow(), 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+            os.fsync(fd)  # the line is durable before the file it describes goes (R20)
+        finally:
+            os.close(fd)
+
+    # -- ingest (R3, R11, R12, R14, R21) --
+    def _decode(self, path, ulid, data):
+        """Returns the record, or raises CaptureQueueSchemaError or CorruptRecord."""
+        try:
+            env = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise CorruptRecord(f"{path}: {e}")
+        sv = env.get("schema_version") if isinstance(env, dict) else None
+        if self.LOOSE_RECORDS:
+            if sv != SCHEMA_VERSION:
+                raise CaptureQueueSchemaError(f"{path}: schema_version {sv!r} (expected {SCHEMA_VERSION})")
+            return env["record"]
+        if isinstance(sv, int) and not isinstance(sv, bool) and sv != SCHEMA_VERSION:
+            raise CaptureQueueSchemaError(f"{path}: schema_version {sv!r} (expected {SCHEMA_VERSION})")
+        if (not isinstance(env, dict) or set(env) != {"ulid", "appended_at", "record", "schema_version"}
+                or type(sv) is not int or env["ulid"] != ulid or not isinstance(env["record"], dict)):
+            raise CorruptRecord(f"{path}: not a valid envelope")
+        return env["record"]
+
+    def _quarantine(self, path, ulid, why):
+        qdir = os.path.join(self.dir, "quarantine")
+        os.makedirs(qdir, exist_ok=True)
+        dest = os.path.join(qdir, os.path.basename(path))
+        n = 0
+        while os.path.lexists(dest):
+            n += 1
+            dest = os.path.join(qdir, f"{os.path.basename(path)}.{n}")
+        self._audit({"ts": datetime.now(timezone.utc).isoformat(), "ulid": ulid, "appended_at": "",
+                     "reason": "quarantined", "detail": why})
+        os.rename(path, dest)
+        self._fsync_dir(qdir)
+        self._fsync_dir()
+
+    def ingest_pending(self, handler) -> int:
+        n = 0
+        deleted = False
+        try:
+            for path in self.list_pending():
+                ulid = self._ulid_from_path(path)
+                lock = os.path.join(self.dir, f"pending-{ulid}.lock")
+                try:
+                    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | self._nofollow(), 0o600)
+                except OSError:
+                    continue  # a lock name that is a symlink: never followed (R22)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    continue  # another consumer has it
+                remove_lock = False
+                try:
+                    try:
+                        rfd = os.open(path, os.O_RDONLY | self._nofollow() | os.O_NONBLOCK)
+                    except FileNotFoundError:
+                        remove_lock = True  # delivered by someone else meanwhile
+                        continue
+                    except OSError:
+                        continue
+                    with os.fdopen(rfd, "rb") as f:
+                        if self.NOFOLLOW and not _stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                            continue
+                        data = f.read()
+                    try:
+                        record = self._decode(path, ulid, data)
+                    except CorruptRecord as e:
+                        if not self.QUARANTINE:
+                            raise
+                        self._quarantine(path, ulid, str(e))
+                        remove_lock = True
+                        continue
+                    handler(record)
+                    os.unlink(path)  # the record first ...
+                    deleted = True
+                    remove_lock = True
+                    n += 1
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # ... then unlock and delete the lock
+                    os.close(fd)
+                    if remove_lock:
+                        try:
+                            os.unlink(lock)
+                        except FileNotFoundError:
+                            pass
+        finally:
+            if deleted:
+                self._fsync_dir()  # the deletes are durable before ingest returns (R15)
+        return n
+
+
+class HardenedCaptureQueue(CaptureQueue):
+    """The reference's API without its recorded weaknesses."""
+    DIR_FSYNC = True
+    QUARANTINE = True
+    NOFOLLOW = True
+    STRICT_NAMES = True
+    HEADROOM_100 = False
+    ULID_BUMP = False
+    COUNT_EVERY_APPEND = False
+    ORPHAN_LOCK = False
+    ALLOW_NAN = False
+    LOOSE_RECORDS = False
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)

@@ -39,6 +39,9 @@ type Config struct {
 	NoShrink bool
 	// Progress, when set, is called before each probe.
 	Progress func(probe string, i, n int)
+
+	dur     *durCache // the traced session, shared by the durability probes
+	durSeed uint64
 }
 
 func (c *Config) defaults() {

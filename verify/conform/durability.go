@@ -31,9 +31,30 @@ import (
 // traceSyscalls are the system calls the durability model needs.
 const traceSyscalls = "trace=open,openat,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync,syncfs,sync_file_range,rename,renameat,renameat2,link,linkat,unlink,unlinkat,read"
 
-// durabilityRun runs the traced session once and analyses it; the three
-// durability probes share the code and each reports its own part.
+// durCache holds the one traced session of a Run, which the three
+// durability probes judge each in its own way.
+type durCache struct {
+	a      *durAnalysis
+	err    error
+	events []Event
+	stderr string
+}
+
+// durabilityRun runs the traced session once per Run (and seed) and
+// analyses it; the three durability probes share it and each reports its
+// own part.
 func durabilityRun(s *Session) (*durAnalysis, error) {
+	if c := s.cfg.dur; c != nil && s.cfg.durSeed == s.seed {
+		s.Events = append(s.Events, c.events...)
+		s.stderr = append(s.stderr, c.stderr)
+		return c.a, c.err
+	}
+	a, err := traceSession(s)
+	s.cfg.dur, s.cfg.durSeed = &durCache{a: a, err: err, events: s.Events, stderr: s.StderrTail()}, s.seed
+	return a, err
+}
+
+func traceSession(s *Session) (*durAnalysis, error) {
 	strace := s.cfg.Strace
 	if strace == "none" {
 		return nil, errInconclusive("tracing disabled (--strace none): durability cannot be judged")
@@ -321,7 +342,7 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 			id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pending-"), ".json")
 			switch {
 			case renamedDirty[p] > 0:
-				a.r9 = append(a.r9, fmt.Sprintf("%s was renamed to its pending name (trace line %d) before its data was fsynced: a power cut can leave the name with no data, and the acknowledged record is lost", id, renamedDirty[p]))
+				a.r9 = append(a.r9, fmt.Sprintf("%s was renamed to its pending name (trace line %d) before its data was fsynced: a power cut after the rename can leave an empty or partial file under the pending name (R8)", id, renamedDirty[p]))
 			case dirty[p]:
 				a.r9 = append(a.r9, fmt.Sprintf("%s was acknowledged (trace line %d) before its file's data was fsynced: a power cut right after the reply can lose it", id, c.line))
 			case entry[p] > 0:

@@ -367,7 +367,7 @@ func probeCrashAppend(s *Session) error {
 	}
 	rng := s.rng()
 	known := map[string]string{}
-	for round := range 8 {
+	for round := range 5 {
 		rec := simple(round)
 		delay := time.Duration(rng.IntN(4000)) * time.Microsecond
 		s.note("append %s, SIGKILL after %s", rec, delay)

@@ -47,6 +47,7 @@ type Session struct {
 	Events   []Event
 	stderr   []string // stderr tails of processes that ended
 
+	hung     bool // a call got no reply: Close kills without asking
 	seed     uint64
 	keep     []int // the campaign's steps to run (nil: all)
 	ranSteps []int // the campaign's steps that ran
@@ -80,7 +81,7 @@ func (s *Session) start() error {
 	if err != nil {
 		return err
 	}
-	s.proc = p
+	s.proc, s.hung = p, false
 	s.Events = append(s.Events, Event{Kind: "start"})
 	rep, err := s.Call(Request{Op: "hello", MaxSize: s.maxSize})
 	if err != nil {
@@ -110,6 +111,9 @@ func (s *Session) Call(req Request) (Reply, error) {
 	line, _ := json.Marshal(req)
 	s.Events = append(s.Events, Event{Kind: "request", Request: line})
 	rep, raw, err := s.proc.Call(req)
+	if raw == nil && err != nil {
+		s.hung = true
+	}
 	if raw != nil {
 		if json.Valid(raw) {
 			s.Events = append(s.Events, Event{Kind: "reply", Reply: raw})
@@ -170,7 +174,11 @@ func (s *Session) Close() {
 	if s.proc != nil {
 		s.stderr = append(s.stderr, s.proc.Stderr())
 		s.Events = append(s.Events, Event{Kind: "exit"})
-		s.proc.Quit(2 * time.Second)
+		if s.hung {
+			s.proc.Kill()
+		} else {
+			s.proc.Quit(2 * time.Second)
+		}
 		s.proc = nil
 	}
 }

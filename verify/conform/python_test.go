@@ -1,0 +1,137 @@
+package conform
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// These tests judge Python queues with the reference's API through
+// adapters/python: the reference as recorded (queue/testdata/refqueue.py's
+// CaptureQueue), the same API without the reference's weaknesses
+// (HardenedCaptureQueue), and deliberately weak variants of the latter
+// (testdata/python/weak_*.py), each with exactly one weakness. Each weak
+// report card must name the requirement of its weakness, and only that one
+// beyond what the hardened queue itself fails.
+
+func pythonImpl(t *testing.T, target string) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skipf("python3 is not installed: %v", err)
+	}
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	return fmt.Sprintf("%s %s --path %s --path %s %s", py, abs("../../adapters/python/capq_adapter.py"),
+		abs("../../queue/testdata"), abs("testdata/python"), target)
+}
+
+// weakProbes are the rows the weak variants are judged on (the slow
+// timing and tracing rows only where they matter).
+var weakProbes = []string{"envelope", "verbatim-bytes", "invalid", "ulid-clock", "list-order",
+	"handler-failure", "schema", "overflow-headroom", "prune-lock", "corrupt", "symlinks", "lookalike"}
+
+func failedReqs(rep *Report) []string {
+	var out []string
+	for _, r := range rep.Results {
+		if r.Verdict == Fail && !slices.Contains(out, r.Req) {
+			out = append(out, r.Req)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Spec R4, R5, R6, R9, R15, R18, R19, R21, R22, R23: each weak variant's
+// report card names its requirement.
+func TestWeakPythonQueues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("judges ten Python queues (about a minute)")
+	}
+	// The hardened queue's only failure: a dict API cannot keep bytes (R4).
+	base := []string{"R4"}
+	tests := []struct {
+		target string
+		extra  []string // probes beyond weakProbes
+		want   []string // failed requirements beyond base
+		strace bool
+	}{
+		{"refqueue:HardenedCaptureQueue", []string{"cost", "durable-append", "durable-delete", "durable-audit"}, nil, false},
+		{"weak_no_dir_fsync", []string{"durable-append", "durable-delete", "durable-audit"}, []string{"R15", "R9"}, true},
+		{"weak_corrupt_stops", nil, []string{"R21"}, false},
+		{"weak_follows_symlinks", nil, []string{"R22"}, false},
+		{"weak_headroom_100", nil, []string{"R18"}, false},
+		{"weak_ulid_ahead", nil, []string{"R6"}, false},
+		{"weak_count_every_append", []string{"cost"}, []string{"R19"}, false},
+		{"weak_orphan_lock", nil, []string{"R18"}, false},
+		{"weak_nan_accepted", nil, []string{"R5"}, false},
+		{"weak_lookalikes", nil, []string{"R23"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target, func(t *testing.T) {
+			t.Parallel()
+			if tt.strace && !haveStrace() {
+				t.Skip("strace is not installed")
+			}
+			probes := append(slices.Clone(weakProbes), tt.extra...)
+			if !haveStrace() {
+				probes = slices.DeleteFunc(probes, func(p string) bool { return strings.HasPrefix(p, "durable-") })
+			}
+			rep, err := Run(t.Context(), Config{Impl: pythonImpl(t, tt.target), Seed: 1, Dir: t.TempDir(), Probes: probes, Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append(slices.Clone(base), tt.want...)
+			slices.Sort(want)
+			got := failedReqs(rep)
+			for _, r := range rep.Results {
+				if r.Verdict != Pass {
+					t.Logf("%-18s %-5s %-12s %s", r.Probe, r.Req, r.Verdict, r.Evidence)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("failed requirements %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// The reference as recorded reaches the reference level and no more: it
+// passes every reference row and fails the durable ones (no directory
+// fsync) and many hardened ones.
+func TestReferencePythonQueueLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("judges the Python reference (half a minute)")
+	}
+	rep, err := Run(t.Context(), Config{Impl: pythonImpl(t, "refqueue:CaptureQueue"), Seed: 2, Dir: t.TempDir(), Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		t.Logf("%-18s %-8s %-9s %-12s %s", r.Probe, r.Req, r.Level, r.Verdict, r.Evidence)
+		if r.Level == LevelReference && r.Verdict != Pass {
+			t.Errorf("%s (%s) is a reference row: %s: %s", r.Probe, r.Req, r.Verdict, r.Evidence)
+		}
+	}
+	if rep.Reached != LevelReference {
+		t.Errorf("reached %s, want reference (%s)", rep.Reached, rep.Blocked)
+	}
+	got := failedReqs(rep)
+	for _, req := range []string{"R4", "R5", "R6", "R18", "R21", "R22", "R23"} {
+		if !slices.Contains(got, req) {
+			t.Errorf("the reference does not fail %s (it fails %v)", req, got)
+		}
+	}
+	if haveStrace() && (!slices.Contains(got, "R9") || !slices.Contains(got, "R15")) {
+		t.Errorf("the reference never fsyncs its directory, but it does not fail R9 and R15 (it fails %v)", got)
+	}
+}
