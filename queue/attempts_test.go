@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package queue
 
 // Attempt counting and dead letters (spec R16, R17).

@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package queue_test
 
 // Benchmarks of issue 7 (performance), issue 2 (BenchmarkAppendAtDepth) and

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -80,7 +79,7 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 			}
 			// O_APPEND: history lines always go at the end, wherever
 			// reading it stopped.
-			f, err = q.fs.OpenFile(c.lock, os.O_RDWR|os.O_APPEND|syscall.O_NONBLOCK, 0)
+			f, err = q.fs.OpenFile(c.lock, os.O_RDWR|os.O_APPEND|fsys.ONonblock, 0)
 			if errors.Is(err, fs.ErrNotExist) && try < 3 {
 				continue // unlinked between our two calls: try again
 			}

@@ -159,7 +159,7 @@ func (q *Queue) requeue(id ulid.ULID) error {
 	// any stale lock file, which would carry the old attempt count.
 	c, err := q.claimRecord(op, s)
 	if err == errBusy {
-		return opErr(op, stepLock, lockName(s), syscall.EWOULDBLOCK)
+		return opErr(op, stepLock, lockName(s), fsys.ErrWouldBlock)
 	}
 	if err != nil {
 		return err

@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package queue
 
 // Unit tests of the envelope codec: checkRecord (what Append accepts),

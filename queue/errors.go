@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
 )
 
@@ -171,7 +172,7 @@ func opErr(op, step, name string, err error) error {
 
 // isBusy reports whether err means a lock is held elsewhere.
 func isBusy(err error) bool {
-	return errors.Is(err, syscall.EWOULDBLOCK) || errors.Is(err, syscall.EAGAIN)
+	return errors.Is(err, fsys.ErrWouldBlock) || errors.Is(err, syscall.EAGAIN)
 }
 
 // unsafeErr adds ErrUnsafeFile to an error from opening a name that is not

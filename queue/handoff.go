@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/capq/capq/internal/fsys"
-	"golang.org/x/sys/unix"
 )
 
 // ErrNoLockFile is returned by Delivery.LockFile when the queue's file
@@ -35,7 +34,7 @@ func (d Delivery) LockFile() (*os.File, error) {
 	nfd := -1
 	var derr error
 	if err := sc.Control(func(fd uintptr) {
-		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		nfd, derr = dupCloexec(fd)
 	}); err != nil {
 		return nil, err
 	}

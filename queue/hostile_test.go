@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package queue
 
 // Hostile and corrupt directories (spec R21 to R24, R26): whatever another

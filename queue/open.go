@@ -21,7 +21,7 @@ var errNotRegularFile = errors.New("not a regular file")
 // error wraps ErrUnsafeFile for anything that is not a regular file, and
 // fs.ErrNotExist when the name is missing (and O_CREATE was not given).
 func (q *Queue) openRegular(op, name string, flag int) (fsys.File, fsys.FileInfo, error) {
-	f, err := q.fs.OpenFile(name, flag|syscall.O_NONBLOCK, 0o600)
+	f, err := q.fs.OpenFile(name, flag|fsys.ONonblock, 0o600)
 	if err != nil {
 		return nil, fsys.FileInfo{}, opErr(op, stepOpen, name, unsafeErr(err))
 	}

@@ -178,7 +178,7 @@ func (q *Queue) undoHalfMoves(rep *RecoveryReport) error {
 // lockHeld reports whether somebody holds the lock file of id, by trying to
 // take a shared lock on it without blocking (and without creating it).
 func (q *Queue) lockHeld(id string) (bool, error) {
-	f, err := q.fs.OpenFile(lockName(id), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := q.fs.OpenFile(lockName(id), os.O_RDONLY|fsys.ONonblock, 0)
 	if err != nil {
 		return false, err
 	}

@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package queue
 
 // Go twins of the reference's own test suite, one per Python test, named

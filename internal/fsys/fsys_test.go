@@ -304,12 +304,12 @@ var conformance = []struct {
 
 		mustFlock(t, a, LockExclusive|LockNonBlocking)
 		mustFlock(t, a, LockExclusive|LockNonBlocking) // already held: no-op
-		wantErrno(t, b.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
-		wantErrno(t, b.Flock(LockShared|LockNonBlocking), syscall.EWOULDBLOCK)
+		wantErrno(t, b.Flock(LockExclusive|LockNonBlocking), ErrWouldBlock)
+		wantErrno(t, b.Flock(LockShared|LockNonBlocking), ErrWouldBlock)
 		mustFlock(t, a, Unlock)
 		mustFlock(t, b, LockShared|LockNonBlocking)
 		mustFlock(t, a, LockShared|LockNonBlocking) // shared with shared
-		wantErrno(t, a.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
+		wantErrno(t, a.Flock(LockExclusive|LockNonBlocking), ErrWouldBlock)
 
 		// Closing releases the lock.
 		mustFlock(t, a, Unlock)
@@ -339,7 +339,7 @@ var conformance = []struct {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("blocking Flock still waiting after Unlock")
 		}
-		wantErrno(t, a.Flock(LockShared|LockNonBlocking), syscall.EWOULDBLOCK)
+		wantErrno(t, a.Flock(LockShared|LockNonBlocking), ErrWouldBlock)
 	}},
 	{"FlockUnlinkedInode", func(t *testing.T, fsys FS, _ func(string, string) error) {
 		// The lock-file protocol depends on this: a lock belongs to the
@@ -357,7 +357,7 @@ var conformance = []struct {
 		fresh := mustOpen(t, fsys, "lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		defer fresh.Close()
 		mustFlock(t, fresh, LockExclusive|LockNonBlocking)
-		wantErrno(t, stale.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
+		wantErrno(t, stale.Flock(LockExclusive|LockNonBlocking), ErrWouldBlock)
 		hfi, _ := holder.Stat()
 		ffi, _ := fresh.Stat()
 		if hfi.Ino == ffi.Ino {
@@ -375,8 +375,8 @@ var conformance = []struct {
 				t.Fatalf("CreateLocked(%q): %v", name, err)
 			}
 			other := mustOpen(t, fsys, name, os.O_RDWR, 0)
-			wantErrno(t, other.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
-			wantErrno(t, other.Flock(LockShared|LockNonBlocking), syscall.EWOULDBLOCK)
+			wantErrno(t, other.Flock(LockExclusive|LockNonBlocking), ErrWouldBlock)
+			wantErrno(t, other.Flock(LockShared|LockNonBlocking), ErrWouldBlock)
 			if fi := mustLstat(t, fsys, name); !fi.IsRegular() || fi.Mode.Perm() != 0o600 {
 				t.Errorf("Lstat(%q) = %v, want a regular file with mode 0600", name, fi.Mode)
 			}

@@ -923,7 +923,7 @@ func (f *memFile) Flock(how LockHow) error {
 			break
 		}
 		if how&LockNonBlocking != 0 {
-			return pathErr("flock", f.name, syscall.EWOULDBLOCK)
+			return pathErr("flock", f.name, ErrWouldBlock)
 		}
 		m.cond.Wait()
 	}

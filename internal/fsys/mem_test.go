@@ -211,7 +211,7 @@ func TestKill(t *testing.T) {
 
 	other := m.FS()
 	f := mustOpen(t, other, "lock", os.O_RDWR, 0)
-	wantErrno(t, f.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
+	wantErrno(t, f.Flock(LockExclusive|LockNonBlocking), ErrWouldBlock)
 
 	victim.Kill()
 	select {
@@ -253,7 +253,7 @@ func TestFlockConversion(t *testing.T) {
 	mustFlock(t, b, LockShared)
 	// Upgrading conflicts with b's shared lock, and as on Linux the failed
 	// conversion has dropped a's shared lock.
-	wantErrno(t, a.Flock(LockExclusive|LockNonBlocking), syscall.EWOULDBLOCK)
+	wantErrno(t, a.Flock(LockExclusive|LockNonBlocking), ErrWouldBlock)
 	mustFlock(t, b, LockExclusive|LockNonBlocking)
 	mustFlock(t, b, LockShared|LockNonBlocking) // downgrade
 	mustFlock(t, a, LockShared|LockNonBlocking)

@@ -91,7 +91,7 @@ func lockRace(t *testing.T, fsys FS, create func(name string) (File, error), wor
 						return
 					}
 					g.Close()
-					if !errors.Is(err, syscall.EWOULDBLOCK) {
+					if !errors.Is(err, ErrWouldBlock) {
 						errs <- err
 						return
 					}
