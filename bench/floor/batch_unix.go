@@ -15,6 +15,28 @@ import (
 // mode says, close them, rename each to its final name, then one syncDir
 // (nil skips it). tmps, finals and data have one element per record.
 func (d *Dir) AppendBatch(tmps, finals []string, data [][]byte, mode BatchMode, syncDir func() error) error {
+	return d.appendBatch(func(i int) (int, error) { return d.create(tmps[i]) }, tmps, finals, data, mode, syncDir)
+}
+
+// AppendBatchSpare is AppendBatch in mode BatchSyncFS with the inode
+// allocation taken off the critical path (issue 16): instead of creating
+// each tmp file, it renames a spare, an empty file created beforehand
+// (with [Dir.WriteFile]), to the tmp name and opens it for writing.
+// spares has one name per record.
+func (d *Dir) AppendBatchSpare(spares, tmps, finals []string, data [][]byte, syncDir func() error) error {
+	return d.appendBatch(func(i int) (int, error) {
+		if err := unix.Renameat(d.fd, spares[i], d.fd, tmps[i]); err != nil {
+			return -1, fmt.Errorf("floor: rename %s: %w", spares[i], err)
+		}
+		fd, err := unix.Openat(d.fd, tmps[i], unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("floor: open %s: %w", tmps[i], err)
+		}
+		return fd, nil
+	}, tmps, finals, data, BatchSyncFS, syncDir)
+}
+
+func (d *Dir) appendBatch(open func(i int) (int, error), tmps, finals []string, data [][]byte, mode BatchMode, syncDir func() error) error {
 	fds := make([]int, 0, len(tmps))
 	defer func() {
 		for _, fd := range fds {
@@ -22,7 +44,7 @@ func (d *Dir) AppendBatch(tmps, finals []string, data [][]byte, mode BatchMode, 
 		}
 	}()
 	for i, tmp := range tmps {
-		fd, err := d.create(tmp)
+		fd, err := open(i)
 		if err != nil {
 			return err
 		}

@@ -53,3 +53,8 @@ func (d *Dir) Link(oldname, newname string) error { return errNoFloor }
 func (d *Dir) AppendBatch(tmps, finals []string, data [][]byte, mode BatchMode, syncDir func() error) error {
 	return errNoFloor
 }
+
+// AppendBatchSpare fails with an error wrapping errors.ErrUnsupported.
+func (d *Dir) AppendBatchSpare(spares, tmps, finals []string, data [][]byte, syncDir func() error) error {
+	return errNoFloor
+}

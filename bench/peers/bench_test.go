@@ -2,6 +2,8 @@ package peers
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -51,6 +53,78 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			d[j] += time.Since(t0)
 		}
+	}
+	b.StopTimer()
+	report(b, d, b.N)
+}
+
+// batchSize is the records per batch of BenchmarkAppendBatch (issue 16).
+const batchSize = 100
+
+// BenchmarkAppendBatch interleaves one batch of batchSize durable records
+// per peer per round (each peer's own batch API or one transaction),
+// rotating the order; an op is one record.
+func BenchmarkAppendBatch(b *testing.B) {
+	qs := openAll(b)
+	d := make([]time.Duration, len(qs))
+	recs := make([][]byte, batchSize)
+	for i := range recs {
+		recs[i] = record
+	}
+	b.ResetTimer()
+	for done, round := 0, 0; done < b.N; round++ {
+		n := min(batchSize, b.N-done)
+		for k := range qs {
+			j := (k + round) % len(qs)
+			t0 := time.Now()
+			if err := qs[j].AppendBatch(recs[:n]); err != nil {
+				b.Fatal(err)
+			}
+			d[j] += time.Since(t0)
+		}
+		done += n
+	}
+	b.StopTimer()
+	report(b, d, b.N)
+}
+
+// producers is the goroutines of BenchmarkProducers (issue 16).
+const producers = 16
+
+// BenchmarkProducers interleaves rounds of producers*4 durable appends
+// per peer, made by producers goroutines at once (AppendShared: bbolt's
+// DB.Batch), rotating the order; an op is one record.
+func BenchmarkProducers(b *testing.B) {
+	qs := openAll(b)
+	d := make([]time.Duration, len(qs))
+	chunk := producers * 4
+	b.ResetTimer()
+	for done, round := 0, 0; done < b.N; round++ {
+		n := min(chunk, b.N-done)
+		for k := range qs {
+			j := (k + round) % len(qs)
+			var next atomic.Int64
+			errs := make(chan error, producers)
+			var wg sync.WaitGroup
+			t0 := time.Now()
+			for range producers {
+				wg.Go(func() {
+					for next.Add(1) <= int64(n) {
+						if err := qs[j].AppendShared(record); err != nil {
+							errs <- err
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			d[j] += time.Since(t0)
+			close(errs)
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += n
 	}
 	b.StopTimer()
 	report(b, d, b.N)

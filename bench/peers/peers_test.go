@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// Every peer gives back what was appended, oldest first, and consumes
-// each record once.
+// Every peer gives back what was appended (by Append, AppendShared and
+// AppendBatch), oldest first, and consumes each record once.
 func TestRoundTrip(t *testing.T) {
 	for _, p := range Peers {
 		t.Run(p.Name, func(t *testing.T) {
@@ -20,7 +20,20 @@ func TestRoundTrip(t *testing.T) {
 			for i := range 5 {
 				rec := fmt.Sprintf(`{"n":%d}`, i)
 				want = append(want, rec)
-				if err := q.Append([]byte(rec)); err != nil {
+				var err error
+				switch i {
+				case 1:
+					err = q.AppendShared([]byte(rec))
+				case 2:
+					// A batch of two: records 2 and 3.
+					rec3 := fmt.Sprintf(`{"n":%d}`, 3)
+					err = q.AppendBatch([][]byte{[]byte(rec), []byte(rec3)})
+				case 3:
+					continue // appended with record 2
+				default:
+					err = q.Append([]byte(rec))
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
 			}

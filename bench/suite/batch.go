@@ -1,6 +1,7 @@
 package benchsuite
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/capq/capq/bench/floor"
@@ -26,10 +27,30 @@ func floorBatch(a *arm, d *floor.Dir, n int, mode floor.BatchMode) error {
 	return a.timed(n, func() error { return d.AppendBatch(tmps, finals, datas, mode, d.SyncDir) })
 }
 
+// floorSpareBatch is floorBatch with spare files: n empty spares are
+// created first, untimed (as a background reserve would), and the timed
+// batch renames them into place instead of creating its tmp files.
+func floorSpareBatch(a *arm, d *floor.Dir, n int) error {
+	spares, tmps, finals, datas := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
+	for i := range n {
+		name, data, err := envelope(nil)
+		if err != nil {
+			return err
+		}
+		spares[i], tmps[i], finals[i], datas[i] = name+".spare", name+floor.TmpSuffix, name, data
+		if err := d.WriteFile(spares[i], nil); err != nil {
+			return err
+		}
+	}
+	return a.timed(n, func() error { return d.AppendBatchSpare(spares, tmps, finals, datas, d.SyncDir) })
+}
+
 // BatchAppend interleaves, batch by batch (BatchSize records, rotating
 // which arm goes first): capq's single Append called BatchSize times;
 // capq's AppendBatch of BatchSize records; and the floor's AppendBatch in
-// every floor.BatchMode, each arm in a directory of its own. One op is one
+// every floor.BatchMode, each arm in a directory of its own; and the
+// floor's syncfs batch with spare files (floor-spare, not counted as a
+// variant: it needs a reserve of pre-created files). One op is one
 // record in each arm. Targets (issue 16): batch-vs-single (single time /
 // batch time) >= 5; speed-vs-floor-best (the fastest floor variant's time
 // / capq batch time) >= 0.8.
@@ -64,6 +85,10 @@ func (e *Env) BatchAppend(b *testing.B) {
 		defer d.Close()
 		arms = append(arms, func(n int) error { return floorBatch(&floors[k], d, n, mode) })
 	}
+	var spare arm
+	ds := e.openFloor(b, e.newDir(b, "batch-floor-spare"))
+	defer ds.Close()
+	arms = append(arms, func(n int) error { return floorSpareBatch(&spare, ds, n) })
 	b.ResetTimer()
 	for done, round := 0, 0; done < b.N; round++ {
 		n := min(BatchSize, b.N-done)
@@ -84,6 +109,10 @@ func (e *Env) BatchAppend(b *testing.B) {
 		if best == 0 || ns < best {
 			best = ns
 		}
+	}
+	b.ReportMetric(spare.nsPerOp(), "floor-spare-ns/op")
+	if k := slices.Index(floor.BatchModes, floor.BatchSyncFS); k >= 0 {
+		b.ReportMetric(floors[k].nsPerOp()/spare.nsPerOp(), "spare-vs-syncfs")
 	}
 	b.ReportMetric(single.nsPerOp()/batch.nsPerOp(), "batch-vs-single")
 	b.ReportMetric(best/batch.nsPerOp(), "speed-vs-floor-best")
