@@ -100,7 +100,7 @@ type fastValidator func(data []byte) error
 // decodeValidator is capq's: DecodeEnvelope under a name that is not a
 // pending file's, so that no file name constrains the ulid.
 func decodeValidator(data []byte) error {
-	_, err := queue.DecodeEnvelope("x.json", data)
+	_, err := queue.DecodeEnvelope(data)
 	return err
 }
 

@@ -178,40 +178,40 @@ func oklogParse(s string) (ulid.ULID, error) {
 
 // Planted decoders for the decoding property.
 
-// decodeFailure runs the decoding property on data under a pending name.
+// decodeFailure runs the decoding property on data.
 func decodeFailure(dec envelopeDecoder, data string) error {
-	_, _, failure := checkDecode(dec, "pending-"+seedULID+".json", []byte(data))
+	_, _, failure := checkDecode(dec, []byte(data))
 	return failure
 }
 
-func panickyDecoder(name string, data []byte) (queue.Envelope, error) {
+func panickyDecoder(data []byte) (queue.Envelope, error) {
 	if data[0] != '{' {
-		return queue.Envelope{}, &queue.CorruptError{Name: name, Reason: "not an object"}
+		return queue.Envelope{}, &queue.CorruptError{Reason: "not an object"}
 	}
-	return queue.DecodeEnvelope(name, data)
+	return queue.DecodeEnvelope(data)
 }
 
-func untypedDecoder(name string, data []byte) (queue.Envelope, error) {
+func untypedDecoder(data []byte) (queue.Envelope, error) {
 	if !json.Valid(data) {
 		return queue.Envelope{}, errors.New("invalid JSON")
 	}
-	return queue.DecodeEnvelope(name, data)
+	return queue.DecodeEnvelope(data)
 }
 
 // structDecoder decodes into the generated struct and trusts its types,
 // which lets any JSON value through as the record.
-func structDecoder(name string, data []byte) (queue.Envelope, error) {
+func structDecoder(data []byte) (queue.Envelope, error) {
 	var e gen.Envelope
 	if err := json.Unmarshal(data, &e); err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Name: name, Reason: err.Error()}
+		return queue.Envelope{}, &queue.CorruptError{Reason: err.Error()}
 	}
 	id, err := ulid.Parse(e.ULID)
 	if err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Name: name, Reason: err.Error()}
+		return queue.Envelope{}, &queue.CorruptError{Reason: err.Error()}
 	}
 	at, err := queue.ParseAppendedAt(e.AppendedAt)
 	if err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Name: name, Reason: err.Error()}
+		return queue.Envelope{}, &queue.CorruptError{Reason: err.Error()}
 	}
 	return queue.Envelope{ULID: id, AppendedAt: at, Record: e.Record, SchemaVersion: e.SchemaVersion}, nil
 }

@@ -366,9 +366,12 @@ func (m *machine) check() {
 		if err != nil {
 			m.fatalf("reading %s: %v", name, err)
 		}
-		env, err := queue.DecodeEnvelope(name, data)
+		env, err := queue.DecodeEnvelope(data)
 		if err != nil {
 			m.fatalf("R2/R3: %s does not decode: %v\n%q", name, err, data)
+		}
+		if env.ULID != id {
+			m.fatalf("R2: %s holds ulid %s", name, env.ULID)
 		}
 		if string(env.Record) != string(r.Data) {
 			m.fatalf("R4: %s holds %q, appended %q", name, env.Record, r.Data)

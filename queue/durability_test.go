@@ -114,7 +114,7 @@ func memPending(t testing.TB, m *fsys.Mem) map[string][]byte {
 		if err != nil {
 			t.Fatalf("read %s: %v", name, err)
 		}
-		env, err := DecodeEnvelope(name, data)
+		env, err := decodeFile(name, data)
 		if err != nil {
 			t.Fatalf("a committed file is torn after a power cut: %v", err)
 		}

@@ -205,16 +205,21 @@ func isRFC3339(s string) bool {
 
 // DecodeEnvelope decodes the contents of a pending file strictly against the
 // envelope schema (spec R3): valid UTF-8; one JSON object; exactly the
-// keys of gen.FieldOrder, each once, in any order; ulid a canonical ULID
-// (equal to the one in name, when name is a pending file name);
+// keys of gen.FieldOrder, each once, in any order; ulid a canonical ULID;
 // appended_at an RFC 3339 date-time; record an object; schema_version the
-// integer gen.SchemaVersion.
+// integer gen.SchemaVersion. It knows nothing of file names: a reader of
+// pending-<ULID>.json also checks that Envelope.ULID is that ULID, as the
+// queue does (a file whose ulid differs from its name is corrupt).
 //
 // A schema_version written as a different integer gives a *SchemaError,
 // whatever else is wrong with the file, so that files of a newer format
 // stop the drain instead of being quarantined. Every other problem gives a
-// *CorruptError. Envelope.Record aliases data.
-func DecodeEnvelope(name string, data []byte) (Envelope, error) {
+// *CorruptError (their Name is empty). Envelope.Record aliases data.
+func DecodeEnvelope(data []byte) (Envelope, error) { return decodeFile("", data) }
+
+// decodeFile is DecodeEnvelope for the file name: errors carry it, and
+// when it is a pending file name the envelope's ulid must be its ULID.
+func decodeFile(name string, data []byte) (Envelope, error) {
 	corrupt := func(reason string) (Envelope, error) {
 		return Envelope{}, &CorruptError{Name: name, Reason: reason}
 	}

@@ -432,7 +432,7 @@ func TestEnvelopeDecodeAccepts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := []byte(tt.data)
-			env, err := DecodeEnvelope(tt.file, data)
+			env, err := decodeFile(tt.file, data)
 			if err != nil {
 				t.Fatalf("DecodeEnvelope: %v", err)
 			}
@@ -538,7 +538,7 @@ func TestEnvelopeDecodeCorrupt(t *testing.T) {
 
 func checkCorrupt(t *testing.T, name string, data []byte) {
 	t.Helper()
-	env, err := DecodeEnvelope(name, data)
+	env, err := decodeFile(name, data)
 	var ce *CorruptError
 	if !errors.As(err, &ce) {
 		t.Fatalf("DecodeEnvelope(%.80q) = %+v, %v; want a *CorruptError", data, env, err)
@@ -560,7 +560,7 @@ func TestEnvelopeDecodeEveryTruncation(t *testing.T) {
 	t.Parallel()
 	data := []byte(noteBytes)
 	for n := range len(data) {
-		_, err := DecodeEnvelope(noteName, data[:n:n])
+		_, err := decodeFile(noteName, data[:n:n])
 		if !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("the first %d bytes: err = %v, want ErrCorrupt", n, err)
 		}
@@ -597,7 +597,7 @@ func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DecodeEnvelope(noteName, []byte(tt.data))
+			_, err := decodeFile(noteName, []byte(tt.data))
 			var se *SchemaError
 			if !errors.As(err, &se) {
 				t.Fatalf("err = %v, want a *SchemaError", err)
@@ -616,7 +616,7 @@ func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
 		})
 	}
 	t.Run("long value truncated", func(t *testing.T) {
-		_, err := DecodeEnvelope(noteName, []byte(envelopeJSON(mULID, mAt, mRecord, sv(long))))
+		_, err := decodeFile(noteName, []byte(envelopeJSON(mULID, mAt, mRecord, sv(long))))
 		var se *SchemaError
 		if !errors.As(err, &se) {
 			t.Fatalf("err = %v, want a *SchemaError", err)
@@ -652,7 +652,7 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		if exp := appendEnvelope(nil, id, clock, []byte(r.kept)); !bytes.Equal(data, exp) {
 			t.Errorf("file\n%s\nwant\n%s", data, exp)
 		}
-		env, err := DecodeEnvelope(name, data)
+		env, err := decodeFile(name, data)
 		if err != nil {
 			t.Fatalf("DecodeEnvelope of capq's own file: %v", err)
 		}
@@ -720,7 +720,7 @@ func TestEnvelopeAppendedAtStrictRFC3339(t *testing.T) {
 			t.Errorf("ParseAppendedAt(%q) error = %v, want ok = %v", tt.in, perr, tt.ok)
 		}
 		data := envelopeJSON(mULID, `"appended_at":"`+tt.in+`"`, mRecord, mSV)
-		_, derr := DecodeEnvelope(noteName, []byte(data))
+		_, derr := decodeFile(noteName, []byte(data))
 		if (derr == nil) != tt.ok || (derr != nil && !errors.Is(derr, ErrCorrupt)) {
 			t.Errorf("DecodeEnvelope with appended_at %q: %v, want ok = %v", tt.in, derr, tt.ok)
 		}

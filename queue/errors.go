@@ -82,11 +82,14 @@ func (e *RecordError) Is(target error) bool {
 
 // CorruptError describes a pending file that is not a valid envelope.
 type CorruptError struct {
-	Name   string // file name relative to the queue directory
+	Name   string // file name relative to the queue directory; empty from DecodeEnvelope
 	Reason string // what is wrong, for people
 }
 
 func (e *CorruptError) Error() string {
+	if e.Name == "" {
+		return "capq: corrupt envelope: " + e.Reason
+	}
 	return fmt.Sprintf("capq: corrupt pending file %s: %s", e.Name, e.Reason)
 }
 
@@ -98,11 +101,14 @@ func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 // handler is not called and the file stays where it is, so that a newer
 // consumer can read it (spec R14).
 type SchemaError struct {
-	Name  string // file name relative to the queue directory
+	Name  string // file name relative to the queue directory; empty from DecodeEnvelope
 	Found string // the schema_version value found, as written in the file
 }
 
 func (e *SchemaError) Error() string {
+	if e.Name == "" {
+		return fmt.Sprintf("capq: unsupported schema_version %s (this code reads %d)", e.Found, schemaVersion)
+	}
 	return fmt.Sprintf("capq: %s: unsupported schema_version %s (this code reads %d)", e.Name, e.Found, schemaVersion)
 }
 

@@ -72,7 +72,7 @@ func ExampleQueue_Append() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	env, err := queue.DecodeEnvelope(filepath.Base(q.Path(id)), data)
+	env, err := queue.DecodeEnvelope(data)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			writeRaw(t, filepath.Join(dir, name), data)
 			after := mustAppend(t, q, sampleRecord(1, "after"))
 
-			_, derr := DecodeEnvelope(name, []byte(data))
+			_, derr := decodeFile(name, []byte(data))
 			var ce *CorruptError
 			if tc.decodes {
 				if derr != nil {

@@ -198,7 +198,7 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 	}
 	var env Envelope
 	if err == nil {
-		env, err = DecodeEnvelope(name, data)
+		env, err = decodeFile(name, data)
 	}
 	var se *SchemaError
 	switch {

@@ -51,7 +51,7 @@ func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 		return Stored{}, err
 	}
 	st.Data = data
-	st.Envelope, err = DecodeEnvelope(name, data)
+	st.Envelope, err = decodeFile(name, data)
 	return st, err
 }
 

@@ -388,7 +388,7 @@ func strictReadBack(t *testing.T, name string, data []byte, id ulid.ULID, rec []
 	if !pyEqual(pyDecode(t, e.Record), pyDecode(t, rec)) {
 		t.Errorf("%s: record reads back as %s, want the values of %s", name, e.Record, rec)
 	}
-	env, err := DecodeEnvelope(name, data)
+	env, err := decodeFile(name, data)
 	if err != nil || env.ULID != id || !bytes.Equal(env.Record, rec) {
 		t.Errorf("%s: DecodeEnvelope = %s, %v", name, env.Record, err)
 	}

@@ -134,7 +134,7 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 		}
 		appendedAt := ""
 		if err == nil {
-			env, derr := DecodeEnvelope(name, data)
+			env, derr := decodeFile(name, data)
 			if derr == nil {
 				appendedAt = FormatAppendedAt(env.AppendedAt)
 			}

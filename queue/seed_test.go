@@ -153,7 +153,7 @@ func TestConcurrentAppend50Threads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env, err := DecodeEnvelope("pending-"+id.String()+".json", data)
+		env, err := decodeFile("pending-"+id.String()+".json", data)
 		if err != nil {
 			t.Fatalf("%s: %v", id, err)
 		}

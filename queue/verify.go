@@ -144,7 +144,7 @@ func (q *Queue) verify() ([]Finding, error) {
 		case kindPending:
 			data, err := q.readPending(e.name)
 			if err == nil {
-				_, err = DecodeEnvelope(e.name, data)
+				_, err = decodeFile(e.name, data)
 			}
 			var se *SchemaError
 			switch {

@@ -132,8 +132,12 @@ func TestFillIsValidQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := queue.DecodeEnvelope(name, data); err != nil {
+	env, err := queue.DecodeEnvelope(data)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if want := "pending-" + env.ULID.String() + ".json"; name != want {
+		t.Fatalf("envelope file %s holds ulid %s", name, env.ULID)
 	}
 	if len(data) < 180 || len(data) > 240 {
 		t.Errorf("envelope of %d bytes, want about 200", len(data))

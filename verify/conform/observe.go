@@ -62,9 +62,12 @@ func readRecord(dir, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, err := queue.DecodeEnvelope(name, data)
+	env, err := queue.DecodeEnvelope(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s does not decode as an envelope (spec R3): %v", name, err)
+	}
+	if env.ULID.String() != id {
+		return nil, fmt.Errorf("%s holds ulid %s (spec R2)", name, env.ULID)
 	}
 	return env.Record, nil
 }
