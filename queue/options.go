@@ -2,6 +2,7 @@ package queue
 
 import (
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
@@ -135,8 +136,11 @@ func headroom(maxSize int) int {
 }
 
 // maxFileSize bounds the bytes read from a pending file: the record limit
-// plus room for the envelope around it.
-func (o Options) maxFileSize() int { return o.MaxRecordSize + 512 }
+// plus room for the envelope around it. It saturates one below math.MaxInt
+// (spec R48): a MaxRecordSize near the top of int (math.MaxInt32 on a
+// 32-bit system) must not wrap to a negative bound that makes every record
+// look too large, and the read buffer's capacity is the bound plus one.
+func (o Options) maxFileSize() int { return min(o.MaxRecordSize, math.MaxInt-513) + 512 }
 
 // IngestOptions bound one Ingest call. The zero value drains everything and
 // stops at the first handler failure, as the reference does.

@@ -26,6 +26,10 @@ func (f *memFile) Truncate(size int64) error {
 		return pathErr("truncate", f.name, syscall.EBADF)
 	case size < 0:
 		return pathErr("truncate", f.name, syscall.EINVAL)
+	case int64(int(size)) != size:
+		// Beyond what a byte slice can hold on a 32-bit system: the
+		// errno a real file system gives past its largest file.
+		return pathErr("truncate", f.name, syscall.EFBIG)
 	}
 	n := f.node
 	if int(size) <= len(n.data) {
