@@ -69,6 +69,22 @@ type Rule struct {
 	// half of the buffer to the inner file and then return that count with
 	// Err, as a write that ran out of space part-way does.
 	Short bool
+	// Creates restricts the rule to calls that would make a new inode:
+	// OpOpen of CreateLocked, OpOpen of OpenFile with O_CREATE when the
+	// name does not exist yet, and OpMkdir. Writes to files that exist,
+	// renames and removes are not matched: with Err ENOSPC this is a file
+	// system out of inodes (InodeExhaustion).
+	Creates bool
+}
+
+// InodeExhaustion returns the rules of a file system out of inodes: every
+// call that would create a file or folder fails with ENOSPC, while
+// existing files can still be opened, written, renamed and removed.
+func InodeExhaustion() []Rule {
+	return []Rule{
+		{Op: OpOpen, Creates: true, Err: syscall.ENOSPC},
+		{Op: OpMkdir, Creates: true, Err: syscall.ENOSPC},
+	}
 }
 
 // Call describes one call, as a Fault hook sees it.
@@ -76,6 +92,8 @@ type Call struct {
 	Op      Op
 	Name    string // the name, or for a File the name it was opened with
 	NewName string // for OpRename only: the new name
+	// Create says the call would make a new inode (see Rule.Creates).
+	Create bool
 }
 
 // Fault wraps an FS and fails chosen calls, for testing error paths. A
@@ -196,6 +214,9 @@ func (f *Fault) decide(c Call) (short bool, err error) {
 }
 
 func (r *ruleState) matches(c Call) bool {
+	if r.Creates && !c.Create {
+		return false
+	}
 	if r.Match == nil {
 		return true
 	}
@@ -215,7 +236,7 @@ func faultErr(c Call, err error) error {
 // creates nothing, as the real operation fails as a whole.
 func (f *Fault) CreateLocked(name string, perm fs.FileMode) (File, error) {
 	for _, op := range []Op{OpOpen, OpFlock} {
-		c := Call{Op: op, Name: name}
+		c := Call{Op: op, Name: name, Create: op == OpOpen}
 		if _, err := f.decide(c); err != nil {
 			return nil, faultErr(c, err)
 		}
@@ -229,6 +250,11 @@ func (f *Fault) CreateLocked(name string, perm fs.FileMode) (File, error) {
 
 func (f *Fault) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
 	c := Call{Op: OpOpen, Name: name}
+	if flag&os.O_CREATE != 0 {
+		// Only a name that does not exist needs a new inode.
+		_, err := f.inner.Lstat(name)
+		c.Create = errors.Is(err, fs.ErrNotExist)
+	}
 	if _, err := f.decide(c); err != nil {
 		return nil, faultErr(c, err)
 	}
@@ -259,7 +285,7 @@ func (f *Fault) Remove(name string) error {
 
 // Mkdir implements FS.
 func (f *Fault) Mkdir(name string, perm fs.FileMode) error {
-	c := Call{Op: OpMkdir, Name: name}
+	c := Call{Op: OpMkdir, Name: name, Create: true}
 	if _, err := f.decide(c); err != nil {
 		return faultErr(c, err)
 	}

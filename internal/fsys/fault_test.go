@@ -184,7 +184,7 @@ func TestFaultHookAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantErrno(t, f.Rename("x", "d/y"), syscall.ENOENT) // passed through
-	want := []Call{{OpSyncDir, ".", ""}, {OpMkdir, "d", ""}, {OpRename, "x", "d/y"}}
+	want := []Call{{Op: OpSyncDir, Name: "."}, {Op: OpMkdir, Name: "d", Create: true}, {Op: OpRename, Name: "x", NewName: "d/y"}}
 	if len(seen) != len(want) {
 		t.Fatalf("hook saw %v, want %v", seen, want)
 	}
@@ -237,5 +237,75 @@ func TestOpString(t *testing.T) {
 		if got := op.String(); got != want {
 			t.Errorf("Op(%d).String() = %q, want %q", uint8(op), got, want)
 		}
+	}
+}
+
+// Spec R33: InodeExhaustion fails every call that would make a new inode with
+// ENOSPC, and nothing else: existing files open, write, rename and go
+// away as usual (the wider fault model of the queue's tests).
+func TestFaultInodeExhaustion(t *testing.T) {
+	m, f := newFault(t)
+	if err := m.WriteFile("old", []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range InodeExhaustion() {
+		f.Inject(r)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		fail bool
+	}{
+		{"create", func() error { _, err := f.OpenFile("new", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); return err }, true},
+		{"create locked", func() error { _, err := f.CreateLocked("new.lock", 0o600); return err }, true},
+		{"mkdir", func() error { return f.Mkdir("dir", 0o700) }, true},
+		{"open existing with O_CREATE", func() error {
+			file, err := f.OpenFile("old", os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+			if err == nil {
+				_, err = file.Write([]byte("more"))
+				file.Close()
+			}
+			return err
+		}, false},
+		{"rename", func() error { return f.Rename("old", "older") }, false},
+		{"remove", func() error { return f.Remove("older") }, false},
+	} {
+		err := tc.call()
+		if tc.fail != (err != nil) || tc.fail && !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("%s: %v; want failure %v with ENOSPC", tc.name, err, tc.fail)
+		}
+	}
+	if names := m.Names("."); len(names) != 0 {
+		t.Errorf("entries left: %v", names)
+	}
+}
+
+// Spec R31: a FIFO in a Mem opens as on Linux with O_NONBLOCK and no other end;
+// without O_NONBLOCK the open would hang, which Mem refuses and counts.
+func TestMemFIFO(t *testing.T) {
+	m := NewMem(nil)
+	v := m.FS()
+	if err := m.Mkfifo("p"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := v.Lstat("p"); err != nil || fi.Mode&fs.ModeNamedPipe == 0 || fi.IsRegular() {
+		t.Fatalf("Lstat: %+v, %v", fi, err)
+	}
+	f, err := v.OpenFile("p", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatalf("non-blocking read-only open: %v", err)
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode&fs.ModeNamedPipe == 0 {
+		t.Fatalf("Stat: %+v, %v", fi, err)
+	}
+	f.Close()
+	if _, err := v.OpenFile("p", os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK, 0); !errors.Is(err, syscall.ENXIO) {
+		t.Fatalf("non-blocking write open: %v, want ENXIO", err)
+	}
+	if m.BlockedOpens() != 0 {
+		t.Fatal("counted a non-blocking open")
+	}
+	if _, err := v.OpenFile("p", os.O_RDONLY, 0); !errors.Is(err, syscall.EWOULDBLOCK) || m.BlockedOpens() != 1 {
+		t.Fatalf("blocking open: %v, BlockedOpens %d; want EWOULDBLOCK, 1", err, m.BlockedOpens())
 	}
 }

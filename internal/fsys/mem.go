@@ -72,6 +72,9 @@ type Mem struct {
 	crashed bool // after Crash: the machine is off, every call fails with EIO
 	nextIno uint64
 	root    *inode
+	// blocked counts opens of a FIFO without O_NONBLOCK, which on a real
+	// system wait for the other end, maybe forever (BlockedOpens).
+	blocked int
 }
 
 // inode is a file, directory or symbolic link of a Mem.
@@ -96,6 +99,7 @@ type inode struct {
 }
 
 func (n *inode) isDir() bool     { return n.mode.IsDir() }
+func (n *inode) isFIFO() bool    { return n.mode&fs.ModeNamedPipe != 0 }
 func (n *inode) isSymlink() bool { return n.mode&fs.ModeSymlink != 0 }
 
 func (n *inode) entryType() EntryType {
@@ -298,6 +302,40 @@ func (m *Mem) Symlink(target, name string) error {
 	parent.mtime = n.mtime
 	parent.syncedEntries = maps.Clone(parent.entries)
 	return nil
+}
+
+// Mkfifo is a test helper that creates the named pipe name, durably (as
+// Symlink). Opening it with O_NONBLOCK behaves as on Linux with no other
+// end: read-only succeeds (reads find nothing), write access fails with
+// ENXIO. Opening it without O_NONBLOCK would wait for the other end on a
+// real system: Mem fails the open with EWOULDBLOCK and counts it in
+// BlockedOpens, so a test can call it the hang it would be.
+func (m *Mem) Mkfifo(name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.crashed {
+		return pathErr("mkfifo", name, syscall.EIO)
+	}
+	parent, base, n, errno := m.lookup(name)
+	switch {
+	case errno != 0:
+		return pathErr("mkfifo", name, errno)
+	case parent == nil || n != nil:
+		return pathErr("mkfifo", name, syscall.EEXIST)
+	}
+	n = m.newInode(fs.ModeNamedPipe | 0o600)
+	parent.entries[base] = n
+	parent.mtime = n.mtime
+	parent.syncedEntries = maps.Clone(parent.entries)
+	return nil
+}
+
+// BlockedOpens returns how many opens of a FIFO without O_NONBLOCK the
+// Mem has refused (see Mkfifo): each would have hung.
+func (m *Mem) BlockedOpens() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.blocked
 }
 
 // Names is a test helper that returns the sorted current entry names of the
@@ -561,6 +599,12 @@ func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 		if acc != os.O_RDONLY || create || flag&os.O_TRUNC != 0 {
 			return nil, pathErr("open", name, syscall.EISDIR)
 		}
+	case n != nil && n.isFIFO() && flag&syscall.O_NONBLOCK == 0:
+		m.blocked++
+		return nil, pathErr("open", name, syscall.EWOULDBLOCK)
+	case n != nil && n.isFIFO() && acc != os.O_RDONLY:
+		return nil, pathErr("open", name, syscall.ENXIO)
+	case n != nil && n.isFIFO():
 	case n != nil:
 		if flag&os.O_TRUNC != 0 && acc != os.O_RDONLY && len(n.data) > 0 {
 			n.data = nil
