@@ -1315,4 +1315,3 @@ func sameIngest(a, b queue.IngestResult) bool {
 func samePrune(a, b queue.PruneResult) bool {
 	return [...]int{a.Dropped, a.Quarantined, a.Skipped, a.Left} == [...]int{b.Dropped, b.Quarantined, b.Skipped, b.Left}
 }
-
