@@ -56,6 +56,11 @@ var (
 	// written.
 	ErrClock = errors.New("capq: clock out of range")
 
+	// ErrInvalidOptions is wrapped by Open and Verify's error for an
+	// Options value that has no meaning (a negative MaxRecordSize or
+	// MaxDepth).
+	ErrInvalidOptions = errors.New("capq: invalid options")
+
 	// ErrUnsafeFile is wrapped when the queue refuses a file because it is
 	// a symlink or not a regular file where a regular file belongs.
 	ErrUnsafeFile = errors.New("capq: refusing unsafe file")

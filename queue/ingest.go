@@ -81,9 +81,6 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 		return res, err
 	}
 	defer q.leave()
-	if opts.MaxRecords < 0 {
-		return res, nil
-	}
 	start := time.Now()
 	limit := -1
 	if opts.MaxRecords > 0 {

@@ -29,7 +29,7 @@ func TestBoundedIngest(t *testing.T) {
 		{name: "max 3", opts: IngestOptions{MaxRecords: 3}, want: 3, converges: true},
 		{name: "max 1", opts: IngestOptions{MaxRecords: 1}, want: 1, converges: true},
 		{name: "max above count", opts: IngestOptions{MaxRecords: 50}, want: 10, converges: true},
-		{name: "negative drains nothing", opts: IngestOptions{MaxRecords: -1}, want: 0},
+		{name: "negative: no bound", opts: IngestOptions{MaxRecords: -1}, want: 10, converges: true},
 		{name: "budget elapsed", opts: IngestOptions{Budget: time.Nanosecond}, want: 1, converges: true},
 		{name: "cancelled context", cancel: true, want: 0, wantErr: context.Canceled},
 	}

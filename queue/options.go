@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
 	"time"
@@ -32,21 +33,26 @@ const (
 
 // Options configure a Queue. The zero value is a durable queue with the
 // reference's defaults.
+//
+// Every limit follows one rule: zero means its default, and a negative
+// value means no limit. MaxRecordSize and MaxDepth, which bound memory and
+// stack, have no "no limit": Open and Verify refuse a negative value with
+// ErrInvalidOptions.
 type Options struct {
 	// MaxSize is the pending count above which an append prunes the
 	// oldest records, down to MaxSize minus a headroom of a tenth of
 	// MaxSize (at least 1, at most 100). Zero means DefaultMaxSize; a
-	// negative value disables overflow pruning.
+	// negative value never prunes.
 	MaxSize int
 
 	// MaxRecordSize bounds a record's JSON in bytes at Append, and (plus
 	// room for the envelope) a pending file's size at read. Zero means
-	// DefaultMaxRecordSize.
+	// DefaultMaxRecordSize; negative is refused.
 	MaxRecordSize int
 
 	// MaxDepth bounds the nesting of objects and arrays in a record at
-	// Append. Zero means DefaultMaxDepth. Reading tolerates much deeper
-	// files written by other implementations.
+	// Append. Zero means DefaultMaxDepth; negative is refused. Reading
+	// tolerates much deeper files written by other implementations.
 	MaxDepth int
 
 	// NoSync skips every fsync. Appends become about as fast as the page
@@ -58,13 +64,15 @@ type Options struct {
 	NoSync bool
 
 	// TmpGrace is the age beyond which Open and Recover remove stray
-	// .tmp files. Zero means DefaultTmpGrace.
+	// .tmp files. Zero means DefaultTmpGrace; a negative value never
+	// removes them.
 	TmpGrace time.Duration
 
 	// DeleteSyncEvery is how many successful deliveries Ingest deletes
 	// before it fsyncs the directory; a power cut can re-deliver at most
 	// that many records per consumer (spec R15). Zero means
-	// DefaultDeleteSyncEvery.
+	// DefaultDeleteSyncEvery; a negative value fsyncs only at the end of
+	// each Ingest call.
 	DeleteSyncEvery int
 
 	// AuditLogMaxSize is the size at which a capq writer renames the
@@ -97,25 +105,39 @@ type Options struct {
 	fileSystem fsys.FS
 }
 
+// validate refuses the values that have no meaning (see Options).
+func (o Options) validate() error {
+	switch {
+	case o.MaxRecordSize < 0:
+		return fmt.Errorf("%w: MaxRecordSize %d is negative", ErrInvalidOptions, o.MaxRecordSize)
+	case o.MaxDepth < 0:
+		return fmt.Errorf("%w: MaxDepth %d is negative", ErrInvalidOptions, o.MaxDepth)
+	}
+	return nil
+}
+
 // resolved returns o with defaults filled in.
 func (o Options) resolved() Options {
 	if o.MaxSize == 0 {
 		o.MaxSize = DefaultMaxSize
 	}
-	if o.MaxRecordSize <= 0 {
+	if o.MaxRecordSize == 0 {
 		o.MaxRecordSize = DefaultMaxRecordSize
 	}
-	if o.MaxDepth <= 0 {
+	if o.MaxDepth == 0 {
 		o.MaxDepth = DefaultMaxDepth
 	}
-	if o.TmpGrace <= 0 {
-		o.TmpGrace = DefaultTmpGrace
+	if o.TmpGrace == 0 {
+		o.TmpGrace = DefaultTmpGrace // negative stays: never remove
 	}
 	if o.AuditLogMaxSize == 0 {
 		o.AuditLogMaxSize = DefaultAuditLogMaxSize
 	}
-	if o.DeleteSyncEvery <= 0 {
+	switch {
+	case o.DeleteSyncEvery == 0:
 		o.DeleteSyncEvery = DefaultDeleteSyncEvery
+	case o.DeleteSyncEvery < 0:
+		o.DeleteSyncEvery = math.MaxInt // only the fsync at the end of the call
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -145,19 +167,20 @@ func (o Options) maxFileSize() int { return min(o.MaxRecordSize, math.MaxInt-513
 // IngestOptions bound one Ingest call. The zero value drains everything and
 // stops at the first handler failure, as the reference does.
 type IngestOptions struct {
-	// MaxRecords bounds how many records are delivered. Zero means no
-	// bound; a negative value delivers nothing (the reference's
-	// max_records <= 0).
+	// MaxRecords bounds how many records are delivered. Zero or a
+	// negative value means no bound (unlike the reference's
+	// max_records <= 0, which delivers nothing: the Options rule).
 	MaxRecords int
 
 	// Budget bounds the time Ingest spends: no record is started once
 	// it has elapsed, except that every call takes at least one record,
-	// so that repeated bounded calls converge. Zero means no bound.
+	// so that repeated bounded calls converge. Zero or a negative value
+	// means no bound.
 	Budget time.Duration
 
 	// MaxAttempts, when positive, moves a record whose handler has failed
 	// that many times to the dead-letter folder and goes on with the
-	// drain. Zero keeps the reference's behaviour: a handler failure stops
-	// the drain and is returned.
+	// drain. Zero or a negative value keeps the reference's behaviour: a
+	// handler failure stops the drain and is returned.
 	MaxAttempts int
 }

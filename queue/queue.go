@@ -47,6 +47,9 @@ type Queue struct {
 // count, and Open does not list the directory at all (spec R19), so that
 // a short-lived producer does not pay a listing of the whole queue.
 func Open(dir string, opts Options) (*Queue, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	opts = opts.resolved()
 	fsy, own := opts.fileSystem, false
 	if fsy == nil {

@@ -86,7 +86,7 @@ func (q *Queue) recover(ctx context.Context) (RecoveryReport, error) {
 			break
 		}
 		fi, err := q.fs.Lstat(name)
-		if err != nil || !fi.IsRegular() || now.Sub(fi.ModTime) < q.opts.TmpGrace {
+		if err != nil || !fi.IsRegular() || q.opts.TmpGrace < 0 || now.Sub(fi.ModTime) < q.opts.TmpGrace {
 			continue
 		}
 		if err := q.fs.Remove(name); err == nil {

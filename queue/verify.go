@@ -56,6 +56,9 @@ type Finding struct {
 // MaxRecordSize matters (a larger pending file is corrupt). The error is
 // only for a directory that cannot be read at all.
 func Verify(dir string, opts Options) ([]Finding, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
 	opts = opts.resolved()
 	if opts.fileSystem != nil {
 		q := newQueue(dir, opts, opts.fileSystem, false)

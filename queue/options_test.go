@@ -1,0 +1,43 @@
+package queue
+
+import (
+	"errors"
+	"math"
+	"os"
+	"testing"
+	"time"
+)
+
+// Spec R13, R25: every limit has one rule: zero means the default, a
+// negative value means no limit, and the two limits that bound memory have
+// no "no limit" and are refused.
+func TestOptionsLimitsRule(t *testing.T) {
+	t.Parallel()
+	r := Options{}.resolved()
+	if r.MaxSize != DefaultMaxSize || r.MaxRecordSize != DefaultMaxRecordSize || r.MaxDepth != DefaultMaxDepth ||
+		r.TmpGrace != DefaultTmpGrace || r.DeleteSyncEvery != DefaultDeleteSyncEvery || r.AuditLogMaxSize != DefaultAuditLogMaxSize {
+		t.Errorf("zero Options resolved to %+v, want every default", r)
+	}
+	n := Options{MaxSize: -1, TmpGrace: -1, DeleteSyncEvery: -1, AuditLogMaxSize: -1}.resolved()
+	if n.MaxSize >= 0 || n.TmpGrace >= 0 || n.DeleteSyncEvery != math.MaxInt || n.AuditLogMaxSize >= 0 {
+		t.Errorf("negative limits resolved to %+v, want each to mean no limit", n)
+	}
+	for _, o := range []Options{{MaxRecordSize: -1}, {MaxDepth: -1}} {
+		if _, err := Open(t.TempDir(), o); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Open(%+v) = %v, want ErrInvalidOptions", o, err)
+		}
+		if _, err := Verify(t.TempDir(), o); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Verify(%+v) = %v, want ErrInvalidOptions", o, err)
+		}
+	}
+
+	// TmpGrace < 0: Recover never removes a stray .tmp file, however old.
+	q, dir := openTest(t, Options{TmpGrace: -1, SkipRecover: true, Clock: func() time.Time { return time.Now().Add(100 * 365 * 24 * time.Hour) }})
+	tmp := dir + "/" + tmpName("01M89W077TES8Y8XEAP3E7KMB2")
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := q.Recover(t.Context()); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, tmp) {
+		t.Errorf("Recover with TmpGrace -1 = %+v, %v; want the .tmp file kept", rep, err)
+	}
+}
