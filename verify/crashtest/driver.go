@@ -278,7 +278,7 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 		// must not wait for it forever (the check sees what it printed).
 		cmd.WaitDelay = 10 * time.Second
 		// Children must not outlive a driver that dies.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		cmd.SysProcAttr = childProcAttr()
 		if err := cmd.Start(); err != nil {
 			return insts, fmt.Errorf("crashtest: start %s: %w", role, err)
 		}
@@ -300,7 +300,7 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 				// A closed terminal: capq must finish the record in hand
 				// and exit by itself (spec R39); after a generous wait
 				// it is killed and the check reports it.
-				in.cmd.Process.Signal(syscall.SIGHUP)
+				in.cmd.Process.Signal(hangupSignal)
 				stopped := make(chan struct{})
 				go func() {
 					select {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -120,7 +119,7 @@ func processAlive(pid int) bool {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false
 		}
-		return syscall.Kill(pid, 0) == nil // no /proc: a zombie counts as alive
+		return signalZero(pid) // no /proc: a zombie counts as alive
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')

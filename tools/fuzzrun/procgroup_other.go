@@ -1,0 +1,10 @@
+//go:build !unix
+
+package main
+
+import "os/exec"
+
+// killGroupOnCancel keeps exec's default where there are no process
+// groups: cancellation kills go test itself, and its children may linger
+// until their -fuzztime ends.
+func killGroupOnCancel(*exec.Cmd) {}
