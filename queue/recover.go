@@ -153,6 +153,13 @@ func (q *Queue) undoHalfMoves(rep *RecoveryReport) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
 		return nil // no folder, or not one capq will use (Verify reports it)
 	}
+	if errors.Is(err, fs.ErrPermission) {
+		// A folder capq may not read (left by a `sudo capq`): a side path
+		// problem, which must not stop Open and every drain with it
+		// (spec R33). Verify and stats report it.
+		q.opts.Logger.Warn("capq: cannot look for half-done dead-letter moves", "dir", q.dir, "err", err)
+		return nil
+	}
 	if err != nil {
 		return opErr(op, stepList, DeadLetterDir, err)
 	}

@@ -40,18 +40,25 @@ type hostileKind struct {
 	// at a folder name is what capq expects, a sparse huge file only
 	// matters where capq reads a file.
 	forFiles, forFolders bool
+	// asUser runs capq as an unprivileged user on a queue it owns, the
+	// planted entry left to root (a `sudo capq` leftover); only when the
+	// test runs as root.
+	asUser bool
 }
 
+// unprivileged is the user capq runs as for the asUser kinds: nobody.
+const unprivileged = 65534
+
 var hostileKinds = []hostileKind{
-	{"fifo", func(t *testing.T, p, _ string) { must(t, syscall.Mkfifo(p, 0o600)) }, true, true},
-	{"dir", func(t *testing.T, p, _ string) { must(t, os.Mkdir(p, 0o700)) }, true, false},
+	{"fifo", func(t *testing.T, p, _ string) { must(t, syscall.Mkfifo(p, 0o600)) }, true, true, false},
+	{"dir", func(t *testing.T, p, _ string) { must(t, os.Mkdir(p, 0o700)) }, true, false, false},
 	{"symlink-out", func(t *testing.T, p, out string) {
 		target := filepath.Join(out, "secret")
 		if strings.HasSuffix(p, queue.QuarantineDir) || strings.HasSuffix(p, queue.DeadLetterDir) {
 			target = out // a folder name pointing at a folder outside
 		}
 		must(t, os.Symlink(target, p))
-	}, true, true},
+	}, true, true, false},
 	{"huge", func(t *testing.T, p, _ string) {
 		// Sparse, made in no time: far over the record limit (R24) and
 		// the audit line limit (R29), yet quick to read through where a
@@ -60,8 +67,17 @@ var hostileKinds = []hostileKind{
 		must(t, err)
 		must(t, f.Truncate(256<<20))
 		must(t, f.Close())
-	}, true, false},
-	{"file", func(t *testing.T, p, _ string) { must(t, os.WriteFile(p, []byte("junk\n"), 0o600)) }, false, true},
+	}, true, false, false},
+	{"file", func(t *testing.T, p, _ string) { must(t, os.WriteFile(p, []byte("junk\n"), 0o600)) }, false, true, false},
+	{"root-000", func(t *testing.T, p, _ string) {
+		// Owned by root, mode 000: unreadable and unwritable for capq.
+		if strings.HasSuffix(p, queue.QuarantineDir) || strings.HasSuffix(p, queue.DeadLetterDir) {
+			must(t, os.Mkdir(p, 0))
+		} else {
+			must(t, os.WriteFile(p, []byte(`{"ulid":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}`), 0))
+		}
+		must(t, os.Chmod(p, 0))
+	}, true, true, true},
 }
 
 func must(t *testing.T, err error) {
@@ -119,6 +135,10 @@ func TestCLIHostileMatrix(t *testing.T) {
 		// The reading subcommands, where hangs and escapes were found.
 		ops = []hostileOp{hostileOps[2], hostileOps[3], hostileOps[5], hostileOps[9]}
 	}
+	var userExe string // the capq binary where an unprivileged user can run it
+	if os.Geteuid() == 0 {
+		userExe = userBinary(t)
+	}
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-58s", "name / kind")
 	for _, op := range ops {
@@ -127,13 +147,13 @@ func TestCLIHostileMatrix(t *testing.T) {
 	table.WriteString("\n")
 	for _, hn := range names {
 		for _, kind := range hostileKinds {
-			if hn.folder && !kind.forFolders || !hn.folder && !kind.forFiles {
+			if hn.folder && !kind.forFolders || !hn.folder && !kind.forFiles || kind.asUser && userExe == "" {
 				continue
 			}
 			row := hn.name + " / " + kind.name
 			fmt.Fprintf(&table, "%-58s", row)
 			for _, op := range ops {
-				cell := runHostileCell(t, hn, kind, op, bad)
+				cell := runHostileCell(t, hn, kind, op, bad, userExe)
 				fmt.Fprintf(&table, " %-7s", cell)
 			}
 			table.WriteString("\n")
@@ -144,9 +164,18 @@ func TestCLIHostileMatrix(t *testing.T) {
 
 // runHostileCell builds a fresh queue, plants the entry, runs the
 // subcommand and checks the cell's promises. It returns the cell's text.
-func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp, bad ulid.ULID) string {
+func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp, bad ulid.ULID, userExe string) string {
 	t.Helper()
 	root := t.TempDir()
+	if kind.asUser {
+		// The unprivileged user must reach the queue: a fresh folder
+		// outside the test's private temporary directory.
+		var err error
+		root, err = os.MkdirTemp("", "capq-hostile-")
+		must(t, err)
+		t.Cleanup(func() { os.RemoveAll(root) })
+		must(t, os.Chmod(root, 0o755))
+	}
 	dir := filepath.Join(root, "q")
 	outside := filepath.Join(root, "outside")
 	handled := filepath.Join(root, "handled")
@@ -174,10 +203,25 @@ func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp
 			must(t, os.WriteFile(filepath.Join(dir, queue.DeadLetterDir, "pending-"+bad.String()+".json"), []byte(env), 0o600))
 		}
 	}
+	exe := "capq"
+	if kind.asUser {
+		exe = userExe
+		for _, p := range []string{dir, handled} {
+			must(t, filepath.Walk(p, func(path string, _ os.FileInfo, err error) error {
+				if err != nil {
+					return err
+				}
+				return os.Lchown(path, unprivileged, unprivileged)
+			}))
+		}
+	}
 	kind.plant(t, filepath.Join(dir, name), outside)
 
-	cmd := exec.Command("capq", append([]string{"--dir", dir}, op.args(good.String(), bad.String())...)...)
+	cmd := exec.Command(exe, append([]string{"--dir", dir}, op.args(good.String(), bad.String())...)...)
 	cmd.Env = append(os.Environ(), "CAPQ_HANDLED="+handled)
+	if kind.asUser {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: unprivileged, Gid: unprivileged}}
+	}
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	ctx, cancel := context.WithTimeout(context.Background(), cliDeadline)
@@ -226,9 +270,13 @@ func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp
 	case "drain":
 		// The good record flows: delivered now, or by the next drain
 		// when this one had to set the hostile entry aside first.
+		if kind.asUser && hn.name == "lock-of-good" {
+			break // the good record's own lock is unusable: its problem, reported (R33)
+		}
 		if _, err := os.Stat(filepath.Join(handled, good.String())); err != nil {
-			again := exec.Command("capq", "--dir", dir, "drain", "--max-attempts", "3", "--exec", `cat > "$CAPQ_HANDLED/$CAPQ_ULID"`)
+			again := exec.Command(exe, "--dir", dir, "drain", "--max-attempts", "3", "--exec", `cat > "$CAPQ_HANDLED/$CAPQ_ULID"`)
 			again.Env = cmd.Env
+			again.SysProcAttr = cmd.SysProcAttr
 			again.Run()
 			if _, err := os.Stat(filepath.Join(handled, good.String())); err != nil {
 				broken("the good record was not delivered by two drains")
@@ -236,4 +284,21 @@ func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp
 		}
 	}
 	return cell
+}
+
+// userBinary copies the capq binary (this test binary, which runs as capq
+// under that name) where the unprivileged user can run it.
+func userBinary(t *testing.T) string {
+	t.Helper()
+	src, err := exec.LookPath("capq")
+	must(t, err)
+	dir, err := os.MkdirTemp("", "capq-bin-")
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	data, err := os.ReadFile(src)
+	must(t, err)
+	dst := filepath.Join(dir, "capq")
+	must(t, os.WriteFile(dst, data, 0o755))
+	return dst
 }
