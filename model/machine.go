@@ -255,7 +255,7 @@ func (m *machine) probeLock(name string) (held, exists bool) {
 	}
 	defer f.Close()
 	if err := f.Flock(fsys.LockExclusive | fsys.LockNonBlocking); err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK), true
+		return errors.Is(err, fsys.ErrWouldBlock), true
 	}
 	f.Flock(fsys.Unlock)
 	return false, true

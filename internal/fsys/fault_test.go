@@ -291,7 +291,7 @@ func TestMemFIFO(t *testing.T) {
 	if fi, err := v.Lstat("p"); err != nil || fi.Mode&fs.ModeNamedPipe == 0 || fi.IsRegular() {
 		t.Fatalf("Lstat: %+v, %v", fi, err)
 	}
-	f, err := v.OpenFile("p", os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := v.OpenFile("p", os.O_RDONLY|ONonblock, 0)
 	if err != nil {
 		t.Fatalf("non-blocking read-only open: %v", err)
 	}
@@ -299,13 +299,13 @@ func TestMemFIFO(t *testing.T) {
 		t.Fatalf("Stat: %+v, %v", fi, err)
 	}
 	f.Close()
-	if _, err := v.OpenFile("p", os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK, 0); !errors.Is(err, syscall.ENXIO) {
+	if _, err := v.OpenFile("p", os.O_WRONLY|os.O_APPEND|ONonblock, 0); !errors.Is(err, syscall.ENXIO) {
 		t.Fatalf("non-blocking write open: %v, want ENXIO", err)
 	}
 	if m.BlockedOpens() != 0 {
 		t.Fatal("counted a non-blocking open")
 	}
-	if _, err := v.OpenFile("p", os.O_RDONLY, 0); !errors.Is(err, syscall.EWOULDBLOCK) || m.BlockedOpens() != 1 {
+	if _, err := v.OpenFile("p", os.O_RDONLY, 0); !errors.Is(err, ErrWouldBlock) || m.BlockedOpens() != 1 {
 		t.Fatalf("blocking open: %v, BlockedOpens %d; want EWOULDBLOCK, 1", err, m.BlockedOpens())
 	}
 }

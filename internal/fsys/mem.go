@@ -599,9 +599,9 @@ func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 		if acc != os.O_RDONLY || create || flag&os.O_TRUNC != 0 {
 			return nil, pathErr("open", name, syscall.EISDIR)
 		}
-	case n != nil && n.isFIFO() && flag&syscall.O_NONBLOCK == 0:
+	case n != nil && n.isFIFO() && flag&ONonblock == 0:
 		m.blocked++
-		return nil, pathErr("open", name, syscall.EWOULDBLOCK)
+		return nil, pathErr("open", name, ErrWouldBlock)
 	case n != nil && n.isFIFO() && acc != os.O_RDONLY:
 		return nil, pathErr("open", name, syscall.ENXIO)
 	case n != nil && n.isFIFO():

@@ -1,5 +1,6 @@
 package fsys
 
-// ONonblock is 0 on WebAssembly (js, wasip1), which has no O_NONBLOCK
-// for OpenFile (and no backend).
-const ONonblock = 0
+// ONonblock is a flag bit of capq's own on WebAssembly (js, wasip1), which
+// has no O_NONBLOCK: there is no real-disk backend there, and the bit only
+// tells Mem that the opener would not block on a FIFO, as on other systems.
+const ONonblock = 1 << 30

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/capq/capq/queue"
-	"golang.org/x/sys/unix"
 )
 
 // probeCost compares the time of an append into an empty queue with one
@@ -96,16 +95,6 @@ func probeCost(s *Session) error {
 		return errInconclusive("too noisy to judge: %s", ev)
 	}
 	return errInconclusive("%s (between the thresholds 3 and 6)", ev)
-}
-
-// syncfs flushes the file system that holds dir.
-func syncfs(dir string) error {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Syncfs(fd)
 }
 
 func max2(a, b time.Duration) time.Duration {

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/capq/capq/queue"
@@ -406,20 +405,6 @@ func probeCrashAppend(s *Session) error {
 		return fmt.Errorf("R7: count replied %d; %d whole pending files are on disk", n, len(known))
 	}
 	return nil
-}
-
-// holdLock takes the record's lock file as a foreign consumer would (the
-// reference's protocol, R11), until release is called.
-func holdLock(dir, id string) (release func(), err error) {
-	fd, err := syscall.Open(filepath.Join(dir, "pending-"+id+".lock"), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		syscall.Close(fd)
-		return nil, err
-	}
-	return func() { syscall.Flock(fd, syscall.LOCK_UN); syscall.Close(fd) }, nil
 }
 
 func probeLockSkip(s *Session) error {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -101,7 +100,7 @@ func startProc(ctx context.Context, command, dir string, env []string, wrap []st
 	cmd.Env = append(append(os.Environ(), "CAPQ_DIR="+dir), env...)
 	// Its own process group, so that one kill reaches everything it
 	// started; and SIGKILL if the checker itself dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	p := &Proc{cmd: cmd, replies: make(chan []byte, 16), stderr: &tailBuffer{}, timeout: timeout, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	var err error
@@ -201,7 +200,7 @@ func (p *Proc) Call(req Request) (Reply, []byte, error) {
 // call more than once and from several goroutines.
 func (p *Proc) Kill() {
 	p.once.Do(func() {
-		syscall.Kill(-p.pgid, syscall.SIGKILL)
+		killGroup(p.pgid)
 		p.stdin.Close()
 		<-p.exited
 		live.Lock()
