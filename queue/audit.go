@@ -186,11 +186,7 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, e
 			buf = append([]byte{'\n'}, buf...)
 		}
 	}
-	n, err := f.Write(buf)
-	if err == nil && n != len(buf) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
+	if err := writeFull(f, buf); err != nil {
 		return false, opErr(op, stepWrite, AuditLogName, err)
 	}
 	if !q.opts.NoSync {
@@ -340,7 +336,7 @@ func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(Au
 	switch {
 	case tooLong || len(b) > MaxAuditLine:
 		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Reason: "line longer than " + itoa(MaxAuditLine) + " bytes"})
-	case len(bytes.TrimSpace(b)) == 0:
+	case isBlank(b):
 		return true // a blank line says nothing
 	}
 	var e AuditEntry

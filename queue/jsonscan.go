@@ -21,6 +21,18 @@ type scanner struct {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
+// isBlank reports whether b is JSON white space only. Every white-space
+// rule of the queue (a record's surroundings, blank audit lines) is
+// isSpace's.
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *scanner) skipSpace() {
 	for s.i < len(s.b) && isSpace(s.b[s.i]) {
 		s.i++

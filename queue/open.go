@@ -2,7 +2,6 @@ package queue
 
 import (
 	"errors"
-	"io"
 	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
@@ -65,11 +64,7 @@ func (q *Queue) writeDurable(op, name string, data []byte) error {
 		f.Close()
 		return errors.Join(opErr(op, step, tmp, err), q.removeErr(op, tmp))
 	}
-	n, err := f.Write(data)
-	if err == nil && n != len(data) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
+	if err := writeFull(f, data); err != nil {
 		return fail(stepWrite, err)
 	}
 	if !q.opts.NoSync {

@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -403,11 +402,7 @@ func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) (fsys.File, error
 	if err != nil {
 		return nil, opErr("append", stepCreate, tmp, err)
 	}
-	n, err := f.Write(buf)
-	if err == nil && n != len(buf) {
-		err = io.ErrShortWrite
-	}
-	if err != nil {
+	if err := writeFull(f, buf); err != nil {
 		// A short write (file-size limit, disk full) must never be
 		// published: the reference renamed such truncated files.
 		f.Close()

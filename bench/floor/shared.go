@@ -23,6 +23,12 @@ func (d *Dir) Count(buf []byte) (int, error) {
 // commit): a caller waits for an fsync that began after it called Sync,
 // starting one itself when none is running, so that N concurrent writers
 // pay for about two directory fsyncs, not N.
+//
+// It duplicates the queue's syncer on purpose: the floor shares no code
+// with capq (verify/layers checks that it imports none), or it would
+// measure capq against itself, and a slow syncer in capq would slow its
+// yardstick too. The same holds for the floor's other copies of capq's
+// protocols (file names, fsync calls).
 type Group struct {
 	d       *Dir
 	mu      sync.Mutex
