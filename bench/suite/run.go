@@ -283,6 +283,25 @@ func (e *Env) figures() []figure {
 			}
 		}},
 	}
+	fs = append(fs,
+		figure{name: "batch append", iters: 500, body: e.BatchAppend, rows: func(r testing.BenchmarkResult) []row {
+			bs, fb := r.Extra["batch-vs-single"], r.Extra["speed-vs-floor-best"]
+			c := r.Extra["capq-batch-ns/op"]
+			return []row{
+				{figure: fmt.Sprintf("AppendBatch of %d vs single Append", BatchSize), capq: rate(c), base: "single " + rate(r.Extra["capq-single-ns/op"]), ratio: ratioStr(bs), target: ">= 5", met: metAtLeast(bs, 5)},
+				{figure: fmt.Sprintf("AppendBatch of %d vs the floor's best batch", BatchSize), capq: rate(c), base: fmt.Sprintf("floor syncfs %s, concurrent fsyncs %s, sequential %s, sync_file_range %s",
+					rate(r.Extra["floor-syncfs-ns/op"]), rate(r.Extra["floor-concurrent-ns/op"]), rate(r.Extra["floor-sequential-ns/op"]), rate(r.Extra["floor-syncfilerange-ns/op"])), ratio: ratioStr(fb), target: ">= 0.8", met: metAtLeast(fb, 0.8)},
+				{figure: "floor batch with spare files (inode off the critical path)", capq: "", base: "floor spare " + rate(r.Extra["floor-spare-ns/op"]), ratio: ratioStr(r.Extra["spare-vs-syncfs"]) + " of syncfs"},
+			}
+		}},
+		figure{name: "producers", iters: 640, body: e.ProducersAppend, rows: func(r testing.BenchmarkResult) []row {
+			p := r.Extra["producers-vs-one"]
+			return []row{
+				{figure: fmt.Sprintf("%d goroutines vs 1 (throughput)", Producers), capq: rate(r.Extra["capq-n-ns/op"]), base: "1 goroutine " + rate(r.Extra["capq-1-ns/op"]), ratio: ratioStr(p), target: ">= 5", met: metAtLeast(p, 5)},
+				{figure: fmt.Sprintf("%d goroutines vs the floor's", Producers), capq: rate(r.Extra["capq-n-ns/op"]), base: "floor, shared dir fsync " + rate(r.Extra["floor-n-ns/op"]), ratio: ratioStr(r.Extra["speed-vs-floor"])},
+			}
+		}},
+	)
 	for _, depth := range []int{medium, deep} {
 		name := fmt.Sprintf("ingest at %s pending", groupThousands(int64(depth)))
 		fs = append(fs, figure{name: name, iters: 2000, body: e.Ingest(depth), rows: func(r testing.BenchmarkResult) []row {
