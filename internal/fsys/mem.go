@@ -284,24 +284,7 @@ func (m *Mem) ReadFile(name string) ([]byte, error) {
 // target, durably (its directory is synced, as by WriteFile). The queue never
 // creates symlinks; tests use them to check that none is ever followed.
 func (m *Mem) Symlink(target, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.crashed {
-		return pathErr("symlink", name, syscall.EIO)
-	}
-	parent, base, n, errno := m.lookup(name)
-	switch {
-	case errno != 0:
-		return pathErr("symlink", name, errno)
-	case parent == nil || n != nil:
-		return pathErr("symlink", name, syscall.EEXIST)
-	}
-	n = m.newInode(fs.ModeSymlink | 0o777)
-	n.target = target
-	parent.entries[base] = n
-	parent.mtime = n.mtime
-	parent.syncedEntries = maps.Clone(parent.entries)
-	return nil
+	return m.mknod("symlink", name, fs.ModeSymlink|0o777, target)
 }
 
 // Mkfifo is a test helper that creates the named pipe name, durably (as
@@ -311,19 +294,26 @@ func (m *Mem) Symlink(target, name string) error {
 // real system: Mem fails the open with EWOULDBLOCK and counts it in
 // BlockedOpens, so a test can call it the hang it would be.
 func (m *Mem) Mkfifo(name string) error {
+	return m.mknod("mkfifo", name, fs.ModeNamedPipe|0o600, "")
+}
+
+// mknod creates the special file name (a symlink to target, or a FIFO) for
+// the test helpers above, durably: its directory entries are synced at once.
+func (m *Mem) mknod(op, name string, mode fs.FileMode, target string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.crashed {
-		return pathErr("mkfifo", name, syscall.EIO)
+		return pathErr(op, name, syscall.EIO)
 	}
 	parent, base, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
-		return pathErr("mkfifo", name, errno)
+		return pathErr(op, name, errno)
 	case parent == nil || n != nil:
-		return pathErr("mkfifo", name, syscall.EEXIST)
+		return pathErr(op, name, syscall.EEXIST)
 	}
-	n = m.newInode(fs.ModeNamedPipe | 0o600)
+	n = m.newInode(mode)
+	n.target = target
 	parent.entries[base] = n
 	parent.mtime = n.mtime
 	parent.syncedEntries = maps.Clone(parent.entries)
@@ -547,6 +537,20 @@ func (p *MemFS) check() syscall.Errno {
 	return 0
 }
 
+// enter locks the Mem for one call of op on name through p, and fails it
+// as check says; on success the caller unlocks m.mu. Every MemFS method
+// starts here, so the crashed, closed and killed states mean the same
+// everywhere.
+func (p *MemFS) enter(op, name string) (*Mem, error) {
+	m := p.m
+	m.mu.Lock()
+	if errno := p.check(); errno != 0 {
+		m.mu.Unlock()
+		return nil, pathErr(op, name, errno)
+	}
+	return m, nil
+}
+
 // Kill simulates SIGKILL of the process p stands for: every File opened
 // through p is closed, releasing its locks, and every later call on p or on
 // those Files fails with an error wrapping EBADF. Data written but not
@@ -578,12 +582,11 @@ const accMode = os.O_RDONLY | os.O_WRONLY | os.O_RDWR
 // OpenFile implements FS. It honours O_RDONLY, O_WRONLY, O_RDWR, O_CREATE,
 // O_EXCL, O_TRUNC and O_APPEND, and never follows a symlink.
 func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return nil, pathErr("open", name, errno)
+	m, err := p.enter("open", name)
+	if err != nil {
+		return nil, err
 	}
+	defer m.mu.Unlock()
 	parent, base, n, errno := m.lookup(name)
 	if errno != 0 {
 		return nil, pathErr("open", name, errno)
@@ -625,12 +628,11 @@ func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 // CreateLocked implements FS: the new file appears already locked by the
 // returned File, atomically under the Mem's mutex.
 func (p *MemFS) CreateLocked(name string, perm fs.FileMode) (File, error) {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return nil, pathErr("create", name, errno)
+	m, err := p.enter("create", name)
+	if err != nil {
+		return nil, err
 	}
+	defer m.mu.Unlock()
 	parent, base, n, errno := m.lookup(name)
 	if errno != 0 {
 		return nil, pathErr("create", name, errno)
@@ -694,12 +696,11 @@ func (p *MemFS) Rename(oldname, newname string) error {
 // Remove implements FS. Removing a directory fails with EISDIR, as
 // unlinkat(2) without AT_REMOVEDIR does.
 func (p *MemFS) Remove(name string) error {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return pathErr("remove", name, errno)
+	m, err := p.enter("remove", name)
+	if err != nil {
+		return err
 	}
+	defer m.mu.Unlock()
 	parent, base, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
@@ -717,12 +718,11 @@ func (p *MemFS) Remove(name string) error {
 // Mkdir implements FS. The new entry is durable only after SyncDir of the
 // parent directory.
 func (p *MemFS) Mkdir(name string, perm fs.FileMode) error {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return pathErr("mkdir", name, errno)
+	m, err := p.enter("mkdir", name)
+	if err != nil {
+		return err
 	}
+	defer m.mu.Unlock()
 	parent, base, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
@@ -738,12 +738,11 @@ func (p *MemFS) Mkdir(name string, perm fs.FileMode) error {
 
 // Lstat implements FS.
 func (p *MemFS) Lstat(name string) (FileInfo, error) {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return FileInfo{}, pathErr("lstat", name, errno)
+	m, err := p.enter("lstat", name)
+	if err != nil {
+		return FileInfo{}, err
 	}
+	defer m.mu.Unlock()
 	_, base, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
@@ -804,12 +803,11 @@ func (p *MemFS) ReadDir(dir string, fn func(name []byte, typ EntryType) error) e
 // SyncDir implements FS: the current entries of dir become its synced
 // entries.
 func (p *MemFS) SyncDir(dir string) error {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return pathErr("sync", dir, errno)
+	m, err := p.enter("sync", dir)
+	if err != nil {
+		return err
 	}
+	defer m.mu.Unlock()
 	d, errno := m.lookupDir(dir)
 	if errno != 0 {
 		return pathErr("open", dir, errno)
@@ -1024,12 +1022,11 @@ var _ FileSystemSyncer = (*MemFS)(nil)
 // them durable), so the model credits syncfs with no more than its
 // FileSystemSyncer promise.
 func (p *MemFS) SyncFS() error {
-	m := p.m
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if errno := p.check(); errno != 0 {
-		return pathErr("syncfs", ".", errno)
+	m, err := p.enter("syncfs", ".")
+	if err != nil {
+		return err
 	}
+	defer m.mu.Unlock()
 	var walk func(d *inode)
 	walk = func(d *inode) {
 		for _, n := range d.entries {
