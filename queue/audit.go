@@ -42,7 +42,10 @@ const reasonOverflow = ReasonOverflow
 
 // AuditEntry is one line of the audit log. The fields of an overflow line
 // are exactly the reference's; capq's other reasons add ULID, File,
-// Detail and Attempts.
+// Detail and Attempts. Its fields are the line's text as written, ULIDs
+// and times included (not ulid.ULID and time.Time): the log is shared with
+// other writers, and a reader must be able to show a line it cannot parse
+// further.
 type AuditEntry struct {
 	TS                   string `json:"ts"`
 	DroppedULID          string `json:"dropped_ulid,omitempty"`

@@ -205,8 +205,6 @@ func (q *Queue) Path(id ulid.ULID) string {
 	return filepath.Join(q.dir, pendingName(id.String()))
 }
 
-// AuditLogPath returns the path of the audit log.
-func (q *Queue) AuditLogPath() string { return filepath.Join(q.dir, AuditLogName) }
 
 // Append durably appends one record, a JSON object given as its bytes, and
 // returns its ULID (spec R8 to R10). When Append returns nil, the

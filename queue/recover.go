@@ -14,7 +14,10 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// RecoveryReport says what Recover found and did.
+// RecoveryReport says what Recover found and did. One rule for its lists:
+// files it removed are named (relative to the queue directory), because a
+// removed file may not name a record; records it leaves in place are
+// ULIDs, as everywhere else in the API (Delivery.ULID, HandlerError.ULID).
 type RecoveryReport struct {
 	// RemovedTmp lists the stray temporary files removed, older than
 	// Options.TmpGrace: .tmp files of appends that died before their

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -673,7 +674,7 @@ func (e *Env) Overflow(b *testing.B) {
 	q := e.openQueue(b, dir, maxSize)
 	defer q.Close()
 	auditSize := func() int64 {
-		fi, err := os.Stat(q.AuditLogPath())
+		fi, err := os.Stat(filepath.Join(q.Dir(), queue.AuditLogName))
 		if err != nil {
 			return 0
 		}
