@@ -205,7 +205,6 @@ func (q *Queue) Path(id ulid.ULID) string {
 	return filepath.Join(q.dir, pendingName(id.String()))
 }
 
-
 // Append durably appends one record, a JSON object given as its bytes, and
 // returns its ULID (spec R8 to R10). When Append returns nil, the
 // record's file has been written, fsynced, renamed to its final name and
