@@ -64,12 +64,20 @@ func (q *Queue) deadLetterSlot(op, id string) (dst, hist string, err error) {
 		}
 		dst, hist = base+pendingSuffix+suffix, base+historySuffix+suffix
 		_, err := q.fs.Lstat(dst)
-		if errors.Is(err, fs.ErrNotExist) {
-			return dst, hist, nil
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return "", "", opErr(op, stepOpen, dst, folderErr(err))
 		}
+		if err == nil {
+			continue
+		}
+		// The history's name must be free too, or hold a regular file: the
+		// history of a move of this record that a crash cut short, which
+		// the new one supersedes. A symlink, FIFO or directory there is
+		// not capq's to replace.
+		if fi, err := q.fs.Lstat(hist); err == nil && !fi.IsRegular() {
+			continue
+		}
+		return dst, hist, nil
 	}
 	return "", "", opErr(op, stepRename, base+pendingSuffix, fs.ErrExist)
 }

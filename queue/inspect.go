@@ -69,7 +69,7 @@ type Stats struct {
 	Unsafe       int       // symlinks and special files at names capq uses
 	Quarantined  int       // entries of the quarantine folder
 	DeadLetters  int       // pending-<ULID>.json entries of the dead-letter folder
-	AuditBytes   int64     // size of the audit log and its rotated generation
+	AuditBytes   int64     // size of the audit log and its rotated generation (R30)
 	// Problems lists what could not be looked at (a folder that is a
 	// file or a symlink, an unreadable folder); the counts leave it out.
 	Problems []Problem
@@ -152,9 +152,6 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 			return st, ctxErr
 		}
 		return st, opErr("stats", stepList, ".", err)
-	}
-	if fi, err := q.fs.Lstat(AuditLogRotatedName); err == nil && fi.IsRegular() {
-		st.AuditBytes += fi.Size
 	}
 	for _, dir := range []string{QuarantineDir, DeadLetterDir} {
 		err := q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {

@@ -77,7 +77,7 @@ func classify(name []byte) (nameKind, []byte) {
 		if ulid.Valid(string(id)) {
 			return kindLock, id
 		}
-	case string(name) == AuditLogName:
+	case string(name) == AuditLogName || string(name) == AuditLogRotatedName:
 		return kindAudit, nil
 	case string(name) == QuarantineDir:
 		return kindQuarantine, nil

@@ -38,6 +38,9 @@ type RecoveryReport struct {
 	// under both names (possible on file systems without a journal). The
 	// record stays pending, with its attempt history.
 	UndoneMoves []string
+	// Problems lists what recovery went past (at most 64): a dead-letter
+	// folder it could not list (spec R33).
+	Problems []Problem
 
 	pending int // pending files seen by the listing, for Open's tally
 }
@@ -164,7 +167,11 @@ func (q *Queue) undoHalfMoves(rep *RecoveryReport) error {
 		return nil
 	}
 	if err != nil {
-		return opErr(op, stepList, DeadLetterDir, err)
+		// A side path (R33): an unreadable dead-letter folder must not
+		// stop Open and every drain behind it.
+		addProblem(&rep.Problems, DeadLetterDir, opErr(op, stepList, DeadLetterDir, err))
+		q.opts.Logger.Warn("capq: recovery skipped the dead-letter folder", "dir", q.dir, "err", err)
+		return nil
 	}
 	for _, name := range names {
 		dl := DeadLetterDir + "/" + name

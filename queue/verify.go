@@ -160,6 +160,12 @@ func (q *Queue) verify() ([]Finding, error) {
 			default:
 				add(FindingUnreadable, e.name, err.Error())
 			}
+		case kindAudit:
+			if f, _, err := q.openRegular("verify", e.name, os.O_RDONLY); err != nil {
+				add(FindingUnreadable, e.name, err.Error())
+			} else {
+				f.Close()
+			}
 		case kindLockTmp:
 			add(FindingStrayTmp, e.name, "temporary file of a lock creation in progress or one that died; Recover removes it after the grace period")
 		case kindTmp:
@@ -167,6 +173,8 @@ func (q *Queue) verify() ([]Finding, error) {
 		case kindLock:
 			held, err := q.lockHeld(string(idb))
 			switch {
+			case err != nil && !errors.Is(err, fs.ErrNotExist):
+				add(FindingUnreadable, e.name, "cannot open or lock: "+err.Error())
 			case err != nil || held:
 			case pending[string(idb)]:
 				add(FindingInDoubt, e.name, "a delivery of this record failed or crashed; the next one has Attempt > 1")
@@ -180,22 +188,51 @@ func (q *Queue) verify() ([]Finding, error) {
 }
 
 // verifyFolder reports the contents of the quarantine or dead-letter
-// folder.
+// folder: what is kept there for a human, and, in the dead-letter folder,
+// symlinks, special files and stray temporary files at the names capq
+// writes (R31, R38). A folder it cannot list is reported as unreadable.
 func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 	var out []Finding
-	q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {
+	err := q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {
 		n := dir + "/" + string(name)
+		if typ == fsys.TypeUnknown {
+			if fi, err := q.fs.Lstat(n); err == nil {
+				typ = typeOf(fi.Mode)
+			}
+		}
 		switch {
 		case k == kindQuarantine:
 			out = append(out, Finding{Kind: FindingQuarantined, Name: n, Detail: "kept for a human; see the audit log for why"})
-		case strings.HasPrefix(string(name), pendingPrefix) && strings.Contains(string(name), pendingSuffix):
+		case !strings.HasPrefix(string(name), pendingPrefix):
+		case typ == fsys.TypeSymlink:
+			out = append(out, Finding{Kind: FindingSymlink, Name: n, Detail: "symlink where capq keeps a dead letter or its history; capq never follows it"})
+		case typ != fsys.TypeRegular:
+			out = append(out, Finding{Kind: FindingNotRegular, Name: n, Detail: "not a regular file where capq keeps a dead letter or its history"})
+		case !q.readable(n):
+			out = append(out, Finding{Kind: FindingUnreadable, Name: n, Detail: "cannot be opened for reading"})
+		case strings.HasSuffix(n, ".tmp"):
+			out = append(out, Finding{Kind: FindingStrayTmp, Name: n, Detail: "temporary file of a dead letter's history being written, or of a writer that died"})
+		case strings.Contains(string(name), pendingSuffix):
 			// pending-<ULID>.json, or .json.N for a second dead letter of
 			// one ULID (R36), which Requeue leaves to a human.
 			out = append(out, Finding{Kind: FindingDeadLetter, Name: n, Detail: "handler failed MaxAttempts times; Requeue puts it back"})
 		}
 		return nil
 	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		out = append(out, Finding{Kind: FindingUnreadable, Name: dir, Detail: "cannot list: " + err.Error()})
+	}
 	return out
+}
+
+// readable reports whether name opens for reading (as openRegular does).
+func (q *Queue) readable(name string) bool {
+	f, _, err := q.openRegular("verify", name, os.O_RDONLY)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
 
 func typeOf(m fs.FileMode) fsys.EntryType {
