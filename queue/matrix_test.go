@@ -100,6 +100,13 @@ func newFixture(dir string) (*fixture, error) {
 	}
 	defer q.Close()
 	fx := &fixture{dir: dir, bytes: map[string][]byte{}}
+	// The victim and the corrupt file sort before every good record, so
+	// that an entry that stops a drain keeps the good records waiting.
+	gen := ulid.Default()
+	v, _ := gen.New()
+	fx.victim = v.String()
+	c, _ := gen.New()
+	fx.corrupt = c.String()
 	d, err := q.Append([]byte(`{"dead":true}`))
 	if err != nil {
 		return nil, err
@@ -120,14 +127,9 @@ func newFixture(dir string) (*fixture, error) {
 		return nil, err
 	}
 	fx.fail = f.String()
-	gen := ulid.Default()
-	c, _ := gen.New()
-	fx.corrupt = c.String()
 	if err := os.WriteFile(filepath.Join(dir, pendingName(fx.corrupt)), []byte("not json"), 0o600); err != nil {
 		return nil, err
 	}
-	v, _ := gen.New()
-	fx.victim = v.String()
 	for _, id := range append(slices.Clone(fx.good), fx.fail) {
 		if fx.bytes[id], err = os.ReadFile(filepath.Join(dir, pendingName(id))); err != nil {
 			return nil, err
