@@ -30,6 +30,7 @@ type claim struct {
 	// removed only if this claim created it.
 	gone, keep bool
 	ended      bool
+	spare      bool // the lock file was a spare file (R32)
 }
 
 var errNotRegular = errors.New("not a regular file")
@@ -59,6 +60,12 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 	c := &claim{q: q, id: id, lock: lockName(id)}
 	for try := 0; ; try++ {
 		f, err := q.fs.CreateLocked(c.lock, 0o600)
+		if err != nil && isNoSpace(err) {
+			// No inode or block for a new file: use a spare (R32), so
+			// that draining and pruning can always free space.
+			f, err = q.lockFromSpare(c.lock, err)
+			c.spare = err == nil
+		}
 		c.fresh = err == nil
 		if c.fresh {
 			c.f = f
@@ -326,6 +333,10 @@ func (c *claim) end() error {
 	}
 	if cerr := c.f.Close(); cerr != nil {
 		err = errors.Join(err, opErr("claim", stepClose, c.lock, cerr))
+	}
+	if c.spare {
+		// The spare's inode may be free again: restore the reserve.
+		c.q.ensureSpares()
 	}
 	return err
 }

@@ -54,7 +54,7 @@ func assertClean(t testing.TB, q *Queue, dir string, want ...ulid.ULID) {
 		t.Errorf("Count = %d, want %d", n, len(want))
 	}
 	for _, name := range dirNames(t, dir) {
-		if k, _ := classify([]byte(name)); k != kindPending && k != kindAudit && k != kindQuarantine && k != kindDeadLetter {
+		if k, _ := classify([]byte(name)); k != kindPending && k != kindAudit && k != kindQuarantine && k != kindDeadLetter && k != kindSpare {
 			t.Errorf("left behind: %s", name)
 		}
 	}

@@ -88,6 +88,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Inge
 		// further than the bound; a second pass picks up the rest.
 		limit = opts.MaxRecords * 2
 	}
+	q.ensureSpares()
 	unsafe := make(map[ulid.ULID]bool)
 	ids, err := q.list("ingest", limit, unsafe)
 	if err != nil {

@@ -54,6 +54,7 @@ const (
 	kindQuarantine
 	kindDeadLetter
 	kindLockTmp // .pending-<ULID>.lock.<hex>.locktmp: fsys.OS.CreateLocked's fallback
+	kindSpare   // .capq-spare-<n>: a spare file for lock creation on a full disk (R32)
 )
 
 // classify sorts a directory entry name into its kind and returns the ULID
@@ -84,6 +85,9 @@ func classify(name []byte) (nameKind, []byte) {
 	case string(name) == DeadLetterDir:
 		return kindDeadLetter, nil
 	}
+	if hasPrefix(name, spareNamePrefix) {
+		return kindSpare, nil
+	}
 	if hasPrefix(name, "."+pendingPrefix) && hasSuffix(name, lockTmpSuffix) {
 		return kindLockTmp, nil
 	}
@@ -104,3 +108,7 @@ func ulidFromPendingName(name string) (string, bool) {
 	}
 	return string(id), true
 }
+
+// spareNamePrefix starts the names of the spare files kept for creating
+// lock files when the disk or the inode table is full (spec R32).
+const spareNamePrefix = ".capq-spare-"

@@ -82,6 +82,13 @@ type Options struct {
 	// negative value never rotates.
 	AuditLogMaxSize int64
 
+	// SpareLocks is how many spare files Ingest and Prune keep in the
+	// directory (.capq-spare-0, ...) to claim records with when no file
+	// can be created (out of inodes or disk space), so that draining and
+	// pruning can always free space (spec R32). Zero means
+	// DefaultSpareLocks; a negative value keeps none.
+	SpareLocks int
+
 	// SkipRecover makes Open skip the recovery pass (stray .tmp removal,
 	// orphan lock cleanup). Recover can be called later.
 	SkipRecover bool
@@ -132,6 +139,9 @@ func (o Options) resolved() Options {
 	}
 	if o.AuditLogMaxSize == 0 {
 		o.AuditLogMaxSize = DefaultAuditLogMaxSize
+	}
+	if o.SpareLocks == 0 {
+		o.SpareLocks = DefaultSpareLocks
 	}
 	switch {
 	case o.DeleteSyncEvery == 0:

@@ -63,6 +63,8 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 	if excess <= 0 {
 		return res, nil
 	}
+	q.ensureSpares()
+	q.ensureAuditLog()
 	ids, err := q.list("prune", excess, nil)
 	if err != nil {
 		return res, err
@@ -88,8 +90,8 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		n := min(len(ids), pruneChunk)
-		if err := q.pruneChunk(ids[:n], count, reason, &res); err != nil {
+		n, err := q.pruneChunk(ids[:min(len(ids), pruneChunk)], count, reason, &res)
+		if err != nil {
 			return res, err
 		}
 		ids = ids[n:]
@@ -97,7 +99,11 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 	return res, nil
 }
 
-func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *PruneResult) error {
+// pruneChunk drops what it can of ids and returns how many of them it
+// dealt with: all, unless it ran out of room for lock files (spare files
+// included) with victims in hand, in which case it drops those first, which
+// frees inodes, and leaves the rest to the next chunk (R32).
+func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *PruneResult) (int, error) {
 	const op = "prune"
 	type victim struct {
 		c    *claim
@@ -112,12 +118,17 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 			}
 		}
 	}()
-	for _, id := range ids {
+	done := len(ids)
+	for i, id := range ids {
 		s := id.String()
 		c, err := q.claimRecord(op, s)
 		if err == errBusy {
 			res.Skipped++
 			continue
+		}
+		if err != nil && isNoSpace(err) && len(victims) > 0 {
+			done = i // drop the victims in hand first: that frees room
+			break
 		}
 		if err != nil {
 			// This record's lock cannot be taken (EACCES, a FIFO at its
@@ -179,15 +190,15 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 		})
 	}
 	if len(victims) == 0 {
-		return nil
+		return done, nil
 	}
 	if err := q.writeAudit(op, entries); err != nil {
-		return err
+		return done, err
 	}
 	for i := range victims {
 		v := &victims[i]
 		if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return opErr(op, stepUnlink, v.name, err)
+			return done, opErr(op, stepUnlink, v.name, err)
 		}
 		if cerr := v.c.finish(); cerr != nil {
 			addProblem(&res.Problems, v.c.lock, cerr)
@@ -195,5 +206,5 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 		v.c = nil
 		res.Dropped++
 	}
-	return q.syncDirs(op, ".")
+	return done, q.syncDirs(op, ".")
 }

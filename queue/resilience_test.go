@@ -9,9 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
+	"golang.org/x/sys/unix"
 )
 
 // Spec R33: a broken side path (a regular file where the quarantine or
@@ -208,5 +211,98 @@ func TestDeadLetterNeverOverwrites(t *testing.T) {
 	n, err := q.RequeueAll()
 	if n != 2 || !errors.Is(err, ErrUnsafeFile) {
 		t.Errorf("RequeueAll = %d, %v; want 2 requeued and the directory reported", n, err)
+	}
+}
+
+// Spec R33, R10: a failed fsync of a dead letter's history wraps ErrSync
+// (the one durable-write helper names the step), leaves the record pending
+// with its history, and the drain goes on.
+func TestDeadLetterHistorySyncFailure(t *testing.T) {
+	q, dir, f := openFault(t, Options{})
+	bad := mustAppend(t, q, sampleRecord(0, ""))
+	good := mustAppend(t, q, sampleRecord(1, ""))
+	f.Inject(fsys.Rule{Op: fsys.OpSync, Match: func(n string) bool { return strings.HasSuffix(n, historySuffix+".tmp") }, Times: 1, Err: syscall.EIO})
+	var seen []Delivery
+	res, err := q.Ingest(context.Background(), failing(&seen, bad), IngestOptions{MaxAttempts: 1})
+	if err != nil || res.Delivered != 1 || res.Left != 1 || len(res.Problems) != 1 {
+		t.Fatalf("Ingest = %+v, %v; want %s delivered and %s left", res, err, good, bad)
+	}
+	if p := res.Problems[0].Err; !errors.Is(p, ErrSync) || !errors.Is(p, syscall.EIO) {
+		t.Errorf("problem %v, want ErrSync wrapping EIO", p)
+	}
+	if !exists(t, filepath.Join(dir, pendingName(bad.String()))) || !exists(t, filepath.Join(dir, lockName(bad.String()))) {
+		t.Error("the record or its lock file (its history) is gone")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, DeadLetterDir)); len(ents) != 0 {
+		t.Errorf("dead-letter folder holds %v after the failed write", ents)
+	}
+}
+
+// Spec R32: out of inodes, a drain and a prune still free space: claims
+// turn spare files into lock files. A tmpfs with few inodes is filled with
+// records until no file can be created.
+func TestDrainAndPruneOutOfInodes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	for _, op := range []string{"ingest", "prune"} {
+		t.Run(op, func(t *testing.T) {
+			mnt := t.TempDir()
+			if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=4m,nr_inodes=64,mode=0700"); err != nil {
+				t.Skipf("cannot mount a tmpfs (%v)", err)
+			}
+			t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+			dir := filepath.Join(mnt, "q")
+			q, err := Open(dir, Options{MaxSize: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer q.Close()
+			// An empty pass creates the spares while there is room.
+			if _, err := q.Ingest(context.Background(), collect(new([]Delivery)), IngestOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := q.Stats(context.Background()); err != nil || st.Spares != DefaultSpareLocks {
+				t.Fatalf("Stats after a first pass = %+v, %v; want %d spares", st, err, DefaultSpareLocks)
+			}
+			var ids []ulid.ULID
+			for {
+				id, err := q.Append(sampleRecord(len(ids), ""))
+				if err != nil {
+					if !isNoSpace(err) {
+						t.Fatal(err)
+					}
+					break
+				}
+				ids = append(ids, id)
+			}
+			if len(ids) < 10 {
+				t.Fatalf("only %d records fit", len(ids))
+			}
+			if f, err := os.Create(filepath.Join(dir, "probe")); err == nil || !isNoSpace(err) {
+				f.Close()
+				t.Fatalf("the file system is not out of inodes: %v", err)
+			}
+			switch op {
+			case "ingest":
+				var seen []Delivery
+				res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
+				if err != nil || res.Delivered != len(ids) {
+					t.Fatalf("Ingest out of inodes = %+v, %v; want all %d delivered", res, err, len(ids))
+				}
+			case "prune":
+				res, err := q.Prune(context.Background(), 0)
+				if err != nil || res.Dropped != len(ids) {
+					t.Fatalf("Prune out of inodes = %+v, %v; want all %d dropped", res, err, len(ids))
+				}
+			}
+			if n := mustCount(t, q); n != 0 {
+				t.Errorf("%d records left", n)
+			}
+			st, err := q.Stats(context.Background())
+			if err != nil || st.Spares != DefaultSpareLocks || st.Locks != 0 {
+				t.Errorf("after the %s: Stats = %+v, %v; want the spares restored and no lock left", op, st, err)
+			}
+		})
 	}
 }

@@ -1,0 +1,120 @@
+package queue
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"github.com/capq/capq/internal/fsys"
+)
+
+// DefaultSpareLocks is how many spare files Ingest and Prune keep for
+// claiming records when no file can be created (spec R32).
+const DefaultSpareLocks = 4
+
+func spareName(i int) string { return spareNamePrefix + itoa(i) }
+
+// isNoSpace reports whether err means no inode or block could be had.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// ensureSpares creates the missing spare files, best effort (spec R32).
+// They are empty regular files, created while there is room, so that a
+// claim can turn one into a lock file when creating a file fails for want
+// of inodes or blocks: a rename needs no new inode. They are not fsynced: a
+// spare lost in a power cut only makes the reserve smaller until the next
+// call recreates it. The reference ignores them (they are not named
+// pending-*).
+func (q *Queue) ensureSpares() {
+	if q.opts.SpareLocks <= 0 {
+		return
+	}
+	if _, ok := q.fs.(fsys.NoReplaceRenamer); !ok {
+		return
+	}
+	for i := range q.opts.SpareLocks {
+		name := spareName(i)
+		if _, err := q.fs.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
+			continue // present (or odd: Verify reports it; never replaced)
+		}
+		f, err := q.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o600)
+		if err != nil {
+			return // no room now: the next call tries again
+		}
+		f.Close()
+	}
+}
+
+// lockFromSpare gives a spare file the lock name, already locked, when
+// CreateLocked failed with ENOSPC or EDQUOT. It opens a spare (through
+// openRegular: no symlink, no FIFO), takes its flock without blocking (a
+// spare another consumer is using is passed over), checks that the spare's
+// name still refers to the locked file, and renames it to the lock name
+// without replacing (RENAME_NOREPLACE: it fails if any entry of that name
+// exists, so a lock created meanwhile is never replaced). As with
+// CreateLocked, the lock file appears already locked, so no
+// consumer, capq's or the reference's, can lock it while this claim holds
+// it. It returns the open, locked file, or the original error when no spare
+// could be used.
+func (q *Queue) lockFromSpare(lock string, cause error) (fsys.File, error) {
+	rn, ok := q.fs.(fsys.NoReplaceRenamer)
+	if !ok || q.opts.SpareLocks <= 0 {
+		return nil, cause
+	}
+	for i := range q.opts.SpareLocks {
+		name := spareName(i)
+		f, fi, err := q.openRegular("claim", name, os.O_RDWR|os.O_APPEND)
+		if err != nil {
+			continue
+		}
+		if f.Flock(fsys.LockExclusive|fsys.LockNonBlocking) != nil {
+			f.Close()
+			continue
+		}
+		if cur, err := q.fs.Lstat(name); err != nil || cur.Ino != fi.Ino || fi.Size != 0 {
+			f.Close() // taken and renamed meanwhile, or not empty: not a spare
+			continue
+		}
+		if err := rn.RenameNoReplace(name, lock); err != nil {
+			f.Close()
+			if errors.Is(err, fs.ErrExist) {
+				return nil, err // somebody created the lock: busy or retry
+			}
+			continue
+		}
+		return f, nil
+	}
+	return nil, cause
+}
+
+// spareTo renames an unused spare file to name without replacing anything,
+// for a file that must be created when there is no inode left (the audit
+// log, R32). It reports whether name now exists as that spare.
+func (q *Queue) spareTo(name string) bool {
+	f, err := q.lockFromSpare(name, nil)
+	if f == nil || err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+// ensureAuditLog creates the audit log, empty, if it is missing, before a
+// prune claims its victims: out of inodes, the claims may take every spare
+// file, and the prune could then not write the lines it must write before
+// it deletes anything (R20, R32). Best effort: writeAudit reports failures.
+func (q *Queue) ensureAuditLog() {
+	if _, err := q.fs.Lstat(AuditLogName); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	f, _, err := q.openRegular("prune", AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
+	if err == nil {
+		f.Close()
+		return
+	}
+	if isNoSpace(err) {
+		q.spareTo(AuditLogName)
+	}
+}
