@@ -26,6 +26,7 @@ type implOptions struct {
 	probes  string
 	strace  string
 	steps   int
+	scratch string
 	out     checkOutputs // --junit, --summary, --quiet (check_report.go)
 }
 
@@ -36,6 +37,7 @@ func registerImplFlags(fs *flag.FlagSet, o *implOptions) {
 	fs.StringVar(&o.probes, "probe", "", "with --impl: run only these comma-separated `probes`")
 	fs.StringVar(&o.strace, "strace", "", "with --impl: the strace `binary` for the durability probes (none: no tracing, so they are inconclusive)")
 	fs.IntVar(&o.steps, "steps", 60, "with --impl: the length of the random campaign probe")
+	fs.StringVar(&o.scratch, "out", "", "with --impl: the scratch `DIR` (a probe directory each, and repro/ with the transcripts of failures; kept)")
 }
 
 // implHelp lists the probes for `check --help`.
@@ -68,7 +70,13 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 			probes = append(probes, strings.TrimSpace(p))
 		}
 	}
-	root, err := os.MkdirTemp("", "capq-check-impl-")
+	root := o.scratch
+	if root != "" {
+		err = os.MkdirAll(root, 0o700)
+		keep = true // the user's directory: never removed
+	} else {
+		root, err = os.MkdirTemp("", "capq-check-impl-")
+	}
 	if err != nil {
 		return failf("%v", err)
 	}

@@ -51,7 +51,7 @@ func haveStrace() bool {
 	return err == nil
 }
 
-// Spec R2-R23 (every probe): capq's own queue passes every row at the
+// Spec R2 to R23, R53: capq's own queue passes every row at the
 // strictest level. Only the timing row may be inconclusive (a noisy
 // machine), and the durability rows when strace is missing.
 func TestCapqPassesEveryProbe(t *testing.T) {
@@ -80,8 +80,9 @@ func TestCapqPassesEveryProbe(t *testing.T) {
 	}
 }
 
-// Each deliberately broken variant of capq's adapter fails the row of the
-// requirement it breaks, with a transcript that replays the failure.
+// Spec R54, R56: each deliberately broken variant of capq's adapter fails
+// the row of the requirement it breaks, with a transcript that replays the
+// failure.
 func TestBrokenAdaptersFail(t *testing.T) {
 	tests := []struct {
 		mode, probe, req string
@@ -138,7 +139,7 @@ func TestBrokenAdaptersFail(t *testing.T) {
 	}
 }
 
-// A failing campaign is shrunk: its transcript keeps only the steps needed,
+// Spec R56: a failing campaign is shrunk: its transcript keeps only the steps needed,
 // and fewer than the run that found the failure.
 func TestCampaignShrinks(t *testing.T) {
 	for _, seed := range []uint64{9, 21, 33} {
@@ -198,7 +199,7 @@ func groupGone(pgid int) bool {
 	return true
 }
 
-// An implementation that never answers hello makes Run fail within the
+// Spec R55: an implementation that never answers hello makes Run fail within the
 // reply timeout and leaves no process behind; so does one whose context is
 // cancelled (capq's SIGINT and SIGTERM).
 func TestNoProcessLeftBehind(t *testing.T) {
@@ -241,7 +242,7 @@ func TestNoProcessLeftBehind(t *testing.T) {
 	}
 }
 
-// The report card grades levels: the highest level with no failing or
+// Spec R53: the report card grades levels: the highest level with no failing or
 // inconclusive row at or below it; a failure above the claimed level does
 // not fail the check.
 func TestGrade(t *testing.T) {
@@ -267,7 +268,7 @@ func TestGrade(t *testing.T) {
 	}
 }
 
-// The durability model (Spec R9, R15, R20) on hand-written traces: what a
+// Spec R9, R15, R20, R54: the durability model on hand-written traces: what a
 // crash state can lose.
 func TestDurabilityModel(t *testing.T) {
 	const q = "/q"

@@ -53,7 +53,7 @@ func failedReqs(rep *Report) []string {
 	return out
 }
 
-// Spec R4, R5, R6, R9, R15, R18, R19, R21, R22, R23: each weak variant's
+// Spec R4, R5, R6, R9, R15, R18, R19, R21, R22, R23, R53, R54: each weak variant's
 // report card names its requirement.
 func TestWeakPythonQueues(t *testing.T) {
 	if testing.Short() {
@@ -107,7 +107,7 @@ func TestWeakPythonQueues(t *testing.T) {
 	}
 }
 
-// The reference as recorded reaches the reference level and no more: it
+// Spec R53: the reference as recorded reaches the reference level and no more: it
 // passes every reference row and fails the durable ones (no directory
 // fsync) and many hardened ones.
 func TestReferencePythonQueueLevel(t *testing.T) {
