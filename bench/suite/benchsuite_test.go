@@ -166,7 +166,6 @@ func TestFloorCountsWhatCapqCounts(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	t.Parallel()
 	var out bytes.Buffer
 	cfg := Config{Dir: t.TempDir(), Quick: true, BenchTime: "3x", Filter: "^(ULID generation|durable append, 1 writer)$"}
 	if err := Run(context.Background(), &out, cfg); err != nil {
@@ -188,7 +187,6 @@ func TestRun(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	t.Parallel()
 	if err := Run(context.Background(), new(bytes.Buffer), Config{Dir: t.TempDir(), Filter: "("}); err == nil {
 		t.Error("bad filter: no error")
 	}

@@ -23,7 +23,6 @@ var (
 )
 
 func TestReport(t *testing.T) {
-	t.Parallel()
 	if !*report {
 		t.Skip("the suite runs with -capq.report")
 	}
