@@ -32,7 +32,10 @@ The queue directory holds (R1):
 	                          and kept after a failed delivery as a crash marker with the
 	                          attempt history (JSON Lines) written by capq
 	.overflow-audit.log       JSON Lines: records dropped on overflow, quarantined,
-	                          dead-lettered or requeued
+	                          dead-lettered or requeued (rotated to .overflow-audit.log.1
+	                          at Options.AuditLogMaxSize)
+	.capq-spare-<n>           empty spare files, renamed into lock names when no file can be
+	                          created (out of inodes), so draining always frees space
 	quarantine/               corrupt and unsafe files, moved here, never deleted
 	dead-letter/              records whose handler failed MaxAttempts times, each with
 	                          pending-<ULID>.history beside it

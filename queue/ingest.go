@@ -31,8 +31,12 @@ type Delivery struct {
 
 // Handler consumes one record. Returning nil acknowledges it, and the
 // record is deleted; returning an error leaves it pending (or, with
-// IngestOptions.MaxAttempts, eventually dead-letters it). The Delivery's
-// bytes stay valid after the handler returns.
+// IngestOptions.MaxAttempts, eventually dead-letters it); returning an
+// error wrapped by NotHandlerFault releases it without using an attempt
+// (spec R34). The Delivery's bytes stay valid after the handler returns.
+//
+// A handler may call the queue (Append, Count, Stats, ...), but not Close:
+// Close waits for the Ingest that runs the handler (spec R37).
 type Handler func(ctx context.Context, d Delivery) error
 
 // IngestResult counts what one Ingest call did.
@@ -68,7 +72,11 @@ type IngestResult struct {
 // lose one (at-least-once).
 //
 // A corrupt or unsafe file is moved to the quarantine folder with an audit
-// line, and the drain goes on. A file with another schema_version stops the
+// line, and the drain goes on. A record that cannot be read or locked, or
+// whose side path (quarantine, dead letters) is broken, is left in place,
+// counted in IngestResult.Left and listed in IngestResult.Problems, and the
+// drain goes on; a broken side path is off for the rest of the call (spec
+// R33). A file with another schema_version stops the
 // drain with a *SchemaError and is left in place. A handler error stops the
 // drain with a *HandlerError that wraps it, leaving the record and its lock
 // file (the reference's crash marker); with opts.MaxAttempts set, a record

@@ -306,3 +306,33 @@ func TestDrainAndPruneOutOfInodes(t *testing.T) {
 		})
 	}
 }
+
+// Spec R31, R22: a folder of the queue renamed out of the queue after capq
+// opened it, and replaced by a new directory, is never written through
+// the descriptor capq held: the next quarantine goes into the new folder.
+func TestFolderMovedOutAfterUse(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	first := newULID(t)
+	writeRaw(t, filepath.Join(dir, pendingName(first.String())), "junk")
+	if res, err := q.Ingest(context.Background(), collect(new([]Delivery)), IngestOptions{}); err != nil || res.Quarantined != 1 {
+		t.Fatalf("Ingest = %+v, %v", res, err)
+	}
+	outside := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(filepath.Join(dir, QuarantineDir), outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, QuarantineDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	second := newULID(t)
+	writeRaw(t, filepath.Join(dir, pendingName(second.String())), "junk")
+	if res, err := q.Ingest(context.Background(), collect(new([]Delivery)), IngestOptions{}); err != nil || res.Quarantined != 1 {
+		t.Fatalf("Ingest = %+v, %v", res, err)
+	}
+	if exists(t, filepath.Join(outside, pendingName(second.String()))) {
+		t.Fatal("the second file was moved out of the queue through the old folder's descriptor")
+	}
+	if !exists(t, filepath.Join(dir, QuarantineDir, pendingName(second.String()))) {
+		t.Error("the second file is not in the new quarantine folder")
+	}
+}

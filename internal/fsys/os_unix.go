@@ -29,8 +29,9 @@ type OS struct {
 	// macOS and the BSDs run is tested on Linux too.
 	portable bool
 
-	mu   sync.Mutex
-	subs map[string]int // subdirectory name -> directory fd, opened on first use
+	mu    sync.Mutex
+	subs  map[string]int // subdirectory name -> directory fd, opened on first use
+	stale []int          // subdirectory fds found moved or replaced; closed by Close
 }
 
 // OpenOS opens the directory dir (which must exist; a symlink to a directory
@@ -108,7 +109,14 @@ func (o *OS) subdir(dir string) (int, error) {
 		return o.root, nil
 	}
 	if fd, ok := o.subs[dir]; ok {
-		return fd, nil
+		if stillAt(o.root, dir, fd) {
+			return fd, nil
+		}
+		// Moved away (perhaps out of the queue) or replaced: never use
+		// it again, open the name afresh. Another call may still be using
+		// the old descriptor, so it is closed only by Close.
+		o.stale = append(o.stale, fd)
+		delete(o.subs, dir)
 	}
 	fd, err := openat(o.root, dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -310,7 +318,10 @@ func (o *OS) Close() error {
 	for _, fd := range o.subs {
 		unix.Close(fd)
 	}
-	o.subs = nil
+	for _, fd := range o.stale {
+		unix.Close(fd)
+	}
+	o.subs, o.stale = nil, nil
 	return unix.Close(o.root)
 }
 
