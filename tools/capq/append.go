@@ -93,7 +93,9 @@ func (a *appender) run(r *bufio.Reader, limit int) error {
 			}
 			return usageErrorf("line %d: %v: a line of more than %d bytes", line, queue.ErrRecordTooLarge, limit)
 		}
-		if len(trimSpace(b)) > 0 {
+		// A line cut short by a read error (not the end of the input) is
+		// not a record.
+		if len(trimSpace(b)) > 0 && (err == nil || err == io.EOF) {
 			a.add(line, b)
 		}
 		if err != nil {

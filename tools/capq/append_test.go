@@ -195,3 +195,37 @@ func TestAppendBatchFailureNamesLines(t *testing.T) {
 		t.Errorf("printed %v, pending %v; want the 3 appended records", ids, list)
 	}
 }
+
+// failingReader returns its data, then err.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// Spec R52: a read error stops the command with exit status 1 after the
+// complete lines before it were appended; the line it cut short is not a
+// record, even when its beginning is valid JSON.
+func TestAppendReadErrorDropsPartialLine(t *testing.T) {
+	a, _, out, _ := memAppender(t)
+	r := &failingReader{data: []byte("{\"n\":1}\n{\"n\":2}"), err: syscall.EIO}
+	err := a.run(bufio.NewReaderSize(r, stdinBufSize), queue.DefaultMaxRecordSize)
+	if exitCode(err) != exitFail || !strings.Contains(err.Error(), "read stdin") {
+		t.Errorf("err = %v (exit %d), want exit 1 from reading stdin", err, exitCode(err))
+	}
+	n, cerr := a.q.Count()
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	if ids := strings.Fields(out.String()); len(ids) != 1 || n != 1 {
+		t.Errorf("printed %v with %d pending, want only the complete first line", ids, n)
+	}
+}
