@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,12 +13,9 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/capq/capq/queue"
-	"golang.org/x/sys/unix"
 )
 
 // rescanEvery is how often drain --follow lists the directory even without
@@ -118,12 +114,6 @@ type drainer struct {
 	tot   queue.IngestResult
 }
 
-// drainSignals are the signals that stop a drain: the first lets the
-// record in hand finish, the second kills its handler. SIGHUP is among
-// them because a closed terminal sends it, and a capq that died of it
-// would leave its handler running (spec R39).
-var drainSignals = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
-
 func (d *drainer) run() error {
 	// First signal: stop before the next record. Second: kill the handler.
 	soft, stopSoft := context.WithCancel(d.e.ctx)
@@ -153,7 +143,7 @@ func (d *drainer) run() error {
 	if d.exec == "" {
 		// A closed stdout must fail the write (EPIPE), leaving the record
 		// pending, rather than kill capq in the middle of a delivery.
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+		catchSIGPIPE()
 	}
 
 	var w *watcher
@@ -316,7 +306,7 @@ func (d *drainer) runHandler(dl queue.Delivery) error {
 	case <-d.hard.Done():
 		// The operator's second signal: kill the handler and everything
 		// it started, and stop. Not the handler's failure.
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		killGroup(cmd.Process)
 		<-waited
 		return &notHandlersFault{fmt.Errorf("%s: handler killed by a second signal", dl.ULID)}
 	}
@@ -346,66 +336,6 @@ func envelopeLine(env queue.Envelope) ([]byte, error) {
 	b.WriteString(strconv.Itoa(env.SchemaVersion))
 	b.WriteString("}\n")
 	return b.Bytes(), nil
-}
-
-// watcher turns inotify events on the queue directory into wake-ups,
-// coalesced: one pending wake-up stands for any number of events.
-type watcher struct {
-	f      *os.File
-	events chan struct{}
-	once   sync.Once
-}
-
-// newWatcher watches dir for records appearing: IN_MOVED_TO is capq's and
-// the reference's rename of a finished record, IN_CLOSE_WRITE and
-// IN_CREATE catch writers that create the final name directly.
-func newWatcher(dir string) (*watcher, error) {
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CREATE); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	// A non-blocking descriptor makes os.File use the runtime poller, so
-	// close unblocks the reading goroutine.
-	w := &watcher{f: os.NewFile(uintptr(fd), "inotify"), events: make(chan struct{}, 1)}
-	go w.read()
-	return w, nil
-}
-
-func (w *watcher) read() {
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := w.f.Read(buf)
-		if err != nil {
-			return
-		}
-		wake := false
-		for off := 0; off+unix.SizeofInotifyEvent <= n; {
-			// struct inotify_event: wd, mask, cookie, len (native
-			// endian), then len bytes of NUL-padded name.
-			mask := binary.NativeEndian.Uint32(buf[off+4:])
-			nameLen := int(binary.NativeEndian.Uint32(buf[off+12:]))
-			if off+unix.SizeofInotifyEvent+nameLen > n {
-				break
-			}
-			name := bytes.TrimRight(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+nameLen], "\x00")
-			off += unix.SizeofInotifyEvent + nameLen
-			// Our own lock files and the tmp files of appends in progress
-			// are not records: waking for them would only spin.
-			if mask&unix.IN_Q_OVERFLOW != 0 || (bytes.HasPrefix(name, []byte("pending-")) && bytes.HasSuffix(name, []byte(".json"))) {
-				wake = true
-			}
-		}
-		if wake {
-			select {
-			case w.events <- struct{}{}:
-			default:
-			}
-		}
-	}
 }
 
 func (w *watcher) close() {

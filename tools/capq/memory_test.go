@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package main
 
 import (
@@ -6,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,7 +64,10 @@ func peakRSS(t *testing.T, cmd *exec.Cmd) (int, int64) {
 	if !ok {
 		t.Fatal("no rusage for the child")
 	}
-	return code, ru.Maxrss * 1024 // kilobytes on Linux
+	if runtime.GOOS == "darwin" {
+		return code, int64(ru.Maxrss) // bytes on macOS
+	}
+	return code, int64(ru.Maxrss) * 1024 // kilobytes on Linux and the BSDs (int32 on 386)
 }
 
 // writeAuditLog writes a valid audit log of about size bytes to path, in

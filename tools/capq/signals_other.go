@@ -1,0 +1,14 @@
+//go:build !unix
+
+package main
+
+import "os"
+
+// drainSignals: only an interrupt exists here.
+var drainSignals = []os.Signal{os.Interrupt}
+
+// killGroup kills the handler itself: there are no process groups here.
+func killGroup(p *os.Process) { p.Kill() }
+
+// catchSIGPIPE does nothing: there is no SIGPIPE here.
+func catchSIGPIPE() {}
