@@ -64,8 +64,10 @@ stderr.
 Exit status: 0 when every record taken was delivered (or quarantined), also
 after a first signal; 1 when any handler failed (with or without
 --max-attempts: a run whose handlers all failed into dead letters is not a
-success), when a handler could not be started or was killed by a second
-signal, or when the queue failed; 2 for usage errors.`,
+success), when a record was left in place by a problem (an unreadable file,
+a quarantine or dead-letter folder capq cannot use: each is printed once),
+when a handler could not be started or was killed by a second signal, or
+when the queue failed; 2 for usage errors.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&execCmd, "exec", "", "run `COMMAND` (by /bin/sh -c) per record")
 			fs.IntVar(&maxRecords, "max", 0, "deliver at most `N` records (0: no limit)")
@@ -112,7 +114,14 @@ type drainer struct {
 	stop  context.CancelFunc
 	fault *notHandlersFault
 	tot   queue.IngestResult
+	// reported holds the problems already printed, so that --follow does
+	// not repeat one at every pass (bounded: past it, problems are only
+	// counted).
+	reported map[string]bool
 }
+
+// maxReported bounds the distinct problems one drain prints.
+const maxReported = 1000
 
 func (d *drainer) run() error {
 	// First signal: stop before the next record. Second: kill the handler.
@@ -158,8 +167,8 @@ func (d *drainer) run() error {
 	}
 	start := time.Now()
 	err := d.loop(soft, start, w)
-	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d, released %d\n",
-		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped, d.tot.Released)
+	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d, released %d, left %d\n",
+		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped, d.tot.Released, d.tot.Left)
 	switch {
 	case d.fault != nil:
 		return failf("%v", d.fault.err)
@@ -173,7 +182,29 @@ func (d *drainer) run() error {
 		// even when --max-attempts let it go on past the failures.
 		return failf("%d handler failure(s), %d record(s) dead-lettered", d.tot.Failed, d.tot.DeadLettered)
 	}
+	if d.tot.Left > 0 {
+		// Spec R40: records a problem kept in place (R33) wait for an
+		// operator; the drain went on, but did not finish its job.
+		return failf("%d record(s) left in place by a problem (see above)", d.tot.Left)
+	}
 	return nil
+}
+
+// report prints the problems of one pass that were not printed before:
+// records left in place, side paths switched off, clean-up steps that
+// failed (spec R33).
+func (d *drainer) report(problems []queue.Problem) {
+	for _, p := range problems {
+		key := p.String()
+		if d.reported[key] || len(d.reported) >= maxReported {
+			continue
+		}
+		if d.reported == nil {
+			d.reported = map[string]bool{}
+		}
+		d.reported[key] = true
+		fmt.Fprintf(d.e.stderr, "capq drain: problem: %s\n", escapeField(key))
+	}
 }
 
 func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
@@ -206,6 +237,8 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 		d.tot.DeadLettered += res.DeadLettered
 		d.tot.Failed += res.Failed
 		d.tot.Released += res.Released
+		d.tot.Left += res.Left
+		d.report(res.Problems)
 		if err != nil || !d.follow {
 			return err
 		}

@@ -270,6 +270,12 @@ func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp
 			broken("show of a %s record must fail (exit 1), not print it", kind.name)
 		}
 	case "drain":
+		if kind.asUser && name == "pending-"+bad.String()+".json" &&
+			(code != exitFail || !strings.Contains(errOut.String(), "problem: "+name) || !strings.Contains(errOut.String(), "left 1")) {
+			// R33, R40: the unreadable record is left, named, and the
+			// drain says it did not finish its job.
+			broken("a record left in place must be named on stderr and make the exit status 1")
+		}
 		// The good record flows: delivered now, or by the next drain
 		// when this one had to set the hostile entry aside first.
 		if kind.asUser && hn.name == "lock-of-good" {

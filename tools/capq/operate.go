@@ -695,7 +695,9 @@ func pruneCmd() *command {
 		summary: "drop the oldest pending records until at most --to N remain",
 		help: `Each dropped record gets an audit line (reason "pruned"); records a
 consumer is delivering are skipped, and corrupt ones are quarantined instead
-of deleted. Prints dropped, quarantined and skipped counts.`,
+of deleted. Prints dropped, quarantined, skipped and left counts; a record
+left in place by a problem (an unreadable file, a quarantine capq cannot
+use) is named on stderr and makes the exit status 1.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&to, "to", -1, "keep at most `N` pending records (required)")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
@@ -714,10 +716,21 @@ of deleted. Prints dropped, quarantined and skipped counts.`,
 				return failf("%v", err)
 			}
 			if asJSON {
-				return writeJSON(e.stdout, map[string]int{"dropped": res.Dropped, "quarantined": res.Quarantined, "skipped": res.Skipped})
+				err = writeJSON(e.stdout, map[string]int{"dropped": res.Dropped, "quarantined": res.Quarantined, "skipped": res.Skipped, "left": res.Left})
+			} else {
+				_, err = fmt.Fprintf(e.stdout, "dropped\t%d\nquarantined\t%d\nskipped\t%d\nleft\t%d\n", res.Dropped, res.Quarantined, res.Skipped, res.Left)
 			}
-			_, err = fmt.Fprintf(e.stdout, "dropped\t%d\nquarantined\t%d\nskipped\t%d\n", res.Dropped, res.Quarantined, res.Skipped)
-			return err
+			if err != nil {
+				return failf("%v", err)
+			}
+			for _, p := range res.Problems {
+				fmt.Fprintf(e.stderr, "capq prune: problem: %s\n", escapeField(p.String()))
+			}
+			if res.Left > 0 {
+				// Spec R40: records a problem kept in place (R33).
+				return failf("%d record(s) left in place by a problem", res.Left)
+			}
+			return nil
 		},
 	}
 }
