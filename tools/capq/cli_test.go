@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -197,4 +198,22 @@ func runCapqSh(t *testing.T, line string) (int, string, string) {
 		t.Fatal(err)
 	}
 	return code, out.String(), errOut.String()
+}
+
+// Spec R42: an audit entry whose free-form fields hold tabs and newlines
+// (a foreign or forged line) is still one tab-separated line in `capq
+// audit`.
+func TestAuditLineEscaped(t *testing.T) {
+	var b bytes.Buffer
+	w := bufio.NewWriter(&b)
+	must(t, writeAuditLine(w, queue.AuditEntry{TS: "2026-01-01T00:00:00Z", Reason: "quarantined\tx", ULID: "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+		File: "quarantine/a\nviolation\tforged", Detail: "two\nlines"}))
+	must(t, w.Flush())
+	out := b.String()
+	if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("audit entry printed as %d lines: %q", strings.Count(out, "\n"), out)
+	}
+	if f := strings.Split(strings.TrimSuffix(out, "\n"), "\t"); len(f) != 5 {
+		t.Fatalf("audit entry has %d fields, want 5: %q", len(f), out)
+	}
 }
