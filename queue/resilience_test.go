@@ -336,3 +336,50 @@ func TestFolderMovedOutAfterUse(t *testing.T) {
 		t.Error("the second file is not in the new quarantine folder")
 	}
 }
+
+// Spec R32: on a disk without a free block, a prune still writes the audit
+// lines it needs before it deletes (a reserve kept past the end of the
+// log) and frees space.
+func TestPruneOnFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v)", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	dir := filepath.Join(mnt, "q")
+	q, err := Open(dir, Options{MaxSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := range 100 {
+		mustAppend(t, q, sampleRecord(i, ""))
+	}
+	if res, err := q.Prune(context.Background(), 99); err != nil || res.Dropped != 1 {
+		t.Fatalf("first Prune = %+v, %v", res, err)
+	}
+	fl, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := fl.Write(make([]byte, 4096)); err != nil {
+			if !isNoSpace(err) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	fl.Close()
+	res, err := q.Prune(context.Background(), 0)
+	if err != nil || res.Dropped != 99 {
+		t.Fatalf("Prune on a full disk = %+v, %v; want all 99 dropped", res, err)
+	}
+	entries, err := auditAll(q)
+	if err != nil || len(entries) != 100 {
+		t.Errorf("audit log: %d entries, %v; want a line for each of the 100 records dropped", len(entries), err)
+	}
+}
