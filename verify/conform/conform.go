@@ -40,8 +40,9 @@ type Config struct {
 	// Progress, when set, is called before each probe.
 	Progress func(probe string, i, n int)
 
-	dur     *durCache // the traced session, shared by the durability probes
-	durSeed uint64
+	dur      *durCache // the traced session, shared by the durability probes
+	durSeed  uint64
+	features map[string]bool // what the first hello announced
 }
 
 func (c *Config) defaults() {
@@ -134,6 +135,7 @@ func hello(ctx context.Context, cfg *Config, rep *Report) error {
 		return fmt.Errorf("the implementation does not start: %w", err)
 	}
 	rep.Name = s.Name
+	cfg.features = s.Features
 	for f := range s.Features {
 		rep.Features = append(rep.Features, f)
 	}
@@ -287,6 +289,10 @@ func Replay(ctx context.Context, cfg Config, tr *Transcript) (Result, *Transcrip
 	}
 	if cfg.Dir == "" {
 		return Result{}, nil, errors.New("conform: Config.Dir is required")
+	}
+	rep := &Report{}
+	if err := hello(ctx, &cfg, rep); err != nil {
+		return Result{}, nil, err
 	}
 	res, out := runProbe(ctx, &cfg, p, tr.Seed, tr.Keep)
 	return res, out, nil

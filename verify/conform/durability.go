@@ -69,7 +69,7 @@ func traceSession(s *Session) (*durAnalysis, error) {
 	tf := filepath.Join(s.root, "strace.out")
 	s.wrap = []string{strace, "-f", "-qq", "-y", "-s", "8192", "-e", traceSyscalls, "-o", tf}
 	var max *int
-	if s.maxSizeFeature() {
+	if s.cfg.features[FeatureMaxSize] {
 		max = intp(3) // overflow drops on the later appends: audit lines
 	}
 	if err := s.Start(max); err != nil {
@@ -108,18 +108,6 @@ func traceSession(s *Session) (*durAnalysis, error) {
 		return nil, errInconclusive("the trace shows no file created under a pending name in %s: was the implementation traced?", dir)
 	}
 	return a, nil
-}
-
-// maxSizeFeature reports whether hello announced max_size; it says hello
-// first when the session has not started yet.
-func (s *Session) maxSizeFeature() bool {
-	if s.Features == nil {
-		if err := s.Start(nil); err != nil {
-			return false
-		}
-		s.Kill()
-	}
-	return s.Features[FeatureMaxSize]
 }
 
 func probeDurableAppend(s *Session) error {

@@ -54,16 +54,13 @@ func init() {
 			continue
 		}
 		p.run = func(s *Session) error {
-			if err := s.Start(nil); err != nil {
-				return err
-			}
+			// The features the first hello of the run announced: no
+			// process is started for a probe that cannot run.
 			for _, f := range needs {
-				if !s.Features[f] {
+				if !s.cfg.features[f] {
 					return errUnsupported("feature %q not announced", f)
 				}
 			}
-			s.Kill()
-			s.Events = nil
 			return run(s)
 		}
 	}
@@ -715,7 +712,7 @@ func probeAudit(s *Session) error {
 	var ids []string
 	var err error
 	switch {
-	case s.Features[FeaturePrune]:
+	case s.cfg.features[FeaturePrune]:
 		if err = s.Start(nil); err != nil {
 			return err
 		}
@@ -725,7 +722,7 @@ func probeAudit(s *Session) error {
 		if _, err = s.must(Request{Op: "prune", Keep: intp(0)}); err != nil {
 			return err
 		}
-	case s.Features[FeatureMaxSize]:
+	case s.cfg.features[FeatureMaxSize]:
 		if err = s.Start(intp(2)); err != nil {
 			return err
 		}
