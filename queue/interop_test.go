@@ -759,7 +759,7 @@ func TestInteropConcurrentDrain(t *testing.T) {
 	noLocks(t, dir)
 }
 
-// Spec R11: a reference process holding a record's flock (as the seed's
+// Spec R11: a reference process holding a record's flock (as the reference suite's
 // test_idempotent_ingest_lock_skipped does) makes capq skip that record and
 // deliver the others; once released, capq delivers it, and counts the lock
 // file the holder left behind as one earlier attempt (Spec R16).
@@ -797,7 +797,8 @@ func TestInteropPythonLockMakesCapqSkip(t *testing.T) {
 }
 
 // Spec R11: capq's lock makes the reference skip a record, both while a
-// capq handler runs and while a bare flock (taken the seed's way) is held.
+// capq handler runs and while a bare flock (taken the way the reference
+// suite takes it, spec/REFERENCE.md) is held.
 func TestInteropCapqLockMakesPythonSkip(t *testing.T) {
 	t.Parallel()
 	t.Run("during a capq handler", func(t *testing.T) {
