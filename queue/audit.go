@@ -114,6 +114,10 @@ const AuditLogRotatedName = AuditLogName + ".1"
 // read (capq's own lines are at most a few KiB).
 const MaxAuditLine = 64 << 10
 
+// auditReserve is how many bytes of blocks a writer keeps reserved past the
+// end of the audit log (spec R32): room for a chunk of prune lines.
+const auditReserve = 128 << 10
+
 // ErrAuditLine is wrapped by every *AuditLineError.
 var ErrAuditLine = errors.New("capq: unreadable audit log line")
 
@@ -199,6 +203,14 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, e
 	}
 	if err := writeFull(f, buf); err != nil {
 		return false, opErr(op, stepWrite, AuditLogName, err)
+	}
+	if r, ok := f.(fsys.Reserver); ok {
+		// Keep blocks reserved past the end (the size does not change, so
+		// the reference's appends are unaffected): on a full disk, the
+		// lines a prune must write before it deletes (R20) still fit, and
+		// the prune can free space (R32). Best effort: a full disk fails
+		// it, and the reserve made earlier is still there.
+		r.Reserve(fi.Size+int64(len(buf)), auditReserve)
 	}
 	if !q.opts.NoSync {
 		if err := f.Sync(); err != nil {
