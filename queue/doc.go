@@ -63,9 +63,10 @@ Append (R8, R9): create the .tmp name with O_CREAT|O_EXCL|O_NOFOLLOW mode
 0600, write the envelope, fsync, close, rename over the final name, fsync the
 directory (shared by concurrent appenders: group commit). Any failure removes
 what was written; a failed fsync is never retried (R10). Concurrent appenders
-also share file flushes, and AppendBatch makes many files durable at once:
-one syncfs on Linux 5.17 and later, concurrent fsyncs elsewhere (R49, R50); a
-failure in a batch fails exactly the records it touches (R51, BatchError).
+fsync side by side, and AppendBatch makes many files durable at once (one
+syncfs on Linux 5.17 and later, concurrent fsyncs elsewhere), with group
+commit between concurrent batches (R49, R50); a failure in a batch fails
+exactly the records it touches (R51, BatchError).
 
 Ingest (R11): list once, then per record oldest first: create or open the
 record's .lock, take flock(LOCK_EX|LOCK_NB) (held elsewhere: skip the record),

@@ -212,9 +212,9 @@ func (q *Queue) Path(id ulid.ULID) string {
 // or of the power. When it returns an error, no pending file of the record
 // remains, as far as the file system lets capq remove it.
 //
-// Concurrent Appends on one Queue share their flushes (group commit, spec
-// R50): the file flushes of the appends waiting together are made in one
-// go, and so are their directory fsyncs.
+// Concurrent Appends on one Queue fsync their files side by side, which the
+// block layer merges, and share their directory fsyncs (group commit, spec
+// R50).
 //
 // The record is refused with an error wrapping ErrInvalidRecord, before
 // anything touches the disk, unless it is one JSON object in valid UTF-8

@@ -139,7 +139,8 @@ func (e *Env) FloorBatch(mode floor.BatchMode) func(b *testing.B) {
 // ProducersAppend interleaves, round by round (Producers*4 appends per
 // round, rotating which arm goes first), capq's Append from one goroutine
 // and from Producers goroutines sharing one Queue, and the floor's append
-// from Producers goroutines sharing directory fsyncs. One op is one append
+// from one goroutine and from Producers goroutines sharing directory
+// fsyncs (floor-producers-vs-one: what the disk itself gains). One op is one append
 // in each arm. Target (issue 16): producers-vs-one (one goroutine's time /
 // Producers goroutines' time) >= 5.
 func (e *Env) ProducersAppend(b *testing.B) {
@@ -150,11 +151,22 @@ func (e *Env) ProducersAppend(b *testing.B) {
 	d := e.openFloor(b, e.newDir(b, "producers-floor"))
 	defer d.Close()
 	group := floor.NewGroup(d)
-	var one, many, fl arm
+	d1 := e.openFloor(b, e.newDir(b, "producers-floor-1"))
+	defer d1.Close()
+	var one, many, fl, fl1 arm
 	chunk := Producers * 4
 	names := make([]string, chunk)
 	datas := make([][]byte, chunk)
+	buf := make([]byte, 0, 512)
 	arms := []func(n int) error{
+		func(n int) error {
+			for range n {
+				if err := floorAppend(&fl1, d1, buf, d1.SyncDir); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 		func(n int) error {
 			return one.timed(n, func() error {
 				for range n {
@@ -201,4 +213,6 @@ func (e *Env) ProducersAppend(b *testing.B) {
 	b.ReportMetric(fl.nsPerOp(), "floor-n-ns/op")
 	b.ReportMetric(one.nsPerOp()/many.nsPerOp(), "producers-vs-one")
 	b.ReportMetric(fl.nsPerOp()/many.nsPerOp(), "speed-vs-floor")
+	b.ReportMetric(fl1.nsPerOp(), "floor-1-ns/op")
+	b.ReportMetric(fl1.nsPerOp()/fl.nsPerOp(), "floor-producers-vs-one")
 }

@@ -299,6 +299,7 @@ func (e *Env) figures() []figure {
 			return []row{
 				{figure: fmt.Sprintf("%d goroutines vs 1 (throughput)", Producers), capq: rate(r.Extra["capq-n-ns/op"]), base: "1 goroutine " + rate(r.Extra["capq-1-ns/op"]), ratio: ratioStr(p), target: ">= 5", met: metAtLeast(p, 5)},
 				{figure: fmt.Sprintf("%d goroutines vs the floor's", Producers), capq: rate(r.Extra["capq-n-ns/op"]), base: "floor, shared dir fsync " + rate(r.Extra["floor-n-ns/op"]), ratio: ratioStr(r.Extra["speed-vs-floor"])},
+				{figure: fmt.Sprintf("floor: %d writers vs 1 (throughput)", Producers), capq: "", base: fmt.Sprintf("floor %s vs %s", rate(r.Extra["floor-n-ns/op"]), rate(r.Extra["floor-1-ns/op"])), ratio: ratioStr(r.Extra["floor-producers-vs-one"]), target: "(what the disk gains)"},
 			}
 		}},
 	)
