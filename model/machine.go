@@ -1057,7 +1057,7 @@ func (m *machine) actRequeue(c chooser) {
 
 // faultOps are the file-system steps of append and ingest that a fault can
 // hit, with the errnos a real disk returns.
-var faultOps = []fsys.Op{fsys.OpOpen, fsys.OpWrite, fsys.OpSync, fsys.OpRename, fsys.OpSyncDir, fsys.OpRemove, fsys.OpFlock, fsys.OpRead, fsys.OpClose}
+var faultOps = []fsys.Op{fsys.OpOpen, fsys.OpWrite, fsys.OpSync, fsys.OpRename, fsys.OpSyncDir, fsys.OpRemove, fsys.OpFlock, fsys.OpRead, fsys.OpClose, fsys.OpSyncFS}
 
 func (m *machine) actFault(c chooser) {
 	p := m.pick(c)
