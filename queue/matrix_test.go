@@ -153,6 +153,9 @@ type cellResult struct {
 	Appended  []string `json:"appended,omitempty"`  // envelope bytes of records the op appended (JSON strings)
 	FlowLeft  []string `json:"flow_left,omitempty"` // good records still pending after the flow drain
 	FlowErr   string   `json:"flow_err,omitempty"`
+	// ReadOutside is set when bytes of the sentinel outside the queue
+	// came back from the queue (a delivery, Get, an audit entry).
+	ReadOutside bool `json:"read_outside,omitempty"`
 }
 
 const cellDeadline = 10 * time.Second
@@ -200,7 +203,14 @@ func runCellOp(dir, op string, fx *fixture) cellResult {
 	}
 	defer q.Close()
 	ctx := context.Background()
+	sentinel := []byte(strings.TrimSpace(hostile.SentinelData))
+	seen := func(b []byte) {
+		if bytes.Contains(b, sentinel) {
+			r.ReadOutside = true
+		}
+	}
 	handler := func(_ context.Context, d Delivery) error {
+		seen(d.Record)
 		if d.ULID.String() == fx.fail {
 			return errBoom
 		}
@@ -251,18 +261,21 @@ func runCellOp(dir, op string, fx *fixture) cellResult {
 		opErr = err
 		note(fmt.Sprint(st.Problems))
 	case "audit":
-		for _, err := range q.AuditEntries(ctx) {
+		for e, err := range q.AuditEntries(ctx) {
+			seen([]byte(fmt.Sprint(e)))
 			note(err)
 		}
 	case "get":
 		for _, id := range []string{fx.good[0], fx.victim, fx.dead} {
-			_, err := q.Get(ulid.MustParse(id))
+			st, err := q.Get(ulid.MustParse(id))
+			seen(st.Data)
 			if !errors.Is(err, ErrNotFound) {
 				note(err)
 			}
 		}
 	}
 	note(opErr)
+	seen([]byte(strings.Join(mentions, "\n")))
 	if opErr != nil {
 		r.Err = opErr.Error()
 	}
@@ -420,6 +433,9 @@ func judge(c *matrixCell) {
 	}
 	if err := c.check(); err != nil {
 		fail("%v", err)
+	}
+	if r.ReadOutside {
+		fail("bytes of the sentinel outside the queue came back from the queue")
 	}
 	dir := filepath.Join(c.base, "q")
 	extra := map[string][]byte{}
