@@ -39,7 +39,8 @@ type RecoveryReport struct {
 	// record stays pending, with its attempt history.
 	UndoneMoves []string
 	// Problems lists what recovery went past (at most 64): a dead-letter
-	// folder it could not list (spec R33).
+	// folder it could not list, a lock file it could not remove or close
+	// (spec R33).
 	Problems []Problem
 
 	pending int // pending files seen by the listing, for Open's tally
@@ -119,10 +120,13 @@ func (q *Queue) recover(ctx context.Context) (RecoveryReport, error) {
 			continue
 		}
 		if _, err := q.fs.Lstat(pendingName(id)); errors.Is(err, fs.ErrNotExist) {
-			c.finish()
-			rep.RemovedLocks = append(rep.RemovedLocks, lockName(id))
-		} else {
-			c.release(true)
+			if err := c.finish(); err != nil {
+				addProblem(&rep.Problems, lockName(id), err)
+			} else {
+				rep.RemovedLocks = append(rep.RemovedLocks, lockName(id))
+			}
+		} else if err := c.release(true); err != nil {
+			addProblem(&rep.Problems, lockName(id), err)
 		}
 	}
 	if cancelled == nil {
