@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +28,16 @@ type phaseResult struct {
 	Failed  bool          `json:"failed"`
 	Message string        `json:"message,omitempty"` // the failure, for people
 	Skipped string        `json:"skipped,omitempty"` // why the phase did not run
+	// ToolError is set with Failed when the phase could not do its work
+	// (a process did not start, a scratch directory could not be made):
+	// an error of the environment, not a finding about the queue, so it
+	// has no reproduction command.
+	ToolError bool `json:"tool_error,omitempty"`
+	// Interrupted is set when a signal stopped the phase before its
+	// budget ran out; NotRun when the campaign was stopped before the
+	// phase began. Neither is a pass.
+	Interrupted bool `json:"interrupted,omitempty"`
+	NotRun      bool `json:"not_run,omitempty"`
 	// Reproduce is the command that replays a failure, when the phase
 	// knows a narrower one than the campaign's.
 	Reproduce string `json:"reproduce,omitempty"`
@@ -57,12 +66,18 @@ type phase struct {
 
 // checkReport is the output of `capq check --json`.
 type checkReport struct {
-	Seed      uint64        `json:"seed"`
-	Duration  time.Duration `json:"duration_ns"`
-	Impl      string        `json:"impl,omitempty"`
-	Phases    []phaseResult `json:"phases"`
-	Passed    bool          `json:"passed"`
-	Reproduce string        `json:"reproduce,omitempty"`
+	Seed     uint64        `json:"seed"`
+	Duration time.Duration `json:"duration_ns"`
+	Impl     string        `json:"impl,omitempty"`
+	Phases   []phaseResult `json:"phases"`
+	Passed   bool          `json:"passed"`
+	// Interrupted is set when a signal stopped the campaign: Passed is
+	// then false, whatever the phases that ran found.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Inconclusive is set when no phase completed a single run (a
+	// --duration too short to test anything): Passed is then false.
+	Inconclusive bool   `json:"inconclusive,omitempty"`
+	Reproduce    string `json:"reproduce,omitempty"`
 }
 
 // checkPhases returns the phases of a campaign against capq's own queue.
@@ -134,6 +149,22 @@ protocol through the hidden "capq adapter" subcommand.
 			if duration <= 0 {
 				return usageErrorf("usage: --duration must be positive")
 			}
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			if set["phase"] && strings.TrimSpace(only) == "" {
+				return usageErrorf("usage: --phase is empty (leave it out to run every phase)")
+			}
+			if impl == "" {
+				// The --impl flags do nothing without it: refuse them
+				// rather than let a typo pass for a setting.
+				for _, n := range implOnlyFlags {
+					if set[n] {
+						return usageErrorf("usage: --%s needs --impl", n)
+					}
+				}
+			} else if set["phase"] {
+				return usageErrorf("usage: --phase selects phases of the campaign against capq's own queue; with --impl use --probe")
+			}
 			if seed == 0 {
 				seed = uint64(time.Now().UnixNano())&(1<<53-1) | 1
 			}
@@ -190,8 +221,16 @@ func (o checkOptions) reproduceCommand(phase string) string {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func runCheck(e *env, o checkOptions, phases []phase) error {
-	// SIGINT/SIGTERM end the campaign early; what ran is still reported.
-	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	// The report files are opened first: a path that cannot be written
+	// is bad input, found before the campaign rather than after it.
+	outs, err := report.OpenOutputs(o.out.junit, o.out.summary)
+	if err != nil {
+		return usageErrorf("usage: %v", err)
+	}
+	defer outs.Close()
+	// SIGINT, SIGTERM (CI's cancel) and SIGHUP (a closed terminal) end
+	// the campaign early; what ran is still reported, as interrupted.
+	ctx, stop := signal.NotifyContext(e.ctx, drainSignals...)
 	defer stop()
 	root, err := os.MkdirTemp("", "capq-check-")
 	if err != nil {
@@ -209,6 +248,12 @@ func runCheck(e *env, o checkOptions, phases []phase) error {
 	for i, p := range phases {
 		budget := time.Duration(float64(o.duration) * p.share / total)
 		dir := root + "/" + p.name
+		if ctx.Err() != nil {
+			// Stopped before this phase began: listed as not run, so no
+			// report can be read as this phase having passed.
+			rep.Phases = append(rep.Phases, phaseResult{Name: p.name, NotRun: true, Skipped: "not run: interrupted"})
+			continue
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return failf("%v", err)
 		}
@@ -219,7 +264,16 @@ func runCheck(e *env, o checkOptions, phases []phase) error {
 		res := p.run(pr)
 		res.Name = p.name
 		res.Elapsed = time.Since(start)
-		if res.Failed {
+		switch {
+		case ctx.Err() != nil && !res.Failed:
+			res.Interrupted = true
+		case !res.Failed && res.Runs == 0 && res.Skipped == "":
+			res.Skipped = fmt.Sprintf("inconclusive: no run completed within its budget of %v", budget)
+		}
+		if res.ToolError {
+			res.Failed = true
+		}
+		if res.Failed && !res.ToolError {
 			rep.Passed = false
 			if res.Reproduce == "" {
 				res.Reproduce = o.reproduceCommand(p.name)
@@ -227,18 +281,25 @@ func runCheck(e *env, o checkOptions, phases []phase) error {
 		}
 		task.Done(phaseLine(res))
 		rep.Phases = append(rep.Phases, res)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	bar.Close()
+	rep.Interrupted = ctx.Err() != nil
+	rep.Inconclusive = !rep.Interrupted
+	for _, p := range rep.Phases {
+		if p.Failed || p.Runs > 0 {
+			rep.Inconclusive = false
+		}
+	}
+	if rep.Interrupted || rep.Inconclusive {
+		rep.Passed = false
+	}
 	if !rep.Passed || o.keep {
 		fmt.Fprintf(e.stderr, "capq check: scratch directories kept in %s\n", root)
 	} else {
 		os.RemoveAll(root)
 	}
-	if !rep.Passed {
-		rep.Reproduce = o.reproduceCommand(firstFailed(rep.Phases))
+	if f := firstFailed(rep.Phases); f != "" {
+		rep.Reproduce = o.reproduceCommand(f)
 	}
 	if o.asJSON {
 		if err := writeJSON(e.stdout, rep); err != nil {
@@ -247,26 +308,39 @@ func runCheck(e *env, o checkOptions, phases []phase) error {
 	} else {
 		printSummary(e.stdout, &rep)
 	}
-	if err := o.out.write(&rep, started); err != nil {
-		return failf("%v", err)
+	if err := outs.Write(checkSuite(&rep, started)); err != nil {
+		// The results are printed; the report file is what failed, and
+		// the path was the user's input.
+		return usageErrorf("%v", err)
+	}
+	anyFailed := false
+	for _, p := range rep.Phases {
+		switch {
+		case p.ToolError:
+			anyFailed = true
+			fmt.Fprintf(e.stderr, "capq check: ERROR %s (seed %d): %s\n", p.Name, o.seed, p.Message)
+		case p.Failed:
+			anyFailed = true
+			fmt.Fprintf(e.stderr, "capq check: FAIL %s (seed %d): %s\n  reproduce: %s\n", p.Name, o.seed, p.Message, p.Reproduce)
+		}
 	}
 	switch {
-	case !rep.Passed:
-		for _, p := range rep.Phases {
-			if p.Failed {
-				fmt.Fprintf(e.stderr, "capq check: FAIL %s (seed %d): %s\n  reproduce: %s\n", p.Name, o.seed, p.Message, p.Reproduce)
-			}
-		}
+	case rep.Interrupted:
+		return failf("interrupted: the campaign is incomplete, not a pass")
+	case anyFailed:
 		return errSilent(exitFail)
-	case ctx.Err() != nil && e.ctx.Err() == nil:
-		return failf("interrupted")
+	case rep.Inconclusive:
+		return failf("inconclusive: no phase completed a run in --duration %v", o.duration)
 	}
 	return nil
 }
 
+// implOnlyFlags are the flags of check that only --impl reads.
+var implOnlyFlags = []string{"report", "level", "timeout", "probe", "strace", "steps", "out"}
+
 func firstFailed(ps []phaseResult) string {
 	for _, p := range ps {
-		if p.Failed {
+		if p.Failed && !p.ToolError {
 			return p.Name
 		}
 	}
@@ -277,13 +351,7 @@ func printSummary(w io.Writer, rep *checkReport) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "PHASE\tRUNS\tSTEPS\tTIME\tRESULT")
 	for _, p := range rep.Phases {
-		result := "ok"
-		switch {
-		case p.Failed:
-			result = "FAIL"
-		case p.Skipped != "":
-			result = "skipped: " + p.Skipped
-		}
+		result := phaseResultWord(p)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", p.Name, p.Runs, p.Steps, p.Elapsed.Round(100*time.Millisecond), result)
 		for _, s := range p.Sub {
 			result := "ok"
@@ -295,10 +363,34 @@ func printSummary(w io.Writer, rep *checkReport) {
 	}
 	tw.Flush()
 	verdict := "PASS"
-	if !rep.Passed {
+	switch {
+	case firstFailed(rep.Phases) != "":
 		verdict = "FAIL"
+	case !rep.Passed && rep.Interrupted:
+		verdict = "INTERRUPTED"
+	case !rep.Passed && rep.Inconclusive:
+		verdict = "INCONCLUSIVE"
+	case !rep.Passed:
+		verdict = "ERROR"
 	}
 	fmt.Fprintf(w, "%s seed=%d\n", verdict, rep.Seed)
+}
+
+// phaseResultWord is a phase's RESULT column.
+func phaseResultWord(p phaseResult) string {
+	switch {
+	case p.ToolError:
+		return "ERROR"
+	case p.Failed:
+		return "FAIL"
+	case p.NotRun:
+		return "not run (interrupted)"
+	case p.Interrupted:
+		return "interrupted"
+	case p.Skipped != "":
+		return "skipped: " + p.Skipped
+	}
+	return "ok"
 }
 
 // jsonString is a helper for messages that quote data.

@@ -25,29 +25,34 @@ func registerOutputFlags(fs *flag.FlagSet, o *checkOutputs) {
 
 // phaseLine is the line printed when a phase ends.
 func phaseLine(r phaseResult) string {
-	status := "ok"
-	switch {
-	case r.Failed:
-		status = "FAIL: " + r.Message
-	case r.Skipped != "":
-		status = "skipped: " + r.Skipped
+	status := phaseResultWord(r)
+	if r.Failed {
+		status += ": " + r.Message
 	}
 	return fmt.Sprintf("capq check: %s: %d runs, %d steps, %s: %s", r.Name, r.Runs, r.Steps, report.Round(r.Elapsed), status)
 }
 
 // checkSuite is the campaign as a report: one case per phase, and one per
-// part of a phase that has parts (model's), named phase/part.
+// part of a phase that has parts (model's sub-phases), named phase/part.
+// A phase a signal cut short is an error, one that never ran is skipped,
+// each with the reason: an interrupted campaign never reads as a pass.
 func checkSuite(rep *checkReport, started time.Time) report.Suite {
 	s := report.Suite{
 		Name: "capq check", Started: started, Time: time.Since(started),
-		Properties: [][2]string{{"seed", fmt.Sprint(rep.Seed)}, {"duration", rep.Duration.String()}},
-		Columns:    []string{"runs", "steps"},
+		Properties:  [][2]string{{"seed", fmt.Sprint(rep.Seed)}, {"duration", rep.Duration.String()}},
+		Columns:     []string{"runs", "steps"},
+		Interrupted: rep.Interrupted,
 	}
 	add := func(name string, p phaseResult) {
 		c := report.Case{Name: name, Time: p.Elapsed, Values: []string{fmt.Sprint(p.Runs), fmt.Sprint(p.Steps)}, Status: report.Pass}
 		switch {
+		case p.ToolError:
+			// The environment failed, not the queue: no reproduction.
+			c.Status, c.Message = report.Error, p.Message
 		case p.Failed:
 			c.Status, c.Message, c.Reproduce = report.Fail, p.Message, p.Reproduce
+		case p.Interrupted:
+			c.Status, c.Message = report.Error, fmt.Sprintf("interrupted after %v: incomplete, not a pass", report.Round(p.Elapsed))
 		case p.Skipped != "":
 			c.Status, c.Message = report.Skip, p.Skipped
 		}

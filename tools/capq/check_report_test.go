@@ -186,3 +186,160 @@ func TestCheckProgress(t *testing.T) {
 		t.Errorf("the live line is not replaced by the phase's result:\n%q", got)
 	}
 }
+
+// A signal (SIGINT, CI's SIGTERM, a closed terminal's SIGHUP) stops the
+// campaign, and nothing reports it as a pass: the phase it cut short is
+// "interrupted" (a JUnit error), the phases it never began are "not run"
+// (JUnit skipped, with the reason), the verdict is INTERRUPTED and the
+// exit status 1.
+func TestCheckInterrupted(t *testing.T) {
+	for _, sig := range []string{"INT", "TERM", "HUP"} {
+		t.Run(sig, func(t *testing.T) {
+			dir := t.TempDir()
+			junit, md := filepath.Join(dir, "j.xml"), filepath.Join(dir, "s.md")
+			code, stdout, stderr := runCapqSh(t, "capq check --duration 60s --seed 11 --phase powercut,fuzz --quiet --junit "+junit+
+				" --summary "+md+" & p=$!; sleep 1.5; kill -"+sig+" $p; wait $p")
+			if code != exitFail || !strings.Contains(stderr, "interrupted") {
+				t.Errorf("exit %d, stderr %q; want 1 and interrupted", code, stderr)
+			}
+			for _, re := range []string{`(?m)^INTERRUPTED seed=11$`, `(?m)^powercut\s.*\sinterrupted$`, `(?m)^fuzz\s.*not run \(interrupted\)$`} {
+				if !regexp.MustCompile(re).MatchString(stdout) {
+					t.Errorf("stdout lacks %s:\n%s", re, stdout)
+				}
+			}
+			if strings.Contains(stdout, "PASS") {
+				t.Errorf("an interrupted check says PASS:\n%s", stdout)
+			}
+			b, err := os.ReadFile(junit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Cases []struct {
+					Name    string `xml:"name,attr"`
+					Error   *struct{ Message string `xml:"message,attr"` } `xml:"error"`
+					Skipped *struct{ Message string `xml:"message,attr"` } `xml:"skipped"`
+				} `xml:"testsuite>testcase"`
+			}
+			if err := xml.Unmarshal(b, &doc); err != nil {
+				t.Fatalf("JUnit does not parse: %v\n%s", err, b)
+			}
+			if len(doc.Cases) != 2 || doc.Cases[0].Name != "powercut" || doc.Cases[0].Error == nil ||
+				!strings.Contains(doc.Cases[0].Error.Message, "interrupted") ||
+				doc.Cases[1].Name != "fuzz" || doc.Cases[1].Skipped == nil || doc.Cases[1].Skipped.Message != "not run: interrupted" {
+				t.Errorf("JUnit of an interrupted check:\n%s", b)
+			}
+			b, err = os.ReadFile(md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), "### capq check: INTERRUPTED") || strings.Contains(string(b), "passed") {
+				t.Errorf("summary of an interrupted check:\n%s", b)
+			}
+		})
+	}
+}
+
+// Bad outputs and flags are usage errors (exit 2) found before the
+// campaign starts: nothing runs, nothing is printed on stdout.
+func TestCheckUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	same := filepath.Join(dir, "same")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"same file", []string{"--junit", same, "--summary", same}, "same file"},
+		{"same file, other spelling", []string{"--junit", same, "--summary", dir + "/./same"}, "same file"},
+		{"junit is a directory", []string{"--junit", dir}, "is a directory"},
+		{"summary is a directory", []string{"--summary", dir}, "is a directory"},
+		{"missing parent", []string{"--junit", filepath.Join(dir, "no", "j.xml")}, "no such file"},
+		{"empty phase", []string{"--phase", ""}, "--phase is empty"},
+		{"blank phase", []string{"--phase", " "}, "--phase is empty"},
+		{"steps without impl", []string{"--steps", "5"}, "--steps needs --impl"},
+		{"timeout without impl", []string{"--timeout", "5s"}, "--timeout needs --impl"},
+		{"phase with impl", []string{"--impl", "true", "--phase", "fuzz"}, "--probe"},
+		{"impl report same as junit", []string{"--impl", "true", "--report", same, "--junit", same}, "same file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, stdout, stderr := capqRun(t, append([]string{"check", "--duration", "30s", "--seed", "3", "--quiet"}, tc.args...)...)
+			if code != exitUsage || !strings.Contains(stderr, tc.want) || stdout != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, tc.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("the usage error came after %v: the campaign ran", d)
+			}
+		})
+	}
+	if _, err := os.Stat(same); err == nil {
+		t.Errorf("a refused report file was created")
+	}
+}
+
+// A --duration too short for any phase to complete a run is not a pass.
+func TestCheckInconclusive(t *testing.T) {
+	code, stdout, stderr := capqRun(t, "check", "--duration", "1ns", "--seed", "3", "--phase", "powercut,fuzz", "--quiet")
+	if code != exitFail || !strings.Contains(stdout, "INCONCLUSIVE seed=3") || !strings.Contains(stderr, "inconclusive") {
+		t.Errorf("exit %d\n%s%s; want 1 and INCONCLUSIVE", code, stdout, stderr)
+	}
+}
+
+// An error of the environment (here too few descriptors to start the
+// kill-crash processes) is a JUnit <error> without a reproduction
+// command, not a <failure> of the queue.
+func TestCheckToolErrorIsError(t *testing.T) {
+	dir := t.TempDir()
+	junit := filepath.Join(dir, "j.xml")
+	code, stdout, stderr := runCapqSh(t, "ulimit -n 22 && exec capq check --duration 2s --seed 3 --phase killcrash --quiet --junit "+junit)
+	if code != exitFail {
+		t.Fatalf("exit %d, want 1\n%s%s", code, stdout, stderr)
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "<error ") || strings.Contains(string(b), "<failure") || strings.Contains(string(b), "reproduce:") {
+		t.Errorf("tool error reported as a failure:\n%s", b)
+	}
+	if !strings.Contains(stderr, "ERROR killcrash") || strings.Contains(stderr, "reproduce") {
+		t.Errorf("stderr %q", stderr)
+	}
+}
+
+// check --impl interrupted (here while the implementation hangs after its
+// hello) still writes its JUnit report and report card, marked
+// interrupted, with the probes that never ran listed as not run. An
+// implementation that never starts gets a report with the error too.
+func TestImplInterruptedReports(t *testing.T) {
+	dir := t.TempDir()
+	junit, card := filepath.Join(dir, "j.xml"), filepath.Join(dir, "card.md")
+	slow := `read l; echo '{"ok":true,"protocol":1,"name":"slow","features":[]}'; exec sleep 300`
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(2*time.Second, cancel)
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"check", "--impl", slow, "--timeout", "60s", "--quiet", "--junit", junit, "--report", card,
+		"--out", filepath.Join(dir, "out")}, strings.NewReader(""), &stdout, &stderr)
+	if code != exitFail || !strings.Contains(stdout.String(), "INTERRUPTED") {
+		t.Errorf("exit %d, stdout %q; want 1 and INTERRUPTED", code, stdout.String())
+	}
+	b, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(b, new(struct{})); err != nil || !strings.Contains(string(b), `name="interrupted" value="true"`) ||
+		!strings.Contains(string(b), `<skipped message="not run: interrupted">`) {
+		t.Errorf("JUnit of an interrupted --impl check (%v):\n%s", err, b)
+	}
+	if b, _ := os.ReadFile(card); !strings.Contains(string(b), "INTERRUPTED") {
+		t.Errorf("report card of an interrupted check:\n%s", b)
+	}
+
+	code = run(t.Context(), []string{"check", "--impl", "exit 3", "--timeout", "2s", "--quiet", "--junit", junit,
+		"--out", filepath.Join(dir, "out2")}, strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	b, _ = os.ReadFile(junit)
+	if code != exitFail || !strings.Contains(string(b), `<testcase classname="capq check --impl" name="hello"`) || !strings.Contains(string(b), "<error") {
+		t.Errorf("exit %d, JUnit of an implementation that does not start:\n%s", code, b)
+	}
+}

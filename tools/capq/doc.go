@@ -52,10 +52,13 @@
 //	                 fuzz (random inputs through the decoder and round trips).
 //	                 About 60s by default; prints a summary table, and on a
 //	                 failure the seed and the command that reproduces it.
-//	                 For CI: --junit FILE (JUnit XML, a test case per phase),
-//	                 --summary FILE (Markdown, appended), --quiet (no
+//	                 For CI: --junit FILE (JUnit XML, a test case per phase
+//	                 and model sub-phase), --summary FILE (Markdown,
+//	                 appended; not the --junit file), --quiet (no
 //	                 progress; otherwise a live line per phase on a terminal,
-//	                 a plain line every 10s, CAPQ_PROGRESS_INTERVAL, if not)
+//	                 a plain line every 10s, CAPQ_PROGRESS_INTERVAL, if not).
+//	                 SIGINT, SIGTERM and SIGHUP stop it with the reports
+//	                 written, the verdict INTERRUPTED, exit status 1
 //	check --impl CMD checks another implementation that speaks the line
 //	                 protocol of spec/PROTOCOL.md (capq's own: "capq adapter";
 //	                 deliberately broken: "capq adapter --broken=reverse-list",

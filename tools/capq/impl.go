@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/capq/capq/tools/internal/report"
@@ -50,10 +49,11 @@ func implHelp() string {
 	return b.String()
 }
 
-// newSignalContext is ctx, cancelled on SIGINT and SIGTERM. Cancelling it
-// kills every implementation process group the check started.
+// newSignalContext is ctx, cancelled on SIGINT, SIGTERM and SIGHUP (as
+// drain's). Cancelling it kills every implementation process group the
+// check started.
 func newSignalContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	return signal.NotifyContext(ctx, drainSignals...)
 }
 
 func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOptions) error {
@@ -63,6 +63,23 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	claimed, err := conform.ParseLevel(o.level)
 	if err != nil {
 		return usageErrorf("usage: --level: %v", err)
+	}
+	// Every report file is opened before the first probe: a path that
+	// cannot be written is bad input, found now rather than at the end.
+	if o.report != "" && (o.report == o.out.junit || o.report == o.out.summary) {
+		return usageErrorf("usage: --report names the same file as --junit or --summary")
+	}
+	outs, err := report.OpenOutputs(o.out.junit, o.out.summary)
+	if err != nil {
+		return usageErrorf("usage: %v", err)
+	}
+	defer outs.Close()
+	var card *os.File
+	if o.report != "" {
+		if card, err = os.Create(o.report); err != nil {
+			return usageErrorf("usage: --report: %v", err)
+		}
+		defer card.Close()
 	}
 	var probes []string
 	if o.probes != "" {
@@ -106,35 +123,55 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	} else {
 		defer os.RemoveAll(root)
 	}
-	if err != nil && rep == nil {
+	interrupted := ctx.Err() != nil
+	if err != nil && rep == nil && !interrupted {
 		if errors.Is(err, conform.ErrUnknownProbe) {
 			return usageErrorf("usage: %v", err)
 		}
+		// The implementation did not start or never answered hello: the
+		// reports still say so, as an error, so that CI shows why.
+		s := report.Suite{Name: "capq check --impl", Properties: [][2]string{{"impl", impl}, {"seed", fmt.Sprint(seed)}},
+			Cases: []report.Case{{Name: "hello", Status: report.Error, Message: err.Error()}}}
+		if card != nil {
+			fmt.Fprintf(card, "### capq check --impl: ERROR\n\n%s\n", err)
+		}
+		if werr := outs.Write(s); werr != nil {
+			fmt.Fprintf(e.stderr, "capq check: %v\n", werr)
+		}
 		return failf("%v", err)
 	}
-	if rep.Results != nil || err == nil {
-		if asJSON {
-			if werr := rep.WriteJSON(e.stdout); werr != nil {
-				return failf("%v", werr)
-			}
-		} else {
-			rep.WriteTable(e.stdout)
-		}
-		if o.report != "" {
-			f, werr := os.Create(o.report)
-			if werr != nil {
-				return failf("%v", werr)
-			}
-			rep.WriteMarkdown(f)
-			if werr := f.Close(); werr != nil {
-				return failf("%v", werr)
-			}
-		}
-		if werr := o.out.writeSuite(implSuite(rep, impl)); werr != nil {
+	if rep == nil { // interrupted during hello
+		rep = &conform.Report{Impl: impl, Seed: seed, Claimed: claimed}
+	}
+	if asJSON {
+		if werr := rep.WriteJSON(e.stdout); werr != nil {
 			return failf("%v", werr)
 		}
+	} else {
+		rep.WriteTable(e.stdout)
+	}
+	if interrupted {
+		// The grade of an incomplete run means nothing: say so where the
+		// table's verdict is read.
+		fmt.Fprintln(e.stdout, "INTERRUPTED: the check is incomplete, not a pass")
+	}
+	if card != nil {
+		rep.WriteMarkdown(card)
+		if interrupted {
+			fmt.Fprintln(card, "\n**INTERRUPTED**: the check is incomplete, not a pass.")
+		}
+	}
+	suite := implSuite(rep, impl)
+	if interrupted {
+		suite.Interrupted = true
+		suite.Cases = append(suite.Cases, notRunProbes(rep, probes)...)
+	}
+	if werr := outs.Write(suite); werr != nil {
+		return usageErrorf("%v", werr)
 	}
 	switch {
+	case interrupted:
+		return failf("interrupted: the check is incomplete, not a pass")
 	case err != nil:
 		return failf("%v", err)
 	case rep.Failed():
@@ -149,6 +186,28 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 		return errSilent(exitFail)
 	}
 	return nil
+}
+
+// notRunProbes are skipped cases for the selected probes that an
+// interruption left without a result.
+func notRunProbes(rep *conform.Report, selected []string) []report.Case {
+	done := map[string]bool{}
+	for _, r := range rep.Results {
+		done[r.Probe] = true
+	}
+	want := map[string]bool{}
+	for _, p := range selected {
+		want[p] = true
+	}
+	var out []report.Case
+	for _, p := range conform.Probes() {
+		if done[p.Name] || (len(want) > 0 && !want[p.Name]) {
+			continue
+		}
+		out = append(out, report.Case{Name: p.Name, Status: report.Skip, Values: []string{p.Req, p.Level.String()},
+			Message: "not run: interrupted"})
+	}
+	return out
 }
 
 func replayCmd() *command {

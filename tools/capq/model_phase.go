@@ -20,7 +20,9 @@ func modelPhase(p *phaseRun) phaseResult {
 		},
 	})
 	if err != nil {
-		res.Failed, res.Message = true, err.Error()
+		// RunCampaign fails only when it cannot set up (its scratch
+		// directory): the environment's error, not a finding.
+		res.Failed, res.ToolError, res.Message = true, true, err.Error()
 		return res
 	}
 	for _, ph := range rep.Phases {

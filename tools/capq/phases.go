@@ -36,7 +36,9 @@ func killCrashPhase(p *phaseRun) phaseResult {
 	switch {
 	case err != nil && p.ctx.Err() != nil:
 	case err != nil:
-		res.Failed, res.Message = true, err.Error()
+		// The harness could not run its rounds (a process did not start,
+		// out of descriptors): an environment error, not a violation.
+		res.Failed, res.ToolError, res.Message = true, true, err.Error()
 	case !rep.OK():
 		res.Failed = true
 		res.Message = fmt.Sprintf("%d violation(s), first: %s", len(rep.Violations), rep.Violations[0])
@@ -243,7 +245,7 @@ func fuzzPhase(p *phaseRun) phaseResult {
 	mem := fsys.NewMem(nil)
 	q, err := queue.Open("mem", queuefs.With(queue.Options{MaxSize: -1, DeleteSyncEvery: 1 << 20}, mem.FS()))
 	if err != nil {
-		res.Failed, res.Message = true, err.Error()
+		res.Failed, res.ToolError, res.Message = true, true, err.Error()
 		return res
 	}
 	defer q.Close()

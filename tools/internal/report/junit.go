@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Status is the outcome of one case.
@@ -54,6 +55,10 @@ type Suite struct {
 	Cases   []Case
 	// Notes are extra Markdown paragraphs (e.g. deduplicated failures).
 	Notes []string
+	// Interrupted is set when the campaign was stopped (a signal) before
+	// it ran everything: the verdict is then "interrupted", never
+	// "passed", whatever the cases that did run say.
+	Interrupted bool
 }
 
 // Failed counts the cases that failed or errored.
@@ -61,6 +66,17 @@ func (s *Suite) Failed() int {
 	n := 0
 	for _, c := range s.Cases {
 		if c.Status == Fail || c.Status == Error {
+			n++
+		}
+	}
+	return n
+}
+
+// count counts the cases of status st.
+func (s *Suite) count(st Status) int {
+	n := 0
+	for _, c := range s.Cases {
+		if c.Status == st {
 			n++
 		}
 	}
@@ -147,9 +163,16 @@ func problemBody(c Case) string {
 // whose text ends with the reproduction command; a skipped case has
 // <skipped>; a flake passes with its note in <system-out>.
 func WriteJUnit(w io.Writer, s Suite) error {
+	s = xmlSafeSuite(s)
 	js := junitSuite{Name: s.Name, Time: seconds(s.Time), Tests: len(s.Cases)}
 	if !s.Started.IsZero() {
 		js.Timestamp = s.Started.UTC().Format("2006-01-02T15:04:05")
+	}
+	if s.Interrupted {
+		// JUnit has no word for an incomplete suite: a property says it,
+		// and the cases that were cut short or never ran are errors and
+		// skips with the reason (the tools build them so).
+		s.Properties = append(s.Properties, [2]string{"interrupted", "true"})
 	}
 	if len(s.Properties) > 0 {
 		js.Properties = &junitProps{}
@@ -190,6 +213,71 @@ func WriteJUnit(w io.Writer, s Suite) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// xmlChar reports whether r may appear in an XML 1.0 document
+// (https://www.w3.org/TR/xml/#charsets). encoding/xml writes attribute and
+// text values escaped, but CDATA as it is, and a failing input's bytes
+// (control characters, a NUL, invalid UTF-8) end up in failure reports:
+// one such byte makes the whole file unparseable to a CI system.
+func xmlChar(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' ||
+		(r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+}
+
+// XMLSafe returns s with every character XML 1.0 does not allow (and every
+// byte of invalid UTF-8) written as a visible Go escape (\x01, \ufffe), so
+// that a report shows what the input held rather than dropping it. "]]>"
+// needs no care here: encoding/xml splits it across two CDATA sections.
+func XMLSafe(s string) string {
+	ok := true
+	for i, r := range s {
+		if !xmlChar(r) || (r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD")) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for len(s) > 0 {
+		r, n := utf8.DecodeRuneInString(s)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[0])
+		case !xmlChar(r) && r < 0x100:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case !xmlChar(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[:n])
+		}
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// xmlSafeSuite returns a copy of s with every string made XMLSafe.
+func xmlSafeSuite(s Suite) Suite {
+	s.Name = XMLSafe(s.Name)
+	props := make([][2]string, len(s.Properties))
+	for i, p := range s.Properties {
+		props[i] = [2]string{XMLSafe(p[0]), XMLSafe(p[1])}
+	}
+	s.Properties = props
+	cases := make([]Case, len(s.Cases))
+	for i, c := range s.Cases {
+		c.Class, c.Name, c.Message, c.Detail, c.Reproduce = XMLSafe(c.Class), XMLSafe(c.Name), XMLSafe(c.Message), XMLSafe(c.Detail), XMLSafe(c.Reproduce)
+		arts := make([]string, len(c.Artifacts))
+		for j, a := range c.Artifacts {
+			arts[j] = XMLSafe(a)
+		}
+		c.Artifacts = arts
+		cases[i] = c
+	}
+	s.Cases = cases
+	return s
 }
 
 // WriteFile writes a report to the file at path with write (WriteJUnit or

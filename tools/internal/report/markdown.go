@@ -14,7 +14,16 @@ func WriteMarkdown(w io.Writer, s Suite) error {
 	var b strings.Builder
 	failed := s.Failed()
 	verdict := "passed"
-	if failed > 0 {
+	switch {
+	case s.Interrupted:
+		// An incomplete campaign is no evidence of a pass; the case it
+		// cut short is an error, not a finding, so only real failures
+		// are counted.
+		verdict = "INTERRUPTED (incomplete, not a pass)"
+		if n := s.count(Fail); n > 0 {
+			verdict += fmt.Sprintf(", FAILED (%d of %d)", n, len(s.Cases))
+		}
+	case failed > 0:
 		verdict = fmt.Sprintf("FAILED (%d of %d)", failed, len(s.Cases))
 	}
 	fmt.Fprintf(&b, "### %s: %s\n\n", s.Name, verdict)

@@ -21,6 +21,10 @@ const IntervalEnv = "CAPQ_PROGRESS_INTERVAL"
 // campaign's log stays readable.
 const DefaultInterval = 10 * time.Second
 
+// MinInterval is the shortest interval IntervalEnv may set: below it a
+// CI log would fill with hundreds of thousands of lines a minute.
+const MinInterval = 100 * time.Millisecond
+
 // redraw is how often the live line is redrawn on a terminal.
 const redraw = 200 * time.Millisecond
 
@@ -65,12 +69,32 @@ func New(w io.Writer, o Options) *Progress {
 		p.live = IsTerminal(w)
 	}
 	if p.interval <= 0 {
-		p.interval = DefaultInterval
-		if d, err := time.ParseDuration(os.Getenv(IntervalEnv)); err == nil && d > 0 {
-			p.interval = d
+		var warn string
+		p.interval, warn = envInterval(os.Getenv(IntervalEnv))
+		if warn != "" && !p.quiet {
+			fmt.Fprintln(w, warn)
 		}
 	}
 	return p
+}
+
+// envInterval is the plain-line interval that the value v of IntervalEnv
+// sets, with a warning to print when v is not used as it is: an invalid,
+// zero or negative value gives DefaultInterval, a value under MinInterval
+// gives MinInterval. A warning rather than an error: a progress setting
+// must not stop a campaign, but a silent fallback hides a typo.
+func envInterval(v string) (time.Duration, string) {
+	if v == "" {
+		return DefaultInterval, ""
+	}
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil || d <= 0:
+		return DefaultInterval, fmt.Sprintf("warning: %s=%q is not a positive duration such as 30s: using %v", IntervalEnv, v, DefaultInterval)
+	case d < MinInterval:
+		return MinInterval, fmt.Sprintf("warning: %s=%q is under %v: using %v", IntervalEnv, v, MinInterval, MinInterval)
+	}
+	return d, ""
 }
 
 // Live reports whether p draws a live line (the output is a terminal and

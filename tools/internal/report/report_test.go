@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,11 +220,112 @@ func TestIntervalEnv(t *testing.T) {
 	if p := New(&bytes.Buffer{}, Options{}); p.interval != 250*time.Millisecond {
 		t.Errorf("interval %v, want 250ms from %s", p.interval, IntervalEnv)
 	}
-	t.Setenv(IntervalEnv, "nonsense")
-	if p := New(&bytes.Buffer{}, Options{}); p.interval != DefaultInterval {
-		t.Errorf("interval %v, want the default for an invalid %s", p.interval, IntervalEnv)
+	// Invalid values warn and fall back; tiny ones are raised to the
+	// floor (a 1ns interval printed 300,000 lines in 2s).
+	for _, tc := range []struct {
+		v    string
+		want time.Duration
+	}{
+		{"nonsense", DefaultInterval}, {"0", DefaultInterval}, {"-5s", DefaultInterval},
+		{"1ns", MinInterval}, {"99ms", MinInterval},
+	} {
+		t.Setenv(IntervalEnv, tc.v)
+		var out bytes.Buffer
+		if p := New(&out, Options{}); p.interval != tc.want {
+			t.Errorf("%s=%q: interval %v, want %v", IntervalEnv, tc.v, p.interval, tc.want)
+		}
+		if !strings.Contains(out.String(), "warning: "+IntervalEnv) {
+			t.Errorf("%s=%q: no warning, output %q", IntervalEnv, tc.v, out.String())
+		}
 	}
 	if IsTerminal(&bytes.Buffer{}) {
 		t.Error("a buffer is a terminal")
+	}
+}
+
+// Every character XML 1.0 forbids, in any field, is escaped visibly: the
+// JUnit file parses, and "]]>" in a body does not end its CDATA early.
+// (A failing input's bytes reach failure reports: attack report item 2.)
+func TestWriteJUnitXMLSafe(t *testing.T) {
+	nasty := "P]]>\x00\x01\x07\x1b[31m\xff\xfe\uFFFE\U0010FFFF ok"
+	s := Suite{Name: "s" + nasty, Properties: [][2]string{{"k" + nasty, "v" + nasty}}, Cases: []Case{
+		{Class: "c" + nasty, Name: "fail" + nasty, Status: Fail, Message: nasty, Detail: "bad " + nasty, Reproduce: "r" + nasty, Artifacts: []string{"a" + nasty}},
+		{Name: "err", Status: Error, Message: nasty, Detail: nasty},
+		{Name: "skip", Status: Skip, Message: nasty},
+		{Name: "flake", Status: Flake, Message: nasty, Detail: nasty},
+	}}
+	var b bytes.Buffer
+	if err := WriteJUnit(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatalf("JUnit with control bytes does not parse: %v\n%q", err, b.String())
+	}
+	f := doc.Suites[0].Cases[0].Failure
+	if f == nil || !strings.Contains(f.Body, `bad P]]>\x00\x01\x07\x1b[31m\xff\xfe\ufffe`) || !strings.Contains(f.Body, "\U0010FFFF ok") {
+		t.Errorf("failure body %q does not show the bytes escaped", f)
+	}
+	if got := XMLSafe("plain\ttext\n"); got != "plain\ttext\n" {
+		t.Errorf("XMLSafe changed allowed text: %q", got)
+	}
+}
+
+// An interrupted campaign is never reported as passed.
+func TestInterruptedVerdict(t *testing.T) {
+	s := Suite{Name: "x", Interrupted: true, Cases: []Case{{Name: "a", Status: Pass}, {Name: "b", Status: Skip, Message: "not run: interrupted"}}}
+	var md, ju bytes.Buffer
+	if err := WriteMarkdown(&md, s); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(md.String(), "passed") || !strings.Contains(md.String(), "INTERRUPTED") {
+		t.Errorf("interrupted summary:\n%s", md.String())
+	}
+	if err := WriteJUnit(&ju, s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ju.String(), `<property name="interrupted" value="true">`) {
+		t.Errorf("interrupted JUnit has no interrupted property:\n%s", ju.String())
+	}
+}
+
+// OpenOutputs refuses one file for both reports (before truncating it)
+// and a path that cannot be written, before any campaign runs.
+func TestOpenOutputs(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared")
+	if err := os.WriteFile(shared, []byte("earlier summary\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(shared, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ junit, summary string }{
+		{shared, shared}, {shared, link}, {filepath.Join(dir, "new"), filepath.Join(dir, ".", "new")}, {"-", "-"},
+	} {
+		if _, err := OpenOutputs(tc.junit, tc.summary); !errors.Is(err, ErrSameFile) {
+			t.Errorf("OpenOutputs(%q, %q) = %v, want ErrSameFile", tc.junit, tc.summary, err)
+		}
+	}
+	if b, _ := os.ReadFile(shared); string(b) != "earlier summary\n" {
+		t.Errorf("refused outputs truncated the file: %q", b)
+	}
+	for _, tc := range []struct{ junit, summary string }{
+		{dir, ""}, {"", dir}, {filepath.Join(dir, "missing", "j.xml"), ""}, {"", filepath.Join(dir, "missing", "s.md")},
+	} {
+		if _, err := OpenOutputs(tc.junit, tc.summary); err == nil {
+			t.Errorf("OpenOutputs(%q, %q) opened an unwritable path", tc.junit, tc.summary)
+		}
+	}
+	o, err := OpenOutputs(filepath.Join(dir, "j.xml"), shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Write(sample()); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(shared); !strings.HasPrefix(string(b), "earlier summary\n### fuzzrun") {
+		t.Errorf("summary not appended: %q", b)
 	}
 }
