@@ -216,9 +216,13 @@ func TestCheckInterrupted(t *testing.T) {
 			}
 			var doc struct {
 				Cases []struct {
-					Name    string `xml:"name,attr"`
-					Error   *struct{ Message string `xml:"message,attr"` } `xml:"error"`
-					Skipped *struct{ Message string `xml:"message,attr"` } `xml:"skipped"`
+					Name  string `xml:"name,attr"`
+					Error *struct {
+						Message string `xml:"message,attr"`
+					} `xml:"error"`
+					Skipped *struct {
+						Message string `xml:"message,attr"`
+					} `xml:"skipped"`
 				} `xml:"testsuite>testcase"`
 			}
 			if err := xml.Unmarshal(b, &doc); err != nil {
