@@ -113,7 +113,9 @@ func (q *Queue) deadLetters() ([]ulid.ULID, error) {
 }
 
 // DeadLetterHistory returns the attempt history of a dead letter: JSON
-// Lines, one per recorded attempt start or failure.
+// Lines, one per recorded attempt start or failure. It reads at most 256
+// KiB: a longer history (not one capq wrote: capq compacts histories, R35)
+// returns its first 256 KiB with an error wrapping ErrReadLimit.
 func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 	if err := q.enter(); err != nil {
 		return nil, err
@@ -128,9 +130,14 @@ func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxHistory))
+	data, err := io.ReadAll(io.LimitReader(f, maxHistory+1))
 	if err != nil {
 		return data, opErr("dead-letters", stepRead, name, err)
+	}
+	if len(data) > maxHistory {
+		// Never cut short silently (R29): the caller gets the first
+		// 256 KiB and an error saying there is more.
+		return data[:maxHistory], opErr("dead-letters", stepRead, name, ErrReadLimit)
 	}
 	return data, nil
 }

@@ -272,3 +272,8 @@ func (e *BatchError) Unwrap() []error {
 	}
 	return errs
 }
+
+// ErrReadLimit is wrapped when a file is larger than the bound the queue
+// reads it with (spec R29): the data returned with it is cut at that bound,
+// never silently.
+var ErrReadLimit = errors.New("capq: file exceeds the read limit")

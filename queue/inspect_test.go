@@ -251,3 +251,23 @@ func TestStats(t *testing.T) {
 		t.Errorf("Stats(cancelled) = %v", err)
 	}
 }
+
+// Spec R29: a dead letter's history longer than the read limit is returned
+// cut, with ErrReadLimit, never silently.
+func TestDeadLetterHistoryReadLimit(t *testing.T) {
+	q, dir := openTest(t, Options{})
+	id := mustAppend(t, q, sampleRecord(0, ""))
+	var seen []Delivery
+	if _, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := q.DeadLetterHistory(id); err != nil || len(h) == 0 {
+		t.Fatalf("DeadLetterHistory = %q, %v", h, err)
+	}
+	big := strings.Repeat(`{"attempt":1,"failed":"t"}`+"\n", maxHistory/20)
+	writeRaw(t, filepath.Join(dir, DeadLetterDir, pendingPrefix+id.String()+historySuffix), big)
+	h, err := q.DeadLetterHistory(id)
+	if !errors.Is(err, ErrReadLimit) || len(h) != maxHistory {
+		t.Errorf("DeadLetterHistory of %d bytes = %d bytes, %v; want %d and ErrReadLimit", len(big), len(h), err, maxHistory)
+	}
+}
