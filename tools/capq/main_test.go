@@ -20,6 +20,12 @@ func TestMain(m *testing.M) {
 	// capq check re-executes the binary as kill-crash children; under
 	// test, that binary is this one.
 	crashtest.MaybeRunChild()
+	if raceEnabled && os.Getenv("GORACE") == "" {
+		// Every capq child of these tests is this binary: under the race
+		// detector each would sleep a second at exit (atexit_sleep_ms),
+		// which hundreds of children turn into minutes.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	testscript.Main(m, map[string]func(){
 		"capq": func() { os.Exit(mainExit()) },
 	})
