@@ -163,16 +163,10 @@ func (q *Queue) undoHalfMoves(rep *RecoveryReport) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
 		return nil // no folder, or not one capq will use (Verify reports it)
 	}
-	if errors.Is(err, fs.ErrPermission) {
-		// A folder capq may not read (left by a `sudo capq`): a side path
-		// problem, which must not stop Open and every drain with it
-		// (spec R33). Verify and stats report it.
-		q.opts.Logger.Warn("capq: cannot look for half-done dead-letter moves", "dir", q.dir, "err", err)
-		return nil
-	}
 	if err != nil {
-		// A side path (R33): an unreadable dead-letter folder must not
-		// stop Open and every drain behind it.
+		// A side path (R33): a dead-letter folder capq may not read
+		// (EACCES, left by a `sudo capq`) or cannot list must not stop
+		// Open and every drain behind it. Verify and Stats report it.
 		addProblem(&rep.Problems, DeadLetterDir, opErr(op, stepList, DeadLetterDir, err))
 		q.opts.Logger.Warn("capq: recovery skipped the dead-letter folder", "dir", q.dir, "err", err)
 		return nil

@@ -20,8 +20,12 @@ func TestRecoverUnreadableDeadLetterFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Inject(fsys.Rule{Op: fsys.OpReadDir, Match: func(n string) bool { return n == DeadLetterDir }, Err: syscall.EACCES})
-	if _, err := q.Recover(context.Background()); err != nil {
+	rep, err := q.Recover(context.Background())
+	if err != nil {
 		t.Fatalf("Recover with an unreadable dead-letter folder: %v", err)
+	}
+	if !problemIs(rep.Problems, syscall.EACCES) {
+		t.Errorf("RecoveryReport.Problems = %v, want the EACCES reported", rep.Problems)
 	}
 	var seen []Delivery
 	res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{MaxAttempts: 3})
