@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // The persistent corpus (-corpus DIR) keeps what the campaigns found
@@ -27,10 +33,103 @@ import (
 
 // corpusStats is what a merge did, for the summary.
 type corpusStats struct {
-	In      int // entries copied into the run's cache before it ran
-	Added   int // new entries the run found and the merge kept
-	Dropped int // entries over the -corpus-max budget, largest first
-	Size    int // entries in the corpus after the merge
+	In       int // entries copied into the run's cache before it ran
+	Added    int // new entries the run found and the merge kept
+	Dropped  int // entries over the -corpus-max budget, largest first
+	Size     int // entries in the corpus after the merge
+	Rejected int // files removed from the corpus: not entries, or not this target's
+}
+
+// maxEntrySize bounds one corpus entry. go test's own inputs are far
+// smaller (its mutator stays under 1 MB of data, escaped here as Go
+// literals); a bigger file is not an input go test wrote, and copying it
+// into every run would cost every run.
+const maxEntrySize = 4 << 20
+
+// tmpPrefix starts the name of a file being written into the corpus
+// (merge writes a temporary file, then renames it): such a file left by
+// an interrupted merge is removed, never adopted.
+const tmpPrefix = ".tmp-"
+
+// entryTypes returns the types of the values of a corpus entry, e.g.
+// "string,int", or an error when b is not a go test fuzz v1 entry: the
+// header line, then one Go call expression per value such as
+// string("a"), []byte("\x00"), int(-5) or math.Float64frombits(0x1),
+// with a literal argument.
+func entryTypes(b []byte) (string, error) {
+	if len(b) > maxEntrySize {
+		return "", fmt.Errorf("%d bytes, over the %d-byte bound of an entry", len(b), maxEntrySize)
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(corpusHeader))
+	if !ok {
+		return "", fmt.Errorf("no %q header", strings.TrimSpace(corpusHeader))
+	}
+	var types []string
+	for line := range strings.Lines(string(rest)) {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		e, err := parser.ParseExpr(line)
+		call, ok := e.(*ast.CallExpr)
+		if err != nil || !ok || len(call.Args) != 1 {
+			return "", fmt.Errorf("not a value: %.40q", line)
+		}
+		arg := call.Args[0]
+		if u, ok := arg.(*ast.UnaryExpr); ok && (u.Op == token.SUB || u.Op == token.ADD) {
+			arg = u.X
+		}
+		if _, ok := arg.(*ast.BasicLit); !ok {
+			if id, ok := arg.(*ast.Ident); !ok || (id.Name != "true" && id.Name != "false") {
+				return "", fmt.Errorf("not a literal value: %.40q", line)
+			}
+		}
+		var typ string
+		switch f := call.Fun.(type) {
+		case *ast.Ident:
+			typ = f.Name
+		case *ast.ArrayType:
+			if id, ok := f.Elt.(*ast.Ident); ok && f.Len == nil && id.Name == "byte" {
+				typ = "[]byte"
+			}
+		case *ast.SelectorExpr:
+			if x, ok := f.X.(*ast.Ident); ok && x.Name == "math" {
+				typ = map[string]string{"Float64frombits": "float64", "Float32frombits": "float32"}[f.Sel.Name]
+			}
+		}
+		switch typ {
+		case "string", "[]byte", "bool", "byte", "rune", "int", "int8", "int16", "int32", "int64",
+			"uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		default:
+			return "", fmt.Errorf("not a fuzzable type: %.40q", line)
+		}
+		types = append(types, typ)
+	}
+	if len(types) == 0 {
+		return "", errors.New("no values")
+	}
+	return strings.Join(types, ","), nil
+}
+
+// targetTypes returns the value types of a target's entries as the
+// entries go test wrote or accepted show them (committed seeds, or what a
+// run found), or "" when none says.
+func targetTypes(sets ...map[string][]byte) string {
+	for _, set := range sets {
+		for _, b := range set {
+			if t, err := entryTypes(b); err == nil {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// fits reports whether b is an entry of a target whose values have types
+// want ("" when unknown: any well-formed entry fits).
+func fits(b []byte, want string) bool {
+	t, err := entryTypes(b)
+	return err == nil && (want == "" || t == want)
 }
 
 // entryName is the name of a corpus entry: the first 16 hex digits of the
@@ -55,8 +154,12 @@ func readEntries(dir string) (map[string][]byte, error) {
 	}
 	out := make(map[string][]byte, len(des))
 	for _, de := range des {
-		if !de.Type().IsRegular() {
+		if !de.Type().IsRegular() || strings.HasPrefix(de.Name(), ".") {
+			// Dot files are merge leftovers (tmpPrefix) or not ours.
 			continue
+		}
+		if fi, err := de.Info(); err == nil && fi.Size() > maxEntrySize {
+			continue // not read: it cannot be an entry
 		}
 		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
 		if err != nil {
@@ -68,8 +171,11 @@ func readEntries(dir string) (map[string][]byte, error) {
 }
 
 // restoreCorpus makes runDir a fresh copy of the corpus in corpusDir, and
-// returns how many entries it holds.
-func restoreCorpus(corpusDir, runDir string) (int, error) {
+// returns how many entries it holds. Only entries that parse, of the
+// target's types as its committed seeds in seedDir show them (when there
+// are any), and that are not seeds themselves are copied: junk would make
+// go test fail or run it for nothing.
+func restoreCorpus(corpusDir, runDir, seedDir string) (int, error) {
 	if err := os.RemoveAll(runDir); err != nil {
 		return 0, err
 	}
@@ -80,12 +186,22 @@ func restoreCorpus(corpusDir, runDir string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	seeds, err := readEntries(seedDir)
+	if err != nil {
+		return 0, err
+	}
+	want := targetTypes(seeds)
+	n := 0
 	for name, b := range entries {
+		if _, seed := seeds[name]; seed || !fits(b, want) {
+			continue
+		}
 		if err := os.WriteFile(filepath.Join(runDir, name), b, 0o644); err != nil {
 			return 0, err
 		}
+		n++
 	}
-	return len(entries), nil
+	return n, nil
 }
 
 // mergeCorpus adds the entries of runDir that are new to corpusDir: not
@@ -118,14 +234,23 @@ func mergeCorpus(runDir, corpusDir, seedDir string, max int) (corpusStats, error
 	if err := os.MkdirAll(corpusDir, 0o755); err != nil {
 		return st, err
 	}
+	// The target's value types, from what go test accepted: its seeds,
+	// else the entries it wrote in this run (those not restored).
+	fresh := map[string][]byte{}
+	for name, b := range found {
+		if _, ok := have[name]; !ok {
+			fresh[name] = b
+		}
+	}
+	want := targetTypes(seeds, fresh)
 	for name, b := range found {
 		if _, ok := have[name]; ok {
 			continue
 		}
-		if _, ok := seeds[name]; ok {
+		if _, ok := seeds[name]; ok || !fits(b, want) {
 			continue
 		}
-		tmp := filepath.Join(corpusDir, ".tmp-"+name)
+		tmp := filepath.Join(corpusDir, tmpPrefix+name)
 		if err := os.WriteFile(tmp, b, 0o644); err != nil {
 			return st, err
 		}
@@ -135,22 +260,50 @@ func mergeCorpus(runDir, corpusDir, seedDir string, max int) (corpusStats, error
 		have[name] = b
 		st.Added++
 	}
-	// Entries on disk under another name than their hash (copied in by
-	// hand) are renamed, so that equal contents can never be two files.
+	// Then the files on disk: leftovers of an interrupted merge, files
+	// that are not entries of this target (junk, another target's types,
+	// oversized) and copies of committed seeds are removed, so that they
+	// can never count against -corpus-max and push real inputs out;
+	// entries under another name than their hash (copied in by hand) are
+	// renamed, so that equal contents can never be two files.
 	des, err := os.ReadDir(corpusDir)
 	if err != nil {
 		return st, err
 	}
 	for _, de := range des {
-		if !de.Type().IsRegular() {
+		p := filepath.Join(corpusDir, de.Name())
+		if strings.HasPrefix(de.Name(), tmpPrefix) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return st, err
+			}
 			continue
 		}
-		p := filepath.Join(corpusDir, de.Name())
-		b, err := os.ReadFile(p)
+		if !de.Type().IsRegular() || strings.HasPrefix(de.Name(), ".") {
+			continue
+		}
+		fi, err := de.Info()
 		if err != nil {
 			return st, err
 		}
-		if n := entryName(b); n != de.Name() {
+		var b []byte
+		if fi.Size() <= maxEntrySize {
+			if b, err = os.ReadFile(p); err != nil {
+				return st, err
+			}
+		}
+		n := entryName(b)
+		_, seed := seeds[n]
+		if fi.Size() > maxEntrySize || seed || !fits(b, want) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return st, err
+			}
+			delete(have, n)
+			if !seed {
+				st.Rejected++
+			}
+			continue
+		}
+		if n != de.Name() {
 			if err := os.Rename(p, filepath.Join(corpusDir, n)); err != nil {
 				return st, err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -156,7 +157,7 @@ func TestMergeCorpus(t *testing.T) {
 	}
 
 	// Restoring copies every entry; a budget of 2 drops the largest.
-	n, err := restoreCorpus(corpus, run)
+	n, err := restoreCorpus(corpus, run, seeds)
 	if err != nil || n != 3 {
 		t.Fatalf("restoreCorpus = %d, %v; want 3", n, err)
 	}
@@ -187,6 +188,86 @@ func TestExitStatus(t *testing.T) {
 	} {
 		if got := exitStatus(tc.interrupted, tc.failed, tc.flaked); got != tc.want {
 			t.Errorf("exitStatus(%v, %d, %d) = %d, want %d", tc.interrupted, tc.failed, tc.flaked, got, tc.want)
+		}
+	}
+}
+
+// Files in the corpus that are not entries of the target (junk, another
+// type, oversized, a merge's leftover temporary file, a copy of a
+// committed seed) are never restored into a run and are removed by the
+// merge, so they cannot count against -corpus-max and push real inputs
+// out (attack report items 7 and 8).
+func TestCorpusRejectsJunk(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	run, corpus, seeds := filepath.Join(dir, "run"), filepath.Join(dir, "corpus"), filepath.Join(dir, "seeds")
+	write := func(d, name, text string) {
+		t.Helper()
+		os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entry := func(v string) string { return corpusHeader + "string(\"" + v + "\")\n" }
+	write(seeds, "seed1", entry("seed"))
+	junk := map[string]string{
+		"junk":                  "not a fuzz file",
+		"-wrongtype":            corpusHeader + "int(5)\n",
+		"two-values":            corpusHeader + "string(\"a\")\nint(1)\n",
+		"not-a-literal":         corpusHeader + "string(os.Args[0])\n",
+		"header-only":           corpusHeader,
+		"big":                   corpusHeader + "string(\"" + strings.Repeat("z", maxEntrySize) + "\")\n",
+		"we ird\nname":          "x",
+		"seedcopy":              entry("seed"),
+		".tmp-deadbeefdeadbeef": corpusHeader + "string(\"0123",
+	}
+	for name, text := range junk {
+		write(corpus, name, text)
+	}
+	var real []string
+	for i := range 20 {
+		real = append(real, entry(strings.Repeat("r", 10+i)))
+		write(corpus, fmt.Sprintf("real%02d", i), real[i])
+	}
+	n, err := restoreCorpus(corpus, run, seeds)
+	if err != nil || n != 20 {
+		t.Errorf("restoreCorpus = %d, %v; want the 20 real entries only", n, err)
+	}
+	st, err := mergeCorpus(run, corpus, seeds, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 5 || st.Rejected != len(junk)-2 { // the seed copy is no junk; .tmp is a leftover
+		t.Errorf("stats %+v; want size 5 and %d rejected", st, len(junk)-2)
+	}
+	des, _ := os.ReadDir(corpus)
+	var got []string
+	for _, de := range des {
+		b, _ := os.ReadFile(filepath.Join(corpus, de.Name()))
+		got = append(got, string(b))
+	}
+	slices.Sort(got)
+	if want := real[:5]; !slices.Equal(got, want) {
+		t.Errorf("corpus holds %q, want the 5 smallest real entries %q", got, want)
+	}
+}
+
+// entryTypes reads the value types of go test's format and rejects the
+// rest.
+func TestEntryTypes(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{corpusHeader + "string(\"a\")\n", "string"},
+		{corpusHeader + "[]byte(\"\\x00\")\nint(-5)\nbool(true)\n", "[]byte,int,bool"},
+		{corpusHeader + "float64(1.5)\nmath.Float64frombits(0x7ff8000000000001)\nrune('x')\n", "float64,float64,rune"},
+		{corpusHeader + "string(\"0123", ""},
+		{corpusHeader + "map(1)\n", ""},
+		{corpusHeader + "string(x)\n", ""},
+		{"go test fuzz v2\nstring(\"a\")\n", ""},
+		{corpusHeader, ""},
+	} {
+		got, err := entryTypes([]byte(tc.in))
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("entryTypes(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -35,6 +36,7 @@ type config struct {
 	cache    string
 	minimize time.Duration
 	grace    time.Duration
+	stall    time.Duration
 	list     bool
 	verbose  bool
 
@@ -69,6 +71,9 @@ func mainCode(ctx context.Context, args []string, stdout io.Writer) int {
 		return code
 	}
 	cfg, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK // -h asked for the help it got
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fuzzrun:", err)
 		return exitUsage
@@ -94,6 +99,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.cache, "cache", "", "directory for the generated corpus (default: the fuzz cache in GOCACHE)")
 	fs.DurationVar(&cfg.minimize, "minimizetime", 10*time.Second, "time to minimize each new or failing input (go test -fuzzminimizetime)")
 	fs.DurationVar(&cfg.grace, "grace", 2*time.Minute, "time past -duration after which a run counts as hung and is killed")
+	fs.DurationVar(&cfg.stall, "stall", time.Minute, "a run whose execs (or baseline inputs) stop advancing this long is hung: killed and reported as hang (at least 5s: go test reports every 3s)")
 	fs.BoolVar(&cfg.list, "list", false, "print the discovered targets and exit")
 	fs.BoolVar(&cfg.verbose, "v", false, "print go test's output as it comes")
 	fs.StringVar(&cfg.corpus, "corpus", "", "persistent corpus `DIR`: restored before each target runs, the new inputs merged back after (see doc)")
@@ -138,9 +144,19 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-corpus and -cache are exclusive: -corpus keeps the corpus, -cache lets go test write into DIR")
 	case cfg.corpusMax < 0:
 		return cfg, errors.New("-corpus-max must not be negative")
+	case cfg.grace <= 0:
+		return cfg, errors.New("-grace must be positive: it is how long a run may outlive -duration before it counts as hung")
+	case cfg.minimize < 0:
+		return cfg, errors.New("-minimizetime must not be negative")
+	case cfg.stall < minStall:
+		return cfg, fmt.Errorf("-stall must be at least %v: go test reports its progress every 3s", minStall)
 	}
 	return cfg, nil
 }
+
+// minStall is the shortest -stall: go test -fuzz prints its progress every
+// 3 seconds, so a shorter limit would call a healthy run hung.
+const minStall = 5 * time.Second
 
 // signalContext is cancelled on the first interrupt, so that the current
 // run is stopped and the summary of what ran is still written.
@@ -170,7 +186,7 @@ type target struct {
 type Result struct {
 	Package        string   `json:"package"`
 	Target         string   `json:"target"`
-	Status         string   `json:"status"` // pass, fail, flake, hang, error, interrupted
+	Status         string   `json:"status"` // pass, fail, flake, hang, error, interrupted, not run
 	Execs          int64    `json:"execs"`
 	ExecsPerSec    float64  `json:"execs_per_sec"` // execs over the fuzzing time
 	NewInteresting int      `json:"new_interesting"`
@@ -214,6 +230,9 @@ type Summary struct {
 	Flaked int `json:"flaked"`
 	// Exit is the exit status (see doc.go).
 	Exit int `json:"exit"`
+	// Interrupted is set when a signal stopped the campaign: the targets
+	// it cut short are "interrupted", those it never began "not run".
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
@@ -221,9 +240,23 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The report files first: an unwritable path or one file for both is
+	// a usage error now, not after the campaign.
+	var outs *report.Outputs
+	if !cfg.list {
+		if outs, err = report.OpenOutputs(cfg.junit, cfg.summary); err != nil {
+			return 0, err
+		}
+		defer outs.Close()
+	}
 	prog := report.New(stdout, report.Options{Prefix: "fuzzrun", Quiet: cfg.quiet})
 	defer prog.Close()
 	targets, skipped, broken := discover(ctx, root, cfg)
+	if ctx.Err() != nil {
+		// go list and go test -list were killed by the interrupt: their
+		// errors say nothing about the packages.
+		return 0, errors.New("interrupted while discovering the targets: nothing ran")
+	}
 	for _, s := range skipped {
 		prog.Printf("fuzzrun: skipping %s", s)
 	}
@@ -246,6 +279,13 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return 0, err
 	}
+	// One campaign per -out at a time: two would remove each other's
+	// cache directories and logs and report the wreckage as failures.
+	unlock, err := lockOut(out)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	cache := "GOCACHE fuzz cache: " + filepath.Join(goEnv("GOCACHE"), "fuzz")
 	switch {
 	case cfg.cache != "":
@@ -261,21 +301,30 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 		Results: broken, Failed: len(broken),
 	}
 	prog.Printf("fuzzrun: %d targets, %v each, -parallel %d, corpus in %s", len(targets), cfg.duration, cfg.parallel, cache)
-	for i, t := range targets {
-		if ctx.Err() != nil {
-			break
-		}
-		label := fmt.Sprintf("[%d/%d] %s.%s", i+1, len(targets), path.Base(t.ImportPath), t.Name)
+	// An error of the corpus (unreadable, unwritable) is the tool's, not
+	// a target's: the campaign goes on, every report is written, and the
+	// exit status is 2 with the first such error.
+	var toolErr error
+	corpusRun := func(t target, label string) Result {
 		r, err := runCorpusTarget(ctx, root, out, cfg, t, prog, label)
 		if err != nil {
-			return 0, err
+			prog.Printf("fuzzrun: %v", err)
+			toolErr = cmp.Or(toolErr, err)
 		}
+		return r
+	}
+	for i, t := range targets {
+		if ctx.Err() != nil {
+			// Listed, so that no report reads as every target passing.
+			sum.Results = append(sum.Results, Result{Package: t.ImportPath, Target: t.Name, Status: "not run",
+				Message: []string{"not run: interrupted"}})
+			continue
+		}
+		label := fmt.Sprintf("[%d/%d] %s.%s", i+1, len(targets), path.Base(t.ImportPath), t.Name)
+		r := corpusRun(t, label)
 		if r.Status == "flake" && ctx.Err() == nil {
 			prog.Printf("%s: %s; running it once more", label, flakeNote)
-			again, err := runCorpusTarget(ctx, root, out, cfg, t, prog, label)
-			if err != nil {
-				return 0, err
-			}
+			again := corpusRun(t, label)
 			if again.Status != "flake" {
 				r = again
 			}
@@ -289,7 +338,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 			sum.Failed++
 		}
 	}
-	var storeErr error
+	storeErr := toolErr
 	sum.Failures = dedupFailures(sum.Results, nil)
 	if cfg.corpus != "" {
 		for i := range sum.Failures {
@@ -298,13 +347,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 			storeErr = cmp.Or(storeErr, err)
 		}
 	}
-	sum.Exit = exitStatus(ctx.Err() != nil, sum.Failed, sum.Flaked)
+	sum.Interrupted = ctx.Err() != nil
+	sum.Exit = exitStatus(sum.Interrupted || storeErr != nil, sum.Failed, sum.Flaked)
 	prog.Close()
-	if err := writeReports(out, cfg, sum, stdout); err != nil {
+	if err := writeReports(out, cfg, sum, stdout, outs); err != nil {
 		return 0, err
 	}
 	if storeErr != nil {
-		return 0, fmt.Errorf("recording failures in %s: %w", cfg.corpus, storeErr)
+		return 0, fmt.Errorf("corpus %s: %w", cfg.corpus, storeErr)
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stdout, "fuzzrun: interrupted")
@@ -329,7 +379,7 @@ func exitStatus(interrupted bool, failed, flaked int) int {
 
 // writeReports writes summary.txt and summary.json into out, the -junit
 // and -summary files if asked, and prints the text summary.
-func writeReports(out string, cfg config, sum Summary, stdout io.Writer) error {
+func writeReports(out string, cfg config, sum Summary, stdout io.Writer, outs *report.Outputs) error {
 	var text bytes.Buffer
 	writeText(&text, sum)
 	js, err := json.MarshalIndent(sum, "", "  ")
@@ -342,21 +392,12 @@ func writeReports(out string, cfg config, sum Summary, stdout io.Writer) error {
 	if err := os.WriteFile(filepath.Join(out, "summary.txt"), text.Bytes(), 0o644); err != nil {
 		return err
 	}
-	suite := suiteOf(sum, cfg)
-	if cfg.junit != "" {
-		if err := report.WriteFile(cfg.junit, false, suite, report.WriteJUnit); err != nil {
-			return fmt.Errorf("-junit: %w", err)
-		}
-	}
-	if cfg.summary != "" {
-		if err := report.WriteFile(cfg.summary, true, suite, report.WriteMarkdown); err != nil {
-			return fmt.Errorf("-summary: %w", err)
-		}
-	}
+	// The results are printed before the report files are written, so a
+	// report that fails to write loses nothing.
 	fmt.Fprintln(stdout)
 	stdout.Write(text.Bytes())
 	fmt.Fprintf(stdout, "summary: %s, %s\n", filepath.Join(out, "summary.txt"), filepath.Join(out, "summary.json"))
-	return nil
+	return outs.Write(suiteOf(sum, cfg))
 }
 
 // suiteOf turns a campaign's summary into the shared report form: one case
@@ -366,7 +407,8 @@ func suiteOf(sum Summary, cfg config) report.Suite {
 		Name: "fuzzrun", Started: sum.Started,
 		Properties: [][2]string{{"duration per target", sum.Duration}, {"parallel", fmt.Sprint(sum.Parallel)},
 			{"go", sum.GoVersion}, {"corpus", sum.Cache}},
-		Columns: []string{"execs", "execs/s", "new", "corpus"},
+		Columns:     []string{"execs", "execs/s", "new", "corpus"},
+		Interrupted: sum.Interrupted,
 	}
 	for _, r := range sum.Results {
 		c := report.Case{
@@ -382,6 +424,8 @@ func suiteOf(sum Summary, cfg config) report.Suite {
 			c.Status, c.Message = report.Flake, flakeNote
 		case "fail", "hang":
 			c.Status = report.Fail
+		case "not run":
+			c.Status, c.Message = report.Skip, "not run: interrupted"
 		default: // error, interrupted
 			c.Status = report.Error
 		}
@@ -423,7 +467,7 @@ func writeText(w io.Writer, sum Summary) {
 	}
 	tw.Flush()
 	for _, r := range sum.Results {
-		if r.Status == "pass" {
+		if r.Status == "pass" || r.Status == "not run" {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s %s.%s (log: %s)\n", strings.ToUpper(r.Status), r.Package, r.Target, r.Log)
@@ -455,6 +499,9 @@ func writeText(w io.Writer, sum Summary) {
 	if sum.Flaked > 0 {
 		fmt.Fprintf(w, ", %d flaked", sum.Flaked)
 	}
+	if sum.Interrupted {
+		fmt.Fprint(w, "; INTERRUPTED: the campaign is incomplete, not a pass")
+	}
 	fmt.Fprintln(w)
 }
 
@@ -469,18 +516,23 @@ func runCorpusTarget(ctx context.Context, root, out string, cfg config, t target
 	runCfg := cfg
 	runCfg.cache = filepath.Join(out, "cache")
 	runDir := filepath.Join(runCfg.cache, filepath.FromSlash(t.ImportPath), t.Name)
-	in, err := restoreCorpus(corpusDir, runDir)
+	seedDir := filepath.Join(t.Dir, "testdata", "fuzz", t.Name)
+	in, err := restoreCorpus(corpusDir, runDir, seedDir)
 	if err != nil {
-		return Result{}, fmt.Errorf("restoring the corpus of %s: %w", t.Name, err)
+		// The target runs all the same, from its seeds: the corpus is a
+		// cache, and one bad directory must not cost the campaign.
+		err = fmt.Errorf("restoring the corpus of %s: %w", t.Name, err)
+		os.RemoveAll(runDir)
 	}
 	r := runTarget(ctx, root, out, runCfg, t, prog, label)
-	st, err := mergeCorpus(runDir, corpusDir, filepath.Join(t.Dir, "testdata", "fuzz", t.Name), cfg.corpusMax)
-	if err != nil {
-		return r, fmt.Errorf("merging the corpus of %s: %w", t.Name, err)
+	st, merr := mergeCorpus(runDir, corpusDir, seedDir, cfg.corpusMax)
+	if merr != nil {
+		return r, cmp.Or(err, fmt.Errorf("merging the corpus of %s: %w", t.Name, merr))
 	}
 	r.CorpusIn, r.CorpusAdded, r.CorpusDropped, r.CorpusSize = in, st.Added, st.Dropped, st.Size
-	prog.Printf("%s: corpus %d restored, %d new, %d dropped over -corpus-max, %d kept", label, in, st.Added, st.Dropped, st.Size)
-	return r, nil
+	prog.Printf("%s: corpus %d restored, %d new, %d dropped over -corpus-max, %d rejected (not entries of %s), %d kept",
+		label, in, st.Added, st.Dropped, st.Rejected, t.Name, st.Size)
+	return r, err
 }
 
 // runTarget fuzzes one target and returns its result.
@@ -520,6 +572,27 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, prog
 		return done(r)
 	}
 	var o outcome
+	// A run whose execs (or baseline inputs) stop advancing for -stall is
+	// hung: an input that sleeps or loops holds its worker, and go test
+	// would otherwise end at -fuzztime and report a pass.
+	st := newStallWatch(cfg.stall)
+	stallDone := make(chan struct{})
+	defer close(stallDone)
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stallDone:
+				return
+			case <-tick.C:
+				if st.stalled(time.Now()) {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
@@ -534,6 +607,9 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, prog
 			}
 			if p, ok := ParseProgress(line); ok {
 				task.UpdateLeft(progressText(p), max(cfg.duration-p.Elapsed, 0))
+				st.progress(p, time.Now())
+			} else if strings.Contains(line, "minimizing") {
+				st.active(time.Now()) // minimising runs no new execs
 			}
 		}
 		io.Copy(io.Discard, pr)
@@ -551,6 +627,9 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, prog
 	switch {
 	case ctx.Err() != nil:
 		r.Status = "interrupted"
+	case st.stalled(time.Now()) && !o.failed:
+		r.Status = "hang"
+		r.Message = append(r.Message, st.describe())
 	case runCtx.Err() != nil:
 		r.Status = "hang"
 		r.Message = append(r.Message, fmt.Sprintf("still running %v after its %v: killed", cfg.grace, cfg.duration))
@@ -599,6 +678,67 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, prog
 		}
 	}
 	return done(r)
+}
+
+// stallWatch tells a hung fuzzing run from a slow one: go test prints a
+// status line every 3 seconds, and in a healthy run the count it shows
+// (baseline inputs run, then execs) keeps growing. The clock starts at the
+// first status line, so building the test binary never counts.
+type stallWatch struct {
+	limit time.Duration
+
+	mu      sync.Mutex
+	seen    bool      // a status line arrived
+	last    time.Time // when the count last grew
+	count   int64     // baseline inputs done, then execs
+	fuzzing bool      // past the baseline
+	hung    bool      // stalled was true once: sticky
+}
+
+func newStallWatch(limit time.Duration) *stallWatch { return &stallWatch{limit: limit} }
+
+// progress records a status line seen at now.
+func (s *stallWatch) progress(p Progress, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, fuzzing := int64(p.Done), !p.Baseline
+	if fuzzing {
+		n = p.Execs
+	}
+	if !s.seen || fuzzing != s.fuzzing || n > s.count {
+		s.seen, s.last, s.count, s.fuzzing = true, now, n, fuzzing
+	}
+}
+
+// active records work that runs no execs (minimisation).
+func (s *stallWatch) active(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen {
+		s.last = now
+	}
+}
+
+// stalled reports whether the count has not grown for longer than the
+// limit; once true, it stays true.
+func (s *stallWatch) stalled(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen && now.Sub(s.last) > s.limit {
+		s.hung = true
+	}
+	return s.hung
+}
+
+// describe says what stalled, for the report.
+func (s *stallWatch) describe() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	what := fmt.Sprintf("execs stuck at %d", s.count)
+	if !s.fuzzing {
+		what = fmt.Sprintf("baseline coverage stuck at %d inputs", s.count)
+	}
+	return fmt.Sprintf("no progress for over -stall %v (%s): an input hangs; killed", s.limit, what)
 }
 
 // progressText is the live line of a fuzzing run.

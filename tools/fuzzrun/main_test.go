@@ -28,6 +28,12 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-targets", "("}, 0, 0, nil, true},
 		{[]string{"-pkgs", ","}, 0, 0, nil, true},
 		{[]string{"stray"}, 0, 0, nil, true},
+		// A zero or negative grace killed every run as hung; a negative
+		// minimisation time failed every target (attack item 12).
+		{[]string{"-grace", "0"}, 0, 0, nil, true},
+		{[]string{"-grace", "-1s"}, 0, 0, nil, true},
+		{[]string{"-minimizetime", "-1s"}, 0, 0, nil, true},
+		{[]string{"-stall", "2s"}, 0, 0, nil, true},
 	} {
 		cfg, err := parseFlags(tc.args)
 		if (err != nil) != tc.wantErr {
@@ -89,5 +95,51 @@ func TestWriteText(t *testing.T) {
 	}
 	if strings.Contains(text, "PASS github.com/capq/capq/fuzz.FuzzA") {
 		t.Errorf("summary reports a passing target as a failure:\n%s", text)
+	}
+}
+
+// The stall watch calls a run hung when the count it sees stops growing
+// for longer than its limit, and only then: the clock starts at the first
+// status line (not during the build), and the switch from the baseline
+// to fuzzing is progress.
+func TestStallWatch(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	base := func(done int) Progress { return Progress{Baseline: true, Done: done, Total: 2} }
+	execs := func(n int64) Progress { return Progress{Execs: n} }
+	for _, tc := range []struct {
+		name  string
+		lines []struct {
+			at float64
+			p  Progress
+		}
+		ask  float64
+		want bool
+	}{
+		{"no status line yet (building)", nil, 100, false},
+		{"execs advance", []struct {
+			at float64
+			p  Progress
+		}{{0, base(0)}, {3, base(2)}, {6, execs(100)}, {9, execs(200)}}, 13, false},
+		{"execs stop", []struct {
+			at float64
+			p  Progress
+		}{{0, base(2)}, {3, execs(1)}, {6, execs(1)}, {9, execs(1)}}, 8.5, true},
+		{"baseline stuck (a seed hangs)", []struct {
+			at float64
+			p  Progress
+		}{{0, base(1)}, {3, base(1)}, {6, base(1)}}, 5.5, true},
+		{"baseline done then fuzzing starts at 0 execs", []struct {
+			at float64
+			p  Progress
+		}{{0, base(1)}, {3, base(2)}, {6, execs(0)}}, 10, false},
+	} {
+		s := newStallWatch(5 * time.Second)
+		for _, l := range tc.lines {
+			s.progress(l.p, at(l.at))
+		}
+		if got := s.stalled(at(tc.ask)); got != tc.want {
+			t.Errorf("%s: stalled at %vs = %v, want %v", tc.name, tc.ask, got, tc.want)
+		}
 	}
 }

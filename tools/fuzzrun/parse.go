@@ -22,6 +22,7 @@ type Progress struct {
 	NewInteresting int           // inputs that found new coverage in this run
 	Total          int           // size of the corpus, seeds and cache included
 	Baseline       bool          // still running the corpus to gather coverage
+	Done           int           // with Baseline: corpus inputs run so far
 }
 
 var (
@@ -44,6 +45,7 @@ func ParseProgress(line string) (Progress, bool) {
 	p := Progress{Elapsed: d}
 	if b := baselineRE.FindStringSubmatch(m[2]); b != nil {
 		p.Baseline = true
+		p.Done, _ = strconv.Atoi(b[1])
 		p.Total, _ = strconv.Atoi(b[2])
 		return p, true
 	}
