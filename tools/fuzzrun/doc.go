@@ -33,7 +33,12 @@
 //
 // A run that outlives its duration by -grace is killed and reported as hung:
 // go test -fuzz has no per-input timeout, so an input that makes a target
-// loop forever would otherwise stall the campaign.
+// loop forever would otherwise stall the campaign. A run whose executions
+// (or baseline inputs) stop advancing for -stall is killed and reported as
+// hung too: go test alone ends such a run at -fuzztime and calls it a pass.
+//
+// One campaign at a time uses an -out directory (an flock on
+// <out>/.lock); a second exits 2 at once.
 //
 // # A corpus that grows between runs
 //
@@ -43,7 +48,10 @@
 // -out, which go test fuzzes from; afterwards the inputs the run found
 // interesting are merged back: deduplicated by the SHA-256 of their
 // contents (committed seeds of testdata/fuzz are not copied again), named
-// by that hash, and at most -corpus-max per target, the smallest kept. Each
+// by that hash, and at most -corpus-max per target, the smallest kept.
+// Files that are not go test fuzz v1 entries of the target's types (at
+// most 4 MiB each), and .tmp- leftovers of an interrupted merge, are
+// removed rather than adopted. Each
 // input was minimised by go test when it was found (-minimizetime is that
 // budget). A second run thus starts from everything the first one found;
 // summary.json says how many entries were restored, added and dropped.
@@ -73,7 +81,11 @@
 //
 // -junit FILE writes a JUnit XML report (one test case per target, each
 // failure with its report and the command that reproduces it); -summary
-// FILE appends a Markdown summary (for $GITHUB_STEP_SUMMARY). On a
+// FILE appends a Markdown summary (for $GITHUB_STEP_SUMMARY). The two must
+// differ and are opened before anything runs (relative to the current
+// directory; -out, -corpus and -cache are relative to the module root).
+// SIGINT, SIGTERM and SIGHUP stop the campaign with every report written:
+// the target cut short is "interrupted", those not begun "not run". On a
 // terminal a live line per target shows the executions, new inputs, corpus
 // size, elapsed and remaining time; otherwise the same line is printed
 // every 10 seconds (CAPQ_PROGRESS_INTERVAL changes that); -quiet prints
@@ -83,8 +95,10 @@
 //
 //	0  every target passed
 //	1  a target failed, hung, or did not build
-//	2  bad usage, a tool error (e.g. the corpus cannot be written), or an
-//	   interrupted campaign
+//	2  bad usage, a tool error (e.g. the corpus cannot be written: the
+//	   campaign still runs every target and writes every report), an
+//	   -out directory in use by another campaign, or an interrupted
+//	   campaign
 //	3  no failure, but a target only flaked (Go's fuzztime deadline race,
 //	   go.dev/issue/75804, twice in a row): not a bug of the code
 //
