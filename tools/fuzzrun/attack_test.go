@@ -214,3 +214,80 @@ func readFileOr(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+// promote refuses what would make a seed that guards nothing or breaks
+// the package's tests, and prints only commands a shell runs as meant
+// (attack items 16-19).
+func TestPromoteRefusals(t *testing.T) {
+	t.Parallel()
+	mod := writeModule(t)
+	in := filepath.Join(mod, "inputs")
+	write := func(dir, name, text string) string {
+		t.Helper()
+		p := filepath.Join(in, dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	crash := corpusHeader + "string(\"xxxxx\")\n"
+	if err := os.MkdirAll(filepath.Join(mod, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	seedDir := filepath.Join(mod, "bug", "testdata", "fuzz")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no such target", []string{"-pkg", "./bug/", write("FuzzNope", "a", crash)}, "has no fuzz target FuzzNope"},
+		{"outside the module", []string{"-pkg", "../../../tmp/evilpkg", write("FuzzA", "b", crash)}, "outside the module"},
+		{"no Go files", []string{"-pkg", "./empty/", write("FuzzA", "c", crash)}, "./empty/"},
+		{"mismatched types", []string{"-pkg", "./bug/", write("FuzzA", "d", corpusHeader+"int(3)\n")}, "mismatched types"},
+		{"not an entry", []string{"-pkg", "./bug/", write("FuzzA", "e", corpusHeader+"string(\"0123")}, "not a go test fuzz input"},
+	} {
+		code, out := fuzzrun(t, mod, nil, append([]string{"promote"}, tc.args...)...)
+		if code != exitUsage || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", tc.name, code, exitUsage, tc.want, out)
+		}
+	}
+	if des, _ := os.ReadDir(filepath.Join(seedDir, "FuzzA")); len(des) != 0 {
+		t.Errorf("refused seeds were left in testdata: %v", des)
+	}
+	if _, err := os.Stat(filepath.Join(seedDir, "FuzzNope")); err == nil {
+		t.Error("a seed was written for a target that does not exist")
+	}
+
+	// Names with spaces or shell characters: the seed is named by its
+	// hash, it runs (and fails, as it should), and the printed command
+	// quotes what it prints.
+	for _, name := range []string{"crash me", "x'y", "a b;touch PWNED"} {
+		code, out := fuzzrun(t, mod, nil, "promote", "-pkg", "./bug/", write("FuzzA", name, crash+"\n"+strings.Repeat(" ", len(name))))
+		hash := entryName([]byte(crash + "\n" + strings.Repeat(" ", len(name))))
+		if code != exitOK || !strings.Contains(out, "it fails today") || !strings.Contains(out, "named "+hash) {
+			t.Errorf("promote %q: exit %d:\n%s", name, code, out)
+		}
+		if _, err := os.Stat(filepath.Join(seedDir, "FuzzA", hash)); err != nil {
+			t.Errorf("promote %q: %v", name, err)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "commit it with: ") {
+				cmdLine := strings.TrimPrefix(l, "commit it with: ")
+				// The shell must see exactly: git add PATH && git commit -m MSG.
+				sh := exec.Command("/bin/sh", "-c", "git() { printf '<%s>' \"$@\"; echo; }; "+cmdLine)
+				sh.Dir = mod
+				b, err := sh.CombinedOutput()
+				if err != nil || !strings.Contains(string(b), "<add><bug/testdata/fuzz/FuzzA/"+hash+">") ||
+					!strings.Contains(string(b), "<commit><-m><bug: regression seed FuzzA/"+hash+">") {
+					t.Errorf("promote %q printed %q, which a shell runs as %q (%v)", name, cmdLine, b, err)
+				}
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(mod, "PWNED")); err == nil {
+		t.Error("a printed command ran a shell injection")
+	}
+}

@@ -75,7 +75,11 @@
 // among -pkgs, or -pkg), copies the input into the package's
 // testdata/fuzz/FuzzX/, runs it once and says whether it fails today, and
 // with -commit commits that file alone. Every go test of the package runs
-// it from then on.
+// it from then on. It refuses a target the package does not have, a
+// package outside the module, and a seed go test cannot run (the package
+// does not build, or the entry's types are not the target's), removing
+// the seed it wrote; a name with spaces or shell characters is replaced by
+// the hash of the contents.
 //
 // # Reports and progress
 //

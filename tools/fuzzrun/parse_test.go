@@ -112,7 +112,7 @@ func TestOutcome(t *testing.T) {
 		}, "appendedat_test.go:166: clock 10000-01-01 00:01:02 +0000 UTC: the record did not come back"},
 		{"seed failure", seedFailTranscript, outcome{failed: true, rerun: "FuzzDifferential/seed#28"}, `differential_test.go:143: disagreement on "x"`},
 		{"corpus failure", cacheFailTranscript, outcome{
-			last:     Progress{Baseline: true, Total: 37},
+			last:     Progress{Baseline: true, Done: 11, Total: 37},
 			seen:     true,
 			failed:   true,
 			baseline: 37,

@@ -23,6 +23,18 @@ const corpusHeader = "go test fuzz v1\n"
 // <package>/testdata/fuzz/<Target>/<name> that every plain `go test` of the
 // package runs from then on, and runs it once to show whether it fails
 // today. With -commit it also commits that one file.
+// safeName is a seed name that needs no quoting in a shell or escaping in
+// a go test -run pattern's subtest part.
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// shellQuote quotes s for a POSIX shell, when it needs it.
+func shellQuote(s string) string {
+	if s != "" && regexp.MustCompile(`^[A-Za-z0-9_./=:,+@%-]+$`).MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func promote(ctx context.Context, args []string, stdout io.Writer) (int, error) {
 	fs := flag.NewFlagSet("fuzzrun promote", flag.ContinueOnError)
 	pkg := fs.String("pkg", "", "package `DIR` of the target, relative to the module root (default: found in -pkgs)")
@@ -48,6 +60,9 @@ func promote(ctx context.Context, args []string, stdout io.Writer) (int, error) 
 	if !bytes.HasPrefix(data, []byte(corpusHeader)) {
 		return exitUsage, fmt.Errorf("%s is not a go test fuzz input (it does not start with %q)", file, strings.TrimSpace(corpusHeader))
 	}
+	if _, err := entryTypes(data); err != nil {
+		return exitUsage, fmt.Errorf("%s is not a go test fuzz input: %v", file, err)
+	}
 	absFile, err := filepath.Abs(file)
 	if err != nil {
 		return exitUsage, err
@@ -63,29 +78,50 @@ func promote(ctx context.Context, args []string, stdout io.Writer) (int, error) 
 	if err != nil {
 		return exitUsage, err
 	}
-	dir := ""
+	// The target must exist in a package of this module: a seed for a
+	// target that does not exist is never run, and one written outside
+	// the module guards nothing here.
+	cfg := config{targets: regexp.MustCompile("^" + regexp.QuoteMeta(target) + "$")}
 	if *pkg != "" {
-		dir = absUnder(root, *pkg)
+		cfg.pkgs = []string{*pkg}
 	} else {
-		cfg := config{targets: regexp.MustCompile("^" + regexp.QuoteMeta(target) + "$")}
 		for p := range strings.SplitSeq(*pkgs, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				cfg.pkgs = append(cfg.pkgs, p)
 			}
 		}
-		found, _, _ := discover(ctx, root, cfg)
-		switch len(found) {
-		case 0:
-			return exitUsage, fmt.Errorf("no package of -pkgs %s has a target %s: give -pkg", *pkgs, target)
-		case 1:
-			dir = found[0].Dir
-		default:
-			return exitUsage, fmt.Errorf("several packages have a target %s: give -pkg", target)
+	}
+	for _, p := range cfg.pkgs {
+		if rel, err := filepath.Rel(root, absUnder(root, p)); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return exitUsage, fmt.Errorf("package %s is outside the module at %s", p, root)
 		}
 	}
+	found, _, broken := discover(ctx, root, cfg)
+	var dir string
+	switch {
+	case len(found) == 1:
+		dir = found[0].Dir
+	case len(found) > 1:
+		return exitUsage, fmt.Errorf("several packages have a target %s: give -pkg", target)
+	case len(broken) > 0:
+		return exitUsage, fmt.Errorf("cannot list the targets of %s: %s", broken[0].Package, strings.Join(broken[0].Message, "\n"))
+	case *pkg != "":
+		return exitUsage, fmt.Errorf("package %s has no fuzz target %s", *pkg, target)
+	default:
+		return exitUsage, fmt.Errorf("no package of -pkgs %s has a target %s: give -pkg", *pkgs, target)
+	}
+	// The seed's name ends up in a go test -run pattern and in the
+	// commands printed below: a name that is not plain (spaces, shell
+	// characters) is replaced by the hash of the contents, as go test
+	// names the inputs it writes.
 	name := filepath.Base(absFile)
+	if !safeName.MatchString(name) {
+		name = entryName(data)
+		fmt.Fprintf(stdout, "the name %q is not plain: the seed is named %s, the hash of its contents\n", filepath.Base(absFile), name)
+	}
 	dst := filepath.Join(dir, "testdata", "fuzz", target, name)
 	rel, _ := filepath.Rel(root, dst)
+	wrote := false
 	switch old, err := os.ReadFile(dst); {
 	case err == nil && bytes.Equal(old, data):
 		fmt.Fprintf(stdout, "%s is already there\n", rel)
@@ -100,31 +136,51 @@ func promote(ctx context.Context, args []string, stdout io.Writer) (int, error) 
 		if err := os.WriteFile(dst, data, 0o644); err != nil {
 			return exitUsage, err
 		}
+		wrote = true
 		fmt.Fprintf(stdout, "wrote %s\n", rel)
+	}
+	// refuse takes back a seed this call wrote, when go test shows it is
+	// not one the package can run.
+	refuse := func(err error) (int, error) {
+		if wrote {
+			os.Remove(dst)
+			fmt.Fprintf(stdout, "removed %s again\n", rel)
+		}
+		return exitUsage, err
 	}
 
 	// Run the seed alone, as every go test of the package will from now on.
 	pkgRel, _ := filepath.Rel(root, dir)
 	pkgArg := "./" + filepath.ToSlash(pkgRel) + "/"
 	run := fmt.Sprintf("-run=^%s$/^%s$", target, regexp.QuoteMeta(name))
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", run, pkgArg)
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-v", run, pkgArg)
 	cmd.Dir = root
 	outb, err := cmd.CombinedOutput()
+	testCmd := "go test -count=1 " + shellQuote(run) + " " + shellQuote(pkgArg)
 	var ee *exec.ExitError
 	switch {
+	case err == nil && !bytes.Contains(outb, []byte("--- PASS: "+target+"/"+name+" ")):
+		// Exit 0 without the seed having run ([no tests to run]).
+		return refuse(fmt.Errorf("go test did not run the seed (%s):\n%s", testCmd, outb))
 	case err == nil:
-		fmt.Fprintf(stdout, "it passes today (go test '%s' %s): the seed guards against the bug coming back\n", run, pkgArg)
-	case errors.As(err, &ee):
-		fmt.Fprintf(stdout, "it fails today, as expected until the bug is fixed (go test '%s' %s):\n", run, pkgArg)
+		fmt.Fprintf(stdout, "it passes today (%s): the seed guards against the bug coming back\n", testCmd)
+	case errors.As(err, &ee) && bytes.Contains(outb, []byte("--- FAIL: "+target+"/"+name+" ")):
+		// The seed itself failed: the expected outcome until the fix.
+		fmt.Fprintf(stdout, "it fails today, as expected until the bug is fixed (%s):\n", testCmd)
 		lines := strings.Split(strings.TrimRight(string(outb), "\n"), "\n")
 		for _, l := range lines[:min(12, len(lines))] {
 			fmt.Fprintf(stdout, "    %s\n", l)
 		}
+	case errors.As(err, &ee):
+		// Not the seed's failure: the package does not build or set up,
+		// or go test rejects the entry (mismatched types, malformed).
+		return refuse(fmt.Errorf("go test could not run the seed, it did not fail by itself (%s):\n%s", testCmd, outb))
 	default:
-		return exitUsage, fmt.Errorf("go test: %w", err)
+		return refuse(fmt.Errorf("go test: %w", err))
 	}
 	if !*commit {
-		fmt.Fprintf(stdout, "commit it with: git add %s && git commit -m '%s: regression seed %s/%s'\n", rel, filepath.Base(dir), target, name)
+		fmt.Fprintf(stdout, "commit it with: git add %s && git commit -m %s\n", shellQuote(rel),
+			shellQuote(fmt.Sprintf("%s: regression seed %s/%s", filepath.Base(dir), target, name)))
 		return exitOK, nil
 	}
 	msg := fmt.Sprintf("%s: regression seed %s/%s (fuzzrun promote)", filepath.Base(dir), target, name)
