@@ -131,10 +131,26 @@ func newIDSource(seed uint64, t time.Time) *idSource {
 	return src
 }
 
+// next returns the next ULID, a millisecond after the previous one (so the
+// generator never has to wait for its clock: it is fixed).
 func (s *idSource) next() string {
+	s.t = s.t.Add(time.Millisecond)
 	id, err := s.g.New()
 	if err != nil {
-		panic(err) // a fixed clock and a PRNG never fail
+		// Only the entropy can fail, and a PRNG does not: keep going with
+		// a ULID of the timestamp alone rather than stop the check.
+		return ulidAt(s.t)
+	}
+	return id.String()
+}
+
+// ulidAt returns the ULID of time t with a zero random part.
+func ulidAt(t time.Time) string {
+	var id ulid.ULID
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		id[i] = byte(ms)
+		ms >>= 8
 	}
 	return id.String()
 }
