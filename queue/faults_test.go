@@ -385,3 +385,37 @@ func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
 		t.Error("the corrupt file is gone")
 	}
 }
+
+// Spec R51, R49: in a batch larger than one chunk of files, a failed
+// syncfs fails the records of its chunk only: the next chunk's files are
+// created after the failure, which cannot concern them.
+func TestAppendBatchSyncFSFailureFailsItsChunk(t *testing.T) {
+	m := fsys.NewMem(nil)
+	f := fsys.NewFault(m.FS())
+	q := openMem(t, f, Options{})
+	n := batchChunk + 10
+	recs := make([][]byte, n)
+	for i := range recs {
+		recs[i] = sampleRecord(i, "")
+	}
+	f.Inject(fsys.Rule{Op: fsys.OpSyncFS, Times: 1, Err: syscall.EIO})
+	ids, err := q.AppendBatch(recs)
+	var be *BatchError
+	if !errors.As(err, &be) {
+		t.Fatalf("AppendBatch = %v; want a *BatchError", err)
+	}
+	want := make([]int, batchChunk)
+	for i := range want {
+		want[i] = i
+	}
+	if got := be.Failed(); !slices.Equal(got, want) {
+		t.Errorf("failed records = %d of them (first %v), want the first chunk's %d", len(got), got[:min(3, len(got))], batchChunk)
+	}
+	list, err := q.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(list, ids[batchChunk:]) {
+		t.Errorf("pending = %d records, want the second chunk's %d", len(list), n-batchChunk)
+	}
+}

@@ -280,10 +280,11 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 	ids := make([]ulid.ULID, len(recs))
 	errs := make([]error, len(recs))
 	var renamed []int // records renamed to their final names
-	// Sampled before any file exists: see flusher.epoch.
-	epoch := q.flush.epoch()
 	for lo := 0; lo < len(recs); lo += batchChunk {
 		hi := min(len(recs), lo+batchChunk)
+		// Sampled before the chunk's files exist (see flusher.epoch): a
+		// syncfs failure before that cannot concern them.
+		epoch := q.flush.epoch()
 		renamed = q.appendChunk(recs[lo:hi], ids[lo:hi], errs[lo:hi], lo, epoch, renamed)
 	}
 	if len(renamed) > 0 && !q.opts.NoSync && !mutantOn(mutSkipDirSync) {
