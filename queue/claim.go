@@ -326,7 +326,7 @@ func (c *claim) end() error {
 	}
 	c.ended = true
 	var err error
-	if c.gone || !c.keep && c.fresh {
+	if c.gone {
 		if rerr := c.q.fs.Remove(c.lock); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = opErr("claim", stepUnlink, c.lock, rerr)
 		}
@@ -334,11 +334,56 @@ func (c *claim) end() error {
 	if cerr := c.f.Close(); cerr != nil {
 		err = errors.Join(err, opErr("claim", stepClose, c.lock, cerr))
 	}
+	if !c.gone && !c.keep && c.fresh {
+		// The record is still pending, so its lock name must not go
+		// while anyone else holds the lock: a handler's child that
+		// inherited a copy of the descriptor (Delivery.LockFile) may
+		// still be working on the record after capq let go, and a new
+		// lock file at the same name would let a second consumer take
+		// the record meanwhile (spec R39). Hence: close first, then
+		// unlink only a lock we can take again at once.
+		err = errors.Join(err, c.q.removeUnheldLock(c.lock))
+	}
 	if c.spare {
 		// The spare's inode may be free again: restore the reserve.
 		c.q.ensureSpares()
 	}
 	return err
+}
+
+// removeUnheldLock unlinks the lock file name if nobody holds its lock: it
+// opens the name again, takes the flock without blocking and checks that
+// the name still refers to the inode it locked before unlinking it. A lock
+// another process holds (a handler's child with an inherited descriptor)
+// is left in place: the next claim finds it busy, and once it is free
+// counts it as one attempt, which the handler that started did make.
+func (q *Queue) removeUnheldLock(name string) error {
+	f, err := q.fs.OpenFile(name, os.O_RDONLY|fsys.ONonblock, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return opErr("claim", stepUnlink, name, err)
+	}
+	defer f.Close()
+	if err := f.Flock(fsys.LockExclusive | fsys.LockNonBlocking); err != nil {
+		if isBusy(err) {
+			return nil // still held: not ours to remove
+		}
+		return opErr("claim", stepUnlink, name, err)
+	}
+	held, err := f.Stat()
+	if err != nil {
+		return opErr("claim", stepUnlink, name, err)
+	}
+	cur, err := q.fs.Lstat(name)
+	if err != nil || cur.Ino != held.Ino || !cur.IsRegular() {
+		return nil // replaced meanwhile: someone else's lock file
+	}
+	if err := q.fs.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return opErr("claim", stepUnlink, name, err)
+	}
+	return nil
 }
 
 // release ends the claim keeping the lock file (keepFile) or removing it

@@ -55,3 +55,47 @@ func TestDeliveryLockFile(t *testing.T) {
 		return nil
 	}, IngestOptions{})
 }
+
+// Spec R39: a claim that ends without an attempt (NotHandlerFault, as
+// when capq is told to stop) on a lock file it created does not unlink the
+// lock name while a copy of the descriptor is still held elsewhere (a
+// handler's child): otherwise the next consumer would create a new lock
+// file and deliver the record while the first handler's work goes on.
+// Once the copy is closed, an unheld lock name is removed again.
+func TestReleaseKeepsLockHeldElsewhere(t *testing.T) {
+	t.Parallel()
+	q, dir := openTest(t, Options{NoSync: true})
+	id := mustAppend(t, q, sampleRecord(1, ""))
+	var held *os.File
+	_, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+		f, err := d.LockFile()
+		if err != nil {
+			t.Fatalf("LockFile: %v", err)
+		}
+		held = f
+		return NotHandlerFault(errors.New("capq was told to stop"))
+	}, IngestOptions{MaxAttempts: 5})
+	if err != nil && !errors.Is(err, ErrNotHandlerFault) {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dir + "/" + lockName(id.String())); err != nil {
+		t.Fatalf("lock name of a record whose lock is still held elsewhere: %v, want it kept", err)
+	}
+	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+		t.Fatalf("record %s delivered while its first handler's copy of the lock is held", id)
+		return nil
+	}, IngestOptions{MaxAttempts: 5})
+	if err != nil || res.Skipped != 1 {
+		t.Fatalf("second Ingest: %+v, %v; want the record skipped", res, err)
+	}
+	held.Close()
+
+	// Nobody else holds it: a release without an attempt leaves no lock.
+	id2 := mustAppend(t, q, sampleRecord(2, ""))
+	q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+		return NotHandlerFault(errors.New("stop"))
+	}, IngestOptions{MaxAttempts: 5})
+	if _, err := os.Lstat(dir + "/" + lockName(id2.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock of a record released without an attempt and held by nobody: %v, want it removed", err)
+	}
+}
