@@ -3,6 +3,8 @@ package model
 import (
 	"errors"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
@@ -35,13 +37,113 @@ func faultErrno(c chooser, op fsys.Op) error {
 // each effect whole or not at all (R8), nothing acknowledged lost.
 func (m *machine) actNoInodes(c chooser) {
 	p := m.pick(c)
-	m.logf("NoInodes (process %d)", p.n)
+	drainOnly := c.Intn(2, "no inodes drain") == 0
+	m.logf("NoInodes (process %d, drain %v)", p.n, drainOnly)
 	for _, r := range fsys.InodeExhaustion() {
 		p.fault.Inject(r)
 	}
-	m.cutShort(p, c)
+	if drainOnly {
+		m.drainWithoutInodes(p)
+	} else {
+		m.cutShort(p, c)
+	}
 	p.fault.Reset()
 	m.hook(p)
+}
+
+// drainWithoutInodes runs an Ingest, whose handler always succeeds, on a
+// file system out of inodes. R32: draining can always free space. A claim
+// whose lock file cannot be created turns a spare file into it, so while
+// spares are left the drain delivers: with at least one spare and a record
+// to deliver, at least one is delivered. The records it could not claim
+// are left where they are (R33); each planned event happened or not, in
+// order (R7), never half (R8).
+func (m *machine) drainWithoutInodes(p *proc) {
+	m.probing = false
+	defer func() { m.probing = true }()
+	spares := 0
+	for _, name := range m.mem.Names(".") {
+		if strings.HasPrefix(name, ".capq-spare-") {
+			if fi, err := m.admin.Lstat(name); err == nil && fi.IsRegular() && fi.Size == 0 {
+				spares++
+			}
+		}
+	}
+	// Plan past records of a newer schema: one the drain could not claim
+	// is left, and the drain goes on (R33).
+	var futures []ulid.ULID
+	for _, id := range m.model.In(InPending) {
+		if r := m.model.Record(id); r.Kind == Future && !r.Held {
+			r.Held = true
+			futures = append(futures, id)
+		}
+	}
+	evs := m.model.PlanIngest(-1, Success, 0)
+	for _, id := range futures {
+		m.model.Record(id).Held = false
+	}
+	_, auditErr := m.admin.Lstat(queue.AuditLogName)
+	calls, res, ierr := m.runDrain(p, drain{failAt: -1})
+	var trs []Transition
+	planned, ci := 0, 0
+	stopped := errors.As(ierr, new(*queue.SchemaError)) // R14: a future record it could claim stops it
+	reachedFuture := false
+	for _, ev := range evs {
+		r := m.model.Record(ev.ID)
+		switch ev.Kind {
+		case EvCall:
+			if !stopped || !reachedFuture {
+				planned++ // a record the drain must reach
+			}
+			if ci < len(calls) && calls[ci].id == ev.ID {
+				tr, err := m.model.Call(calls[ci].id, calls[ci].data, calls[ci].attempt, Success, 0)
+				if err != nil {
+					m.fatalf("%v", err)
+				}
+				ci++
+				trs = append(trs, tr)
+				continue
+			}
+			trs = append(trs, Transition{ID: ev.ID, From: r.Loc, To: r.Loc}) // left
+		case EvQuarantine:
+			trs = append(trs, m.model.Quarantine(ev.ID))
+		case EvSkip:
+			if slices.Contains(futures, ev.ID) {
+				reachedFuture = true
+				trs = append(trs, Transition{ID: ev.ID, From: r.Loc, To: r.Loc})
+			}
+		}
+	}
+	if ci < len(calls) {
+		m.fatalf("R7: out of inodes, the handler was called for %s out of the model's order %v", calls[ci].id, evs)
+	}
+	if ierr != nil && !stopped {
+		m.fatalf("R32, R33: out of inodes, Ingest failed: %v", ierr)
+	}
+	// Each claim before the first deliverable record may use up a spare
+	// (a corrupt record's, a future one's), and the first quarantine one
+	// more for the audit log if it is missing: with as many spares as
+	// that, the first deliverable record must be delivered.
+	need, quarantines := 0, 0
+	for _, ev := range evs {
+		if ev.Kind == EvCall {
+			need++
+			break
+		}
+		if ev.Kind == EvQuarantine {
+			quarantines++
+		}
+		if ev.Kind == EvQuarantine || slices.Contains(futures, ev.ID) {
+			need++
+		}
+	}
+	if auditErr != nil && quarantines > 0 {
+		need++ // the first quarantine makes the missing audit log from a spare
+	}
+	if spares >= need && planned > 0 && res.Delivered == 0 {
+		m.fatalf("R32: out of inodes with %d spare file(s), a drain of %d deliverable record(s) delivered none: %+v, %v", spares, planned, res, ierr)
+	}
+	m.settle(trs, false)
 }
 
 // sideNames are the side paths a drain may need besides the record:

@@ -207,7 +207,7 @@ func (m *machine) start(p *proc) {
 	p.killed, p.crash, p.calls, p.tmps = false, 0, 0, nil
 	m.hook(p)
 	opts := m.opts
-	opts = queuefs.With(opts, p.fault)
+	opts = queuefs.With(opts, p.fault.WithNoReplace())
 	opts.ULIDs = m.generator(uint64(m.incarn))
 	p.last = ulid.ULID{}
 	q, err := queue.Open("mem", opts)

@@ -60,8 +60,8 @@ func machineProp(cfg machineConfig) func(*rapid.T) {
 // in-memory file system, with faults, crashes at any file-system call and
 // power cuts among the actions, and the wider fault model of issue #11:
 // EACCES/EPERM on opens, special files at the side paths, a file system
-// out of inodes, a consumer whose handler's child outlives it. Spec R4 to
-// R25, R31, R33, R39.
+// out of inodes (with the spare files of R32), a consumer whose handler's
+// child outlives it. Spec R4 to R25, R31, R32, R33, R39.
 func TestMachine(t *testing.T) {
 	t.Parallel()
 	start, n := time.Now(), steps.Load()

@@ -274,6 +274,31 @@ func (f *Fault) Rename(oldname, newname string) error {
 	return f.inner.Rename(oldname, newname)
 }
 
+// WithNoReplace returns f as an FS that also implements NoReplaceRenamer
+// when the inner FS does, each RenameNoReplace being one call of OpRename
+// (rules on OpRename fail it too); otherwise it returns f. A plain Fault
+// hides the inner FS's RenameNoReplace, so that tests of a queue without
+// the spare-file reserve (spec R32) keep it; the model uses this one.
+func (f *Fault) WithNoReplace() FS {
+	if _, ok := f.inner.(NoReplaceRenamer); !ok {
+		return f
+	}
+	return faultNoReplace{f}
+}
+
+// faultNoReplace is a Fault that renames without replacing.
+type faultNoReplace struct{ *Fault }
+
+var _ NoReplaceRenamer = faultNoReplace{}
+
+func (f faultNoReplace) RenameNoReplace(oldname, newname string) error {
+	c := Call{Op: OpRename, Name: oldname, NewName: newname}
+	if _, err := f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	return f.inner.(NoReplaceRenamer).RenameNoReplace(oldname, newname)
+}
+
 // Remove implements FS.
 func (f *Fault) Remove(name string) error {
 	c := Call{Op: OpRemove, Name: name}

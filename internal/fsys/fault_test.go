@@ -309,3 +309,37 @@ func TestMemFIFO(t *testing.T) {
 		t.Fatalf("blocking open: %v, BlockedOpens %d; want EWOULDBLOCK, 1", err, m.BlockedOpens())
 	}
 }
+
+// Spec R32: Mem renames without replacing, and a Fault passes that on only
+// when asked (WithNoReplace), as one OpRename that rules can fail.
+func TestRenameNoReplace(t *testing.T) {
+	m, f := newFault(t)
+	for _, n := range []string{"a", "b"} {
+		if err := m.WriteFile(n, []byte(n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := FS(f).(NoReplaceRenamer); ok {
+		t.Fatal("a plain Fault offers RenameNoReplace")
+	}
+	rn, ok := f.WithNoReplace().(NoReplaceRenamer)
+	if !ok {
+		t.Fatal("WithNoReplace over a Mem offers no RenameNoReplace")
+	}
+	if err := rn.RenameNoReplace("a", "b"); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("RenameNoReplace onto an existing name: %v, want EEXIST", err)
+	}
+	if got, _ := m.ReadFile("b"); string(got) != "b" {
+		t.Fatalf("b was replaced: %q", got)
+	}
+	if err := rn.RenameNoReplace("a", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.ReadFile("c"); string(got) != "a" || slices.Contains(m.Names("."), "a") {
+		t.Fatalf("after the rename: c = %q, names %v", got, m.Names("."))
+	}
+	f.Inject(Rule{Op: OpRename, Err: syscall.EIO})
+	if err := rn.RenameNoReplace("c", "d"); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("RenameNoReplace under an OpRename rule: %v, want EIO", err)
+	}
+}

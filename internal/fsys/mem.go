@@ -654,6 +654,19 @@ func (p *MemFS) CreateLocked(name string, perm fs.FileMode) (File, error) {
 // missing, EISDIR for a non-directory over a directory, ENOTDIR for a
 // directory over a non-directory, ENOTEMPTY over a non-empty directory.
 func (p *MemFS) Rename(oldname, newname string) error {
+	return p.rename(oldname, newname, false)
+}
+
+var _ NoReplaceRenamer = (*MemFS)(nil)
+
+// RenameNoReplace implements NoReplaceRenamer: Rename, except that it
+// fails with EEXIST if any entry of newname exists, atomically (as
+// renameat2 with RENAME_NOREPLACE).
+func (p *MemFS) RenameNoReplace(oldname, newname string) error {
+	return p.rename(oldname, newname, true)
+}
+
+func (p *MemFS) rename(oldname, newname string, noReplace bool) error {
 	m := p.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -675,6 +688,8 @@ func (p *MemFS) Rename(oldname, newname string) error {
 		return linkErr(syscall.ENOENT)
 	case oldParent == nil || newParent == nil:
 		return linkErr(syscall.EBUSY) // renaming the root, or onto it
+	case noReplace && target != nil:
+		return linkErr(syscall.EEXIST)
 	case target == n:
 		return nil // rename(2) does nothing when both name the same file
 	case n.isDir() && newParent == n:
