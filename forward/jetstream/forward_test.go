@@ -231,12 +231,11 @@ func TestStreamFull(t *testing.T) { // Spec R18
 	if len(left) > maxSize || len(left) < maxSize-16-1 {
 		t.Fatalf("queue holds %d records after overflow, want about %d", len(left), maxSize-16)
 	}
-	audit, err := q.Audit()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dropped := map[string]bool{}
-	for _, a := range audit {
+	for a, err := range q.AuditEntries(context.Background()) {
+		if err != nil {
+			t.Fatal(err)
+		}
 		if a.Reason == queue.ReasonOverflow {
 			dropped[a.DroppedULID] = true
 		}
