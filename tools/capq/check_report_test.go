@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -345,5 +346,88 @@ func TestImplInterruptedReports(t *testing.T) {
 	b, _ = os.ReadFile(junit)
 	if code != exitFail || !strings.Contains(string(b), `<testcase classname="capq check --impl" name="hello"`) || !strings.Contains(string(b), "<error") {
 		t.Errorf("exit %d, JUnit of an implementation that does not start:\n%s", code, b)
+	}
+}
+
+// The composite action's script (.github/actions/capq-check/run.sh): each
+// run replaces the files of the one before, always leaves a report.md and
+// a junit.xml saying what happened (even when capq is missing or the
+// implementation never answers), and stops a hanging check at DEADLINE
+// with status 3 (attack items 4, 5 and 6).
+func TestActionScript(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script, err := filepath.Abs("../../.github/actions/capq-check/run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "capq-conformance")
+	runScript := func(env ...string) (int, map[string]string, time.Duration) {
+		t.Helper()
+		os.Remove(filepath.Join(tmp, "output"))
+		cmd := exec.Command("bash", script)
+		cmd.Env = append(os.Environ(), append([]string{"RUNNER_TEMP=" + tmp, "GITHUB_OUTPUT=" + filepath.Join(tmp, "output"),
+			"GITHUB_STEP_SUMMARY=" + filepath.Join(tmp, "summary"), "SEED=3"}, env...)...)
+		start := time.Now()
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		outputs := map[string]string{}
+		b, _ := os.ReadFile(filepath.Join(tmp, "output"))
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				outputs[k] = v
+			}
+		}
+		for _, k := range []string{"report", "junit", "json"} {
+			if _, err := os.Stat(outputs[k]); err != nil {
+				t.Errorf("output %s names a missing file: %v", k, err)
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(out, "junit.xml")); err != nil || xml.Unmarshal(b, new(struct{})) != nil {
+			t.Errorf("junit.xml missing or not XML: %v\n%s", err, b)
+		}
+		return code, outputs, time.Since(start)
+	}
+	read := func(name string) string {
+		b, _ := os.ReadFile(filepath.Join(out, name))
+		return string(b)
+	}
+
+	code, o, _ := runScript("IMPL=capq adapter", "PROBES=list-order")
+	if code != 0 || o["passed"] != "true" || !strings.Contains(read("report.md"), "| R7 |") {
+		t.Fatalf("passing run: exit %d, outputs %v\n%s", code, o, read("report.md"))
+	}
+	// A second run with a bad input must not publish the first's pass.
+	code, o, _ = runScript("IMPL=capq adapter", "LEVEL=bogus")
+	if code != 2 || o["passed"] != "false" || strings.Contains(read("report.md"), "| R7 |") || !strings.Contains(read("report.md"), "ERROR") ||
+		!strings.Contains(read("junit.xml"), "<error") {
+		t.Errorf("bad-input run after a pass: exit %d, outputs %v, report:\n%s", code, o, read("report.md"))
+	}
+	// An implementation that never answers.
+	code, _, _ = runScript("IMPL=sleep 100", "TIMEOUT=1s")
+	if code != 1 || !strings.Contains(read("junit.xml"), "<error") || read("report.md") == "" {
+		t.Errorf("silent implementation: exit %d, report:\n%s\njunit:\n%s", code, read("report.md"), read("junit.xml"))
+	}
+	// capq missing from PATH.
+	code, _, _ = runScript("IMPL=capq adapter", "PATH=/usr/bin:/bin")
+	if code != 2 || !strings.Contains(read("report.md"), "capq is not on PATH") {
+		t.Errorf("capq missing: exit %d, report:\n%s", code, read("report.md"))
+	}
+	// Answers hello, then hangs: the deadline stops it, reports written.
+	hang := `read l; echo '{"ok":true,"protocol":1,"name":"hang","features":[]}'; exec sleep 300`
+	code, _, d := runScript("IMPL="+hang, "TIMEOUT=30s", "DEADLINE=3s")
+	if code != 3 || d > 30*time.Second || !strings.Contains(read("report.md"), "DEADLINE") || !strings.Contains(read("junit.xml"), `name="interrupted" value="true"`) {
+		t.Errorf("hanging implementation: exit %d after %v, report:\n%s\njunit:\n%s", code, d, read("report.md"), read("junit.xml"))
+	}
+	if b, _ := os.ReadFile(filepath.Join(tmp, "summary")); strings.Count(string(b), "capq") < 5 {
+		t.Errorf("the job summary does not have a report per run:\n%s", b)
 	}
 }
