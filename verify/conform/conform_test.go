@@ -63,7 +63,7 @@ func TestCapqPassesEveryProbe(t *testing.T) {
 		t.Fatalf("%d rows, want %d", len(rep.Results), len(Probes()))
 	}
 	for _, r := range rep.Results {
-		t.Logf("%-18s %-8s %-12s %s", r.Probe, r.Req, r.Verdict, r.Evidence)
+		t.Logf("%-18s %-8s %-12s %6.2fs %s", r.Probe, r.Req, r.Verdict, r.Elapsed.Seconds(), r.Evidence)
 		switch {
 		case r.Verdict == Pass:
 		case r.Verdict == Inconclusive && r.Probe == "cost":
@@ -142,7 +142,7 @@ func TestBrokenAdaptersFail(t *testing.T) {
 // Spec R56: a failing campaign is shrunk: its transcript keeps only the steps needed,
 // and fewer than the run that found the failure.
 func TestCampaignShrinks(t *testing.T) {
-	for _, seed := range []uint64{9, 21, 33} {
+	for _, seed := range []uint64{9, 21} {
 		cfg := Config{Impl: adapterCmd(t, "reverse-list"), Seed: seed, Probes: []string{"campaign"}, CampaignSteps: 80}
 		cfg.Dir, cfg.NoShrink = t.TempDir(), true
 		raw, err := Run(t.Context(), cfg)

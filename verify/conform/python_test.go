@@ -22,6 +22,11 @@ import (
 
 func pythonImpl(t *testing.T, target string) string {
 	t.Helper()
+	if raceBuild {
+		// The time goes to Python and fsync, where the race detector
+		// finds nothing; .ci/run runs these tests without it.
+		t.Skip("judging Python queues is left to the run without -race")
+	}
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skipf("python3 is not installed: %v", err)

@@ -20,5 +20,3 @@ func killGroup(pid int) {
 }
 
 func procAttr() *syscall.SysProcAttr { return nil }
-
-func syncfs(string) error { return errors.ErrUnsupported }
