@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +29,20 @@ func FuzzHang(f *testing.F) {
 			time.Sleep(time.Hour)
 		}
 	})
+}
+
+func bad(t *testing.T, s string) {
+	t.Errorf("bad input %q", s)
+}
+
+func FuzzE1(f *testing.F) {
+	f.Add("a")
+	f.Fuzz(func(t *testing.T, s string) { bad(t, s) })
+}
+
+func FuzzE2(f *testing.F) {
+	f.Add("b")
+	f.Fuzz(func(t *testing.T, s string) { bad(t, s+"!") })
 }
 
 func FuzzXML(f *testing.F) {
@@ -77,6 +92,17 @@ func TestCampaignHangAndXML(t *testing.T) {
 	}
 	if r := result(t, s, "FuzzXML"); r.Status != "fail" {
 		t.Errorf("FuzzXML: %+v, want fail", r)
+	}
+	// Two targets failing by t.Errorf in one helper are one failure
+	// (attack item 10); FuzzXML's own t.Errorf is another.
+	var shared []string
+	for _, f := range s.Failures {
+		if slices.Contains(f.Targets, "odd.FuzzE1") {
+			shared = f.Targets
+		}
+	}
+	if len(s.Failures) != 2 || !slices.Equal(shared, []string{"odd.FuzzE1", "odd.FuzzE2"}) {
+		t.Errorf("distinct failures %+v; want FuzzE1 and FuzzE2 as one, FuzzXML another", s.Failures)
 	}
 	b, err := os.ReadFile(junit)
 	if err != nil {

@@ -54,12 +54,14 @@ var (
 //     reflect frames and everything from the fuzz target's own function
 //     down, so the same bug reached from two targets has one signature;
 //     if the panic is in the target's function itself, that frame stays.
-//   - any other failure (t.Error, t.Fatal): the target and the file:line
-//     of each reported line, since its message usually quotes the input.
-func signature(target string, report []string) (key []string, title string) {
+//   - any other failure (t.Error, t.Fatal): the package (pkg, its import
+//     path) and the file:line of each reported line, not their text,
+//     since a message usually quotes the input. Not the target: two
+//     targets calling one helper that reports at one line are one bug.
+func signature(pkg string, report []string) (key []string, title string) {
 	pi := slices.IndexFunc(report, func(l string) bool { return strings.Contains(l, "panic: ") })
 	if pi < 0 {
-		key = []string{target}
+		key = []string{pkg}
 		for _, l := range report {
 			if m := logLocRE.FindStringSubmatch(l); m != nil {
 				if title == "" {

@@ -663,7 +663,7 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, prog
 		r.Reproduce = "go " + strings.Join(args, " ")
 	}
 	if r.Status == "fail" {
-		r.key, r.Title = signature(t.Name, o.report)
+		r.key, r.Title = signature(t.ImportPath, o.report)
 		r.Signature = signatureHash(r.key)
 		input := o.failingInput
 		if input == "" && strings.HasPrefix(o.rerun, t.Name+"/") {
