@@ -118,9 +118,6 @@ const MaxAuditLine = 64 << 10
 // end of the audit log (spec R32): room for a chunk of prune lines.
 const auditReserve = 128 << 10
 
-// ErrAuditLine is wrapped by every *AuditLineError.
-var ErrAuditLine = errors.New("capq: unreadable audit log line")
-
 // AuditLineError reports one line of the audit log that was skipped: longer
 // than MaxAuditLine, not a JSON object, or without a reason (a line torn by
 // a crash or disk full, or foreign content). Iteration goes on after it.

@@ -64,6 +64,24 @@ var (
 	// ErrUnsafeFile is wrapped when the queue refuses a file because it is
 	// a symlink or not a regular file where a regular file belongs.
 	ErrUnsafeFile = errors.New("capq: refusing unsafe file")
+
+	// ErrReadLimit is wrapped when a file is larger than the bound the
+	// queue reads it with (spec R29): the data returned with it is cut at
+	// that bound, never silently.
+	ErrReadLimit = errors.New("capq: file exceeds the read limit")
+
+	// ErrAuditLine is wrapped by every *AuditLineError: a line of the
+	// audit log that AuditEntries skipped.
+	ErrAuditLine = errors.New("capq: unreadable audit log line")
+
+	// ErrNotHandlerFault is wrapped by the errors NotHandlerFault returns:
+	// a delivery that failed before its handler ran (spec R34).
+	ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
+
+	// ErrNoLockFile is returned by Delivery.LockFile when the queue's file
+	// system has no descriptor to hand over (an in-memory or
+	// fault-injecting file system of the tests).
+	ErrNoLockFile = errors.New("capq: the record's lock has no descriptor")
 )
 
 // RecordError describes why Append refused a record. It wraps
@@ -205,9 +223,6 @@ func isNotFolder(err error) bool {
 	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
 }
 
-// ErrNotHandlerFault is wrapped by the errors NotHandlerFault returns.
-var ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
-
 // NotHandlerFault marks err, returned by a Handler, as a failure that is
 // not the handler's: the handler never ran (a fork or exec failed, a
 // resource limit was hit, the operator interrupted the drain before it
@@ -272,8 +287,3 @@ func (e *BatchError) Unwrap() []error {
 	}
 	return errs
 }
-
-// ErrReadLimit is wrapped when a file is larger than the bound the queue
-// reads it with (spec R29): the data returned with it is cut at that bound,
-// never silently.
-var ErrReadLimit = errors.New("capq: file exceeds the read limit")

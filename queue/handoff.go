@@ -1,16 +1,10 @@
 package queue
 
 import (
-	"errors"
 	"os"
 
 	"github.com/capq/capq/internal/fsys"
 )
-
-// ErrNoLockFile is returned by Delivery.LockFile when the queue's file
-// system has no descriptor to hand over (an in-memory or fault-injecting
-// file system of the tests).
-var ErrNoLockFile = errors.New("capq: the record's lock has no descriptor")
 
 // LockFile returns a new descriptor (a dup, close-on-exec) of the open file
 // that holds the record's lock during the handler call. A handler that runs
