@@ -109,22 +109,22 @@ func appendJSONString(dst []byte, s string) []byte {
 // generation before (spec R30).
 const AuditLogRotatedName = AuditLogName + ".1"
 
-// MaxAuditLine bounds one line of the audit log as read: a longer line is
+// maxAuditLine bounds one line of the audit log as read: a longer line is
 // reported as an *AuditLineError and skipped, and the lines after it are
 // read (capq's own lines are at most a few KiB).
-const MaxAuditLine = 64 << 10
+const maxAuditLine = 64 << 10
 
 // auditReserve is how many bytes of blocks a writer keeps reserved past the
 // end of the audit log (spec R32): room for a chunk of prune lines.
 const auditReserve = 128 << 10
 
 // AuditLineError reports one line of the audit log that was skipped: longer
-// than MaxAuditLine, not a JSON object, or without a reason (a line torn by
+// than 64 KiB, not a JSON object, or without a reason (a line torn by
 // a crash or disk full, or foreign content). Iteration goes on after it.
 type AuditLineError struct {
 	File    string // AuditLogName or AuditLogRotatedName
 	Line    int    // 1-based line number in that file
-	TooLong bool   // the line exceeds MaxAuditLine (its bytes were not kept)
+	TooLong bool   // the line exceeds 64 KiB (its bytes were not kept)
 	Reason  string // for people
 }
 
@@ -255,7 +255,7 @@ func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
 
 // AuditEntries iterates over the audit log, oldest first: the rotated
 // generation (AuditLogRotatedName), then the current log (spec R29). It
-// streams: at most MaxAuditLine bytes of one line are held at a time,
+// streams: at most 64 KiB of one line are held at a time,
 // whatever the size of the log. A line that cannot be read (too long, not
 // JSON, torn by a crash) is yielded as an *AuditLineError (errors.Is
 // ErrAuditLine) and iteration goes on with the next line. Any other error
@@ -315,13 +315,13 @@ func (q *Queue) openAuditFile(name string) (fsys.File, fsys.FileInfo, error) {
 // caller stopped or a fatal error was yielded.
 func (q *Queue) scanAudit(ctx context.Context, f fsys.File, name string, yield func(AuditEntry, error) bool) bool {
 	r := bufio.NewReaderSize(f, 32<<10)
-	var cur []byte // the line being read, up to MaxAuditLine plus its newline
+	var cur []byte // the line being read, up to maxAuditLine plus its newline
 	tooLong := false
 	line := 0
 	for {
 		chunk, err := r.ReadSlice('\n')
 		if !tooLong {
-			if len(cur)+len(chunk) > MaxAuditLine+1 {
+			if len(cur)+len(chunk) > maxAuditLine+1 {
 				tooLong, cur = true, cur[:0] // count it, keep none of it
 			} else {
 				cur = append(cur, chunk...)
@@ -354,8 +354,8 @@ func (q *Queue) scanAudit(ctx context.Context, f fsys.File, name string, yield f
 func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(AuditEntry, error) bool) bool {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	switch {
-	case tooLong || len(b) > MaxAuditLine:
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Reason: "line longer than " + itoa(MaxAuditLine) + " bytes"})
+	case tooLong || len(b) > maxAuditLine:
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Reason: "line longer than " + itoa(maxAuditLine) + " bytes"})
 	case isBlank(b):
 		return true // a blank line says nothing
 	}

@@ -12,6 +12,9 @@ import (
 
 // Stored is one record's file as Get found it.
 type Stored struct {
+	// Envelope is Data decoded (embedded, as in Delivery); zero when Get
+	// returned an error.
+	Envelope
 	// Name is the file's name relative to the queue directory:
 	// pending-<ULID>.json, or dead-letter/pending-<ULID>.json.
 	Name string
@@ -20,8 +23,6 @@ type Stored struct {
 	// Data is the file's bytes exactly as stored (at most
 	// Options.MaxRecordSize plus 512 bytes, spec R24).
 	Data []byte
-	// Envelope is Data decoded; zero when Get returned an error.
-	Envelope Envelope
 }
 
 // Get reads record id: its pending file, or, when it is not pending, its

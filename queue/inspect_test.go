@@ -22,7 +22,7 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 	t.Parallel()
 	q, dir := openTest(t, Options{})
 	good := `{"ts":"t","dropped_ulid":"A","appended_at":"","reason":"queue_overflow","queue_size_before_prune":3}`
-	long := `{"ts":"t","reason":"pruned","detail":"` + strings.Repeat("x", MaxAuditLine) + `"}`
+	long := `{"ts":"t","reason":"pruned","detail":"` + strings.Repeat("x", maxAuditLine) + `"}`
 	log := good + "\n" + long + "\n" + "not json\n" + "\n" + good + "\n" + `{"ts":"torn`
 	writeRaw(t, filepath.Join(dir, AuditLogName), log)
 	var got []string

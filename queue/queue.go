@@ -69,7 +69,7 @@ func Open(dir string, opts Options) (*Queue, error) {
 	case opts.SkipRecover:
 		n, err = q.count("open")
 	default:
-		var rep RecoveryReport
+		var rep RecoverResult
 		rep, err = q.recover(context.Background())
 		n = rep.pending
 	}

@@ -14,11 +14,11 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// RecoveryReport says what Recover found and did. One rule for its lists:
+// RecoverResult says what Recover found and did. One rule for its lists:
 // files it removed are named (relative to the queue directory), because a
 // removed file may not name a record; records it leaves in place are
 // ULIDs, as everywhere else in the API (Delivery.ULID, HandlerError.ULID).
-type RecoveryReport struct {
+type RecoverResult struct {
 	// RemovedTmp lists the stray temporary files removed, older than
 	// Options.TmpGrace: .tmp files of appends that died before their
 	// rename, and .locktmp files of lock creations that died (on file
@@ -51,17 +51,17 @@ type RecoveryReport struct {
 // whose record is gone, and reports records in doubt. It never removes a
 // pending record, and never a lock that anybody holds. Open calls it unless
 // Options.SkipRecover is set.
-func (q *Queue) Recover(ctx context.Context) (RecoveryReport, error) {
+func (q *Queue) Recover(ctx context.Context) (RecoverResult, error) {
 	if err := q.enter(); err != nil {
-		return RecoveryReport{}, err
+		return RecoverResult{}, err
 	}
 	defer q.leave()
 	return q.recover(ctx)
 }
 
-func (q *Queue) recover(ctx context.Context) (RecoveryReport, error) {
+func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 	const op = "recover"
-	var rep RecoveryReport
+	var rep RecoverResult
 	var tmps, locks []string
 	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
 		k, idb := classify(name)
@@ -151,7 +151,7 @@ func (q *Queue) recover(ctx context.Context) (RecoveryReport, error) {
 // undoHalfMoves removes the dead-letter name of every record whose pending
 // name is the same file: without it, a record delivered from its pending
 // name could be requeued (and delivered) again from the stale one.
-func (q *Queue) undoHalfMoves(rep *RecoveryReport) error {
+func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 	const op = "recover"
 	var names []string
 	err := q.fs.ReadDir(DeadLetterDir, func(name []byte, typ fsys.EntryType) error {

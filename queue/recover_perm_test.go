@@ -25,7 +25,7 @@ func TestRecoverUnreadableDeadLetterFolder(t *testing.T) {
 		t.Fatalf("Recover with an unreadable dead-letter folder: %v", err)
 	}
 	if !problemIs(rep.Problems, syscall.EACCES) {
-		t.Errorf("RecoveryReport.Problems = %v, want the EACCES reported", rep.Problems)
+		t.Errorf("RecoverResult.Problems = %v, want the EACCES reported", rep.Problems)
 	}
 	var seen []Delivery
 	res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{MaxAttempts: 3})

@@ -84,7 +84,7 @@ func TestRecoverStrayTmpByAge(t *testing.T) {
 			clock.Set(t0)
 			opts := Options{Clock: clock.Now, TmpGrace: grace, SkipRecover: via == "Recover"}
 			q := openMem(t, m.FS(), opts)
-			var rep RecoveryReport
+			var rep RecoverResult
 			if via == "Recover" {
 				var err error
 				if rep, err = q.Recover(t.Context()); err != nil {
