@@ -144,22 +144,39 @@ func (e *AuditLineError) Unwrap() error { return ErrAuditLine }
 // at or above Options.AuditLogMaxSize is rotated (spec R30); a failed
 // rotation is logged, never returned: the lines are durable already.
 func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
+	return q.writeAuditThen(op, entries, nil)
+}
+
+// writeAuditThen is writeAudit with the actions the lines describe done
+// while the log's flock is still held, after the lines are durable: then
+// returns how many of the entries' actions happened (in order; an action
+// that fails stops the rest). The lines of actions that did not happen
+// are cut off again (ftruncate to the end of the last line whose action
+// happened, fsynced), so once the call returned no readable line
+// describes a drop that did not happen (spec R20). Likewise a write or
+// fsync of the lines that fails is cut back to the log's size before it.
+// Only a crash between the write and the actions leaves lines of actions
+// not done. Holding the flock, no capq or reference writer appended after
+// our lines meanwhile.
+func (q *Queue) writeAuditThen(op string, entries []AuditEntry, then func() int) error {
 	if len(entries) == 0 {
 		return nil
 	}
 	var buf []byte
-	for _, e := range entries {
+	ends := make([]int, len(entries))
+	for i, e := range entries {
 		buf = appendAuditLine(buf, e)
+		ends[i] = len(buf)
 	}
 	for try := 0; ; try++ {
-		again, err := q.writeAuditOnce(op, buf, try < 3)
+		again, err := q.writeAuditOnce(op, buf, ends, then, try < 3)
 		if !again {
 			return err
 		}
 	}
 }
 
-func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, err error) {
+func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() int, retry bool) (again bool, err error) {
 	f, fi, err := q.openRegular(op, AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err != nil && isNoSpace(err) && retry {
 		// No inode for a new log: a spare file becomes the log (R32),
@@ -196,10 +213,37 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, e
 		}
 		if last[0] != '\n' {
 			buf = append([]byte{'\n'}, buf...)
+			shifted := make([]int, len(ends))
+			for i, e := range ends {
+				shifted[i] = e + 1
+			}
+			ends = shifted
 		}
 	}
+	// cut takes our lines back from the n-th on (R20): what is readable
+	// must describe what happened.
+	cut := func(n int) error {
+		at := fi.Size
+		if n > 0 {
+			at += int64(ends[n-1])
+		}
+		t, ok := f.(fsys.Truncater)
+		if !ok {
+			return opErr(op, stepWrite, AuditLogName, errors.ErrUnsupported)
+		}
+		if err := t.Truncate(at); err != nil {
+			return opErr(op, stepWrite, AuditLogName, err)
+		}
+		if q.opts.NoSync {
+			return nil
+		}
+		if err := f.Sync(); err != nil {
+			return opErr(op, stepSync, AuditLogName, err)
+		}
+		return nil
+	}
 	if err := writeFull(f, buf); err != nil {
-		return false, opErr(op, stepWrite, AuditLogName, err)
+		return false, errors.Join(opErr(op, stepWrite, AuditLogName, err), cut(0))
 	}
 	if r, ok := f.(fsys.Reserver); ok {
 		// Keep blocks reserved past the end (the size does not change, so
@@ -211,7 +255,7 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, e
 	}
 	if !q.opts.NoSync {
 		if err := f.Sync(); err != nil {
-			return false, opErr(op, stepSync, AuditLogName, err)
+			return false, errors.Join(opErr(op, stepSync, AuditLogName, err), cut(0))
 		}
 		if fi.Size == 0 {
 			// The log may be new: its name must be durable before the
@@ -219,6 +263,17 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, retry bool) (again bool, e
 			// the delete and lose the log.
 			if err := q.fs.SyncDir("."); err != nil {
 				return false, opErr(op, stepSyncDir, ".", err)
+			}
+		}
+	}
+	if then != nil {
+		if done := then(); done < len(ends) {
+			if err := cut(done); err != nil {
+				return false, err
+			}
+			buf = buf[:0]
+			if done > 0 {
+				buf = buf[:ends[done-1]]
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -358,6 +359,7 @@ func (c *claim) end() error {
 // is left in place: the next claim finds it busy, and once it is free
 // counts it as one attempt, which the handler that started did make.
 func (q *Queue) removeUnheldLock(name string) error {
+	const unheldTries, unheldWait = 20, 5 * time.Millisecond
 	f, err := q.fs.OpenFile(name, os.O_RDONLY|fsys.ONonblock, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -366,11 +368,21 @@ func (q *Queue) removeUnheldLock(name string) error {
 		return opErr("claim", stepUnlink, name, err)
 	}
 	defer f.Close()
-	if err := f.Flock(fsys.LockExclusive | fsys.LockNonBlocking); err != nil {
-		if isBusy(err) {
+	for try := 0; ; try++ {
+		err := f.Flock(fsys.LockExclusive | fsys.LockNonBlocking)
+		if err == nil {
+			break
+		}
+		if !isBusy(err) {
+			return opErr("claim", stepUnlink, name, err)
+		}
+		if try == unheldTries {
 			return nil // still held: not ours to remove
 		}
-		return opErr("claim", stepUnlink, name, err)
+		// A handler's process group just SIGKILLed releases its
+		// copies as its processes exit, within milliseconds: wait a
+		// little for those, not for a process that lives on.
+		time.Sleep(unheldWait)
 	}
 	held, err := f.Stat()
 	if err != nil {

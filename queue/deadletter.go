@@ -34,16 +34,34 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	if err := q.syncDirs(op, DeadLetterDir); err != nil {
 		return err
 	}
-	if err := q.writeAudit(op, []AuditEntry{{
+	// The move never replaces an entry that appeared at dst since the
+	// slot was chosen (RENAME_NOREPLACE where the system has it), and a
+	// move that fails takes its audit line back (writeAuditThen).
+	var rerr error
+	if err := q.writeAuditThen(op, []AuditEntry{{
 		TS: q.now(), Reason: ReasonDeadLetter, ULID: c.id,
 		AppendedAt: FormatAppendedAt(env.AppendedAt),
 		File:       dst, Attempts: c.attempt(),
 		Detail: truncate(herr.Error(), 1024),
-	}}); err != nil {
-		return err
-	}
-	if err := q.fs.Rename(name, dst); err != nil {
-		return opErr(op, stepRename, name, err)
+	}}, func() int {
+		var err error
+		if rn, ok := q.fs.(fsys.NoReplaceRenamer); ok {
+			err = rn.RenameNoReplace(name, dst)
+			if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
+				// A file system without RENAME_NOREPLACE: the
+				// slot was checked free just before.
+				err = q.fs.Rename(name, dst)
+			}
+		} else {
+			err = q.fs.Rename(name, dst)
+		}
+		if err != nil {
+			rerr = opErr(op, stepRename, name, err)
+			return 0
+		}
+		return 1
+	}); err != nil || rerr != nil {
+		return errors.Join(rerr, err)
 	}
 	c.gone = true // the caller's claim.end removes the lock
 	return q.syncDirs(op, DeadLetterDir, ".")
@@ -70,11 +88,12 @@ func (q *Queue) deadLetterSlot(op, id string) (dst, hist string, err error) {
 		if err == nil {
 			continue
 		}
-		// The history's name must be free too, or hold a regular file: the
-		// history of a move of this record that a crash cut short, which
-		// the new one supersedes. A symlink, FIFO or directory there is
-		// not capq's to replace.
-		if fi, err := q.fs.Lstat(hist); err == nil && !fi.IsRegular() {
+		// The history's name must be free too: whatever is there (a
+		// history whose record was requeued or removed by hand, a file
+		// of someone else's) is never replaced (spec R36, R21); a
+		// history a crash left without its record stays beside the
+		// numbered pair.
+		if _, err := q.fs.Lstat(hist); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		return dst, hist, nil

@@ -433,17 +433,22 @@ func (q *Queue) quarantine(op, name, why string) error {
 	}
 	// The audit line goes first: after a crash it may name a file that was
 	// not moved yet (and will be moved again), but a file never moves
-	// without a line saying why.
+	// without a line saying why. A move that fails takes its line back
+	// (writeAuditThen), so no line stays for a move that never happened.
 	k, idb := classify([]byte(name))
 	e := AuditEntry{TS: q.now(), Reason: ReasonQuarantined, File: dst, Detail: truncate(why, 1024)}
 	if k == kindPending || k == kindLock {
 		e.ULID = string(idb)
 	}
-	if err := q.writeAudit(op, []AuditEntry{e}); err != nil {
-		return err
-	}
-	if err := q.fs.Rename(name, dst); err != nil {
-		return opErr(op, stepRename, name, err)
+	var rerr error
+	if err := q.writeAuditThen(op, []AuditEntry{e}, func() int {
+		if err := q.fs.Rename(name, dst); err != nil {
+			rerr = opErr(op, stepRename, name, err)
+			return 0
+		}
+		return 1
+	}); err != nil || rerr != nil {
+		return errors.Join(rerr, err)
 	}
 	return q.syncDirs(op, QuarantineDir, ".")
 }

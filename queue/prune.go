@@ -192,19 +192,30 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 	if len(victims) == 0 {
 		return done, nil
 	}
-	if err := q.writeAudit(op, entries); err != nil {
+	// The unlinks run under the audit log's flock, after the lines are
+	// durable; the lines of victims not unlinked are cut off again, so
+	// no readable line describes a drop that did not happen (R20).
+	var uerr error
+	werr := q.writeAuditThen(op, entries, func() int {
+		for i := range victims {
+			v := &victims[i]
+			if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				uerr = opErr(op, stepUnlink, v.name, err)
+				return i
+			}
+			if cerr := v.c.finish(); cerr != nil {
+				addProblem(&res.Problems, v.c.lock, cerr)
+			}
+			v.c = nil
+			res.Dropped++
+		}
+		return len(victims)
+	})
+	if err := errors.Join(uerr, werr); err != nil {
+		if res.Dropped > 0 {
+			err = errors.Join(err, q.syncDirs(op, "."))
+		}
 		return done, err
-	}
-	for i := range victims {
-		v := &victims[i]
-		if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return done, opErr(op, stepUnlink, v.name, err)
-		}
-		if cerr := v.c.finish(); cerr != nil {
-			addProblem(&res.Problems, v.c.lock, cerr)
-		}
-		v.c = nil
-		res.Dropped++
 	}
 	return done, q.syncDirs(op, ".")
 }

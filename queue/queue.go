@@ -78,6 +78,11 @@ func Open(dir string, opts Options) (*Queue, error) {
 		return nil, err
 	}
 	q.tally.reset(n, 0)
+	// The reserve must exist before it is needed (spec R32): a queue
+	// only producers ever opened would otherwise have no spare file and
+	// no reserved audit blocks on the day the disk fills up.
+	q.ensureSpares()
+	q.ensureAuditReserve()
 	return q, nil
 }
 

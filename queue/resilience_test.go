@@ -3,6 +3,7 @@
 package queue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -258,12 +259,10 @@ func TestDrainAndPruneOutOfInodes(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer q.Close()
-			// An empty pass creates the spares while there is room.
-			if _, err := q.Ingest(context.Background(), collect(new([]Delivery)), IngestOptions{}); err != nil {
-				t.Fatal(err)
-			}
+			// Open alone creates the spares while there is room: a
+			// queue that only producers used has its reserve too.
 			if st, err := q.Stats(context.Background()); err != nil || st.Spares != DefaultSpareLocks {
-				t.Fatalf("Stats after a first pass = %+v, %v; want %d spares", st, err, DefaultSpareLocks)
+				t.Fatalf("Stats after Open = %+v, %v; want %d spares", st, err, DefaultSpareLocks)
 			}
 			var ids []ulid.ULID
 			for {
@@ -344,6 +343,65 @@ func TestPruneOnFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
+	// Never pruned: the log does not exist yet, and spare 0's reserve
+	// (made by Open) must become the log's.
+	t.Run("never pruned", func(t *testing.T) { pruneOnFullDisk(t, false) })
+	t.Run("pruned before", func(t *testing.T) { pruneOnFullDisk(t, true) })
+}
+
+func pruneOnFullDisk(t *testing.T, prunedBefore bool) {
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v)", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	dir := filepath.Join(mnt, "q")
+	q, err := Open(dir, Options{MaxSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	for i := range 100 {
+		mustAppend(t, q, sampleRecord(i, ""))
+	}
+	want := 100
+	if prunedBefore {
+		if res, err := q.Prune(context.Background(), 99); err != nil || res.Dropped != 1 {
+			t.Fatalf("first Prune = %+v, %v", res, err)
+		}
+		want = 99
+	}
+	fl, err := os.Create(filepath.Join(mnt, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := fl.Write(make([]byte, 4096)); err != nil {
+			if !isNoSpace(err) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	fl.Close()
+	res, err := q.Prune(context.Background(), 0)
+	if err != nil || res.Dropped != want {
+		t.Fatalf("Prune on a full disk = %+v, %v; want all %d dropped", res, err, want)
+	}
+	entries, err := auditAll(q)
+	if err != nil || len(entries) != 100 {
+		t.Errorf("audit log: %d entries, %v; want a line for each of the 100 records dropped", len(entries), err)
+	}
+}
+
+// Spec R20, R32: a prune whose audit lines do not fit (a full disk, no
+// reserve left) fails without leaving readable lines for drops that did
+// not happen: the lines it wrote are cut off again, and what the log says
+// stays what happened.
+func TestPruneAuditLinesCutBack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
 	mnt := t.TempDir()
 	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v)", err)
@@ -361,25 +419,100 @@ func TestPruneOnFullDisk(t *testing.T) {
 	if res, err := q.Prune(context.Background(), 99); err != nil || res.Dropped != 1 {
 		t.Fatalf("first Prune = %+v, %v", res, err)
 	}
-	fl, err := os.Create(filepath.Join(mnt, "filler"))
+	// Take the reserve away: the log rewritten as a new file without
+	// reserved blocks, the spares gone. The log's one line leaves most of
+	// its page free, so a part of the next prune's lines fits.
+	logPath := filepath.Join(dir, AuditLogName)
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(logPath)
+	if err := os.WriteFile(logPath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := range DefaultSpareLocks {
+		os.Remove(filepath.Join(dir, spareName(i)))
+	}
+	filler := filepath.Join(mnt, "filler")
+	fl, err := os.Create(filler)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for {
 		if _, err := fl.Write(make([]byte, 4096)); err != nil {
-			if !isNoSpace(err) {
-				t.Fatal(err)
-			}
 			break
 		}
 	}
 	fl.Close()
 	res, err := q.Prune(context.Background(), 0)
-	if err != nil || res.Dropped != 99 {
-		t.Fatalf("Prune on a full disk = %+v, %v; want all 99 dropped", res, err)
+	if err == nil || res.Dropped != 0 {
+		t.Fatalf("Prune with no room for its lines = %+v, %v; want an error and nothing dropped", res, err)
 	}
-	entries, err := auditAll(q)
-	if err != nil || len(entries) != 100 {
-		t.Errorf("audit log: %d entries, %v; want a line for each of the 100 records dropped", len(entries), err)
+	raw, _ := os.ReadFile(logPath)
+	if !bytes.Equal(raw, data) {
+		t.Errorf("after the failed prune the log holds %d bytes (%d lines), want its %d bytes before: lines of drops that did not happen", len(raw), bytes.Count(raw, []byte("\n")), len(data))
+	}
+	os.Remove(filler)
+	if res, err := q.Prune(context.Background(), 0); err != nil || res.Dropped != 99 {
+		t.Fatalf("Prune with room = %+v, %v; want 99 dropped", res, err)
+	}
+	if entries, err := auditAll(q); err != nil || len(entries) != 100 {
+		t.Errorf("audit log: %d entries, %v; want one line per drop (100)", len(entries), err)
+	}
+}
+
+// Spec R20, R33: a quarantine move that fails (here EXDEV: quarantine/
+// is another file system) leaves no audit line saying the file is in
+// quarantine/: the line written before the move is taken back.
+func TestFailedMoveLeavesNoAuditLine(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	q, dir := openTest(t, Options{})
+	qdir := filepath.Join(dir, QuarantineDir)
+	if err := os.Mkdir(qdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", qdir, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v)", err)
+	}
+	t.Cleanup(func() { unix.Unmount(qdir, unix.MNT_DETACH) })
+	bad := newULID(t)
+	writeRaw(t, filepath.Join(dir, pendingName(bad.String())), "junk")
+	for range 2 {
+		res, err := q.Ingest(context.Background(), collect(new([]Delivery)), IngestOptions{})
+		if err != nil || res.Quarantined != 0 || res.Left != 1 {
+			t.Fatalf("Ingest = %+v, %v; want the corrupt record left", res, err)
+		}
+	}
+	if entries, err := auditAll(q); err != nil || len(entries) != 0 {
+		t.Errorf("audit log after failed moves: %+v, %v; want no line", entries, err)
+	}
+}
+
+// Spec R36, R21: a dead letter never replaces an existing entry in
+// dead-letter/, a history file without its record included: the new dead
+// letter takes the first numbered pair whose both names are free.
+func TestDeadLetterKeepsLoneHistory(t *testing.T) {
+	q, dir := openTest(t, Options{NoSync: true})
+	id := mustAppend(t, q, sampleRecord(1, ""))
+	dl := filepath.Join(dir, DeadLetterDir)
+	if err := os.Mkdir(dl, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lone := filepath.Join(dl, pendingPrefix+id.String()+historySuffix)
+	writeRaw(t, lone, "not capq's\n")
+	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+		return errors.New("fail")
+	}, IngestOptions{MaxAttempts: 1})
+	if err != nil || res.DeadLettered != 1 {
+		t.Fatalf("Ingest = %+v, %v; want one dead letter", res, err)
+	}
+	if b, _ := os.ReadFile(lone); string(b) != "not capq's\n" {
+		t.Errorf("the lone history file was replaced: %q", b)
+	}
+	if !exists(t, filepath.Join(dl, pendingName(id.String())+".1")) || !exists(t, lone+".1") {
+		t.Error("the dead letter is not at the numbered pair .json.1 / .history.1")
 	}
 }

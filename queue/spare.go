@@ -43,6 +43,13 @@ func (q *Queue) ensureSpares() {
 		if err != nil {
 			return // no room now: the next call tries again
 		}
+		if r, ok := f.(fsys.Reserver); ok && i == 0 {
+			// Spare 0 also holds the audit log's reserve of blocks
+			// (size stays 0): a queue never pruned has no log yet,
+			// and the first prune on a full disk renames this spare
+			// to the log so that its lines fit (ensureAuditLog).
+			r.Reserve(0, auditReserve)
+		}
 		f.Close()
 	}
 }
@@ -109,6 +116,11 @@ func (q *Queue) ensureAuditLog() {
 	if _, err := q.fs.Lstat(AuditLogName); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
+	// A spare first: spare 0 carries blocks reserved for the log (R32),
+	// which a newly created file would not have on a full disk.
+	if q.spareTo(AuditLogName) {
+		return
+	}
 	f, _, err := q.openRegular("prune", AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err == nil {
 		f.Close()
@@ -116,5 +128,28 @@ func (q *Queue) ensureAuditLog() {
 	}
 	if isNoSpace(err) {
 		q.spareTo(AuditLogName)
+	}
+}
+
+// ensureAuditReserve, run once per Open, keeps auditReserve bytes of blocks
+// reserved past the end of an existing audit log (spec R32), best effort:
+// a log the reference wrote, or one written before a crash, then has room
+// for a prune's lines on a full disk. The size does not change (fallocate
+// KEEP_SIZE), so the reference's appends and every reader see the same
+// log; blocks already allocated cost nothing to reserve again. A missing
+// log is not created here (Open leaves no file a producer does not need);
+// spare 0 carries the same reserve and becomes the log when a prune needs
+// one (ensureAuditLog).
+func (q *Queue) ensureAuditReserve() {
+	if fi, err := q.fs.Lstat(AuditLogName); err != nil || !fi.IsRegular() {
+		return
+	}
+	f, fi, err := q.openRegular("open", AuditLogName, os.O_RDWR|os.O_APPEND)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if r, ok := f.(fsys.Reserver); ok {
+		r.Reserve(fi.Size, auditReserve)
 	}
 }
