@@ -7,12 +7,15 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -429,5 +432,47 @@ func TestActionScript(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(tmp, "summary")); strings.Count(string(b), "capq") < 5 {
 		t.Errorf("the job summary does not have a report per run:\n%s", b)
+	}
+}
+
+// A SIGKILLed check --impl leaves nothing running: not the shell, and not
+// what the implementation started from it (attack report item 15). The
+// implementation guard kills the whole group when capq dies. Spec R55.
+func TestImplGuardOnSIGKILL(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the guard needs PR_SET_PDEATHSIG")
+	}
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	impl := fmt.Sprintf(`echo $$ > %s; read l; echo '{"ok":true,"protocol":1,"name":"x","features":[]}'; sleep 301 & sleep 302`, pidFile)
+	capq, err := exec.LookPath("capq")
+	if err != nil {
+		t.Skip("capq is not on PATH")
+	}
+	cmd := exec.Command(capq, "check", "--impl", impl, "--timeout", "60s", "--quiet", "--out", filepath.Join(dir, "out"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, _ := os.ReadFile(pidFile); len(b) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pid := readPID(t, pidFile)
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the background sleep has started
+	cmd.Process.Kill()
+	cmd.Wait()
+	for end := time.Now().Add(5 * time.Second); groupAlive(pgid) && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if groupAlive(pgid) {
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		t.Errorf("the implementation's process group %d outlived the SIGKILLed capq", pgid)
 	}
 }

@@ -60,6 +60,7 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	ctx, stop := newSignalContext(e.ctx)
 	defer stop()
 	defer conform.KillAll() // whatever the exit path
+	setImplGuard()          // and when capq itself is SIGKILLed
 	claimed, err := conform.ParseLevel(o.level)
 	if err != nil {
 		return usageErrorf("usage: --level: %v", err)
@@ -243,6 +244,7 @@ JSON) and the verdict. Exit status 1 while it still fails, 0 once it passes.`,
 			ctx, stop := newSignalContext(e.ctx)
 			defer stop()
 			defer conform.KillAll()
+			setImplGuard()
 			root, err := os.MkdirTemp("", "capq-replay-")
 			if err != nil {
 				return failf("%v", err)

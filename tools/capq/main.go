@@ -24,6 +24,8 @@ func main() {
 	// A kill-crash child (see verify/crashtest) is this very binary
 	// re-executed by `capq check` with an environment variable set.
 	crashtest.MaybeRunChild()
+	// Likewise an implementation guard of check --impl (guard_linux.go).
+	maybeRunGuard()
 	os.Exit(mainExit())
 }
 

@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 	// capq check re-executes the binary as kill-crash children; under
 	// test, that binary is this one.
 	crashtest.MaybeRunChild()
+	maybeRunGuard() // check --impl's implementation guard, likewise
 	if raceEnabled && os.Getenv("GORACE") == "" {
 		// Every capq child of these tests is this binary: under the race
 		// detector each would sleep a second at exit (atexit_sleep_ms),

@@ -92,10 +92,19 @@ func (t *tailBuffer) String() string {
 	return strings.TrimSpace(string(t.buf))
 }
 
+// Guard, when set, is a command that every implementation process is
+// started under, before wrap: it runs the rest of its arguments in its
+// own process group and kills that whole group if the checker dies.
+// Pdeathsig alone reaches only the direct child (/bin/sh), not what the
+// shell started, so a SIGKILLed checker would leave those running. The
+// command must pass its exit status through. tools/capq sets it to
+// itself (capq's hidden impl-guard entry point) where it can.
+var Guard []string
+
 // startProc starts command with /bin/sh -c, CAPQ_DIR=dir and the extra
-// environment, prefixed by wrap (e.g. strace) when given.
+// environment, prefixed by wrap (e.g. strace) when given, and by Guard.
 func startProc(ctx context.Context, command, dir string, env []string, wrap []string, timeout time.Duration) (*Proc, error) {
-	args := append(append([]string{}, wrap...), "/bin/sh", "-c", command)
+	args := append(append(append([]string{}, Guard...), wrap...), "/bin/sh", "-c", command)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(append(os.Environ(), "CAPQ_DIR="+dir), env...)
 	// Its own process group, so that one kill reaches everything it
