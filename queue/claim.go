@@ -118,6 +118,11 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 		if !held.IsRegular() {
 			return abandon(ErrUnsafeFile)
 		}
+		if held.Nlink > 1 {
+			// A hard link from outside: the history lines would be
+			// written outside the queue (spec R31).
+			return abandon(errors.Join(errHardLinked, ErrUnsafeFile))
+		}
 		cur, err := q.fs.Lstat(c.lock)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return abandon(err)

@@ -11,6 +11,10 @@ import (
 // to be a directory, FIFO, socket or device once opened.
 var errNotRegularFile = errors.New("not a regular file")
 
+// errHardLinked is joined with ErrUnsafeFile when an opened regular file
+// has more than one hard link.
+var errHardLinked = errors.New("a regular file with more than one hard link")
+
 // openRegular is the one way the queue opens a file (spec R31): relative
 // to the queue's directory descriptor, never following a symlink
 // (fsys.FS.OpenFile), with O_NONBLOCK so that a FIFO or a device planted
@@ -32,6 +36,13 @@ func (q *Queue) openRegular(op, name string, flag int) (fsys.File, fsys.FileInfo
 	if !fi.IsRegular() {
 		f.Close()
 		return nil, fsys.FileInfo{}, opErr(op, stepOpen, name, errors.Join(errNotRegularFile, ErrUnsafeFile))
+	}
+	if fi.Nlink > 1 {
+		// Another name shares the file (a hard link planted at one of
+		// capq's names): reading it would deliver bytes from outside
+		// the queue, writing it would write outside (spec R31).
+		f.Close()
+		return nil, fsys.FileInfo{}, opErr(op, stepOpen, name, errors.Join(errHardLinked, ErrUnsafeFile))
 	}
 	return f, fi, nil
 }

@@ -516,3 +516,66 @@ func TestDeadLetterKeepsLoneHistory(t *testing.T) {
 		t.Error("the dead letter is not at the numbered pair .json.1 / .history.1")
 	}
 }
+
+// Spec R31: a hard link planted at one of capq's names (a pending file, a
+// lock file, the audit log) shares a file outside the queue: capq never
+// delivers its bytes, never writes into it, and Verify flags it.
+func TestHardLinkedNames(t *testing.T) {
+	q, dir := openTest(t, Options{NoSync: true})
+	outside := t.TempDir()
+	plant := func(name, content string) string {
+		o := filepath.Join(outside, strings.ReplaceAll(name, "/", "_"))
+		writeRaw(t, o, content)
+		if err := os.Link(o, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	secret := `{"ulid":"` + newULID(t).String() + `","appended_at":"2024-01-01T00:00:00.000000+00:00","record":{"secret":1},"schema_version":1}`
+	secretID := newULID(t)
+	pend := plant(pendingName(secretID.String()), strings.Replace(secret, secret[9:35], secretID.String(), 1))
+	good := mustAppend(t, q, sampleRecord(1, ""))
+	lock := plant(lockName(good.String()), "")
+	audit := plant(AuditLogName, "")
+	good2 := mustAppend(t, q, sampleRecord(2, ""))
+	var seen []Delivery
+	res, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+		seen = append(seen, d)
+		return errors.New("fail")
+	}, IngestOptions{MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range seen {
+		if strings.Contains(string(d.Record), "secret") || d.ULID == good {
+			t.Errorf("delivered %s (%s) through a hard link", d.ULID, d.Record)
+		}
+	}
+	if len(seen) != 1 || seen[0].ULID != good2 {
+		t.Errorf("deliveries %v, want only %s", seen, good2)
+	}
+	for _, o := range []string{lock, audit} {
+		if b, _ := os.ReadFile(o); len(b) != 0 {
+			t.Errorf("capq wrote %q into %s through a hard link", b, o)
+		}
+	}
+	if res.Left == 0 || len(res.Problems) == 0 {
+		t.Errorf("Ingest = %+v; want the hard-linked entries reported", res)
+	}
+	_ = pend
+	findings, err := Verify(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := map[string]bool{}
+	for _, f := range findings {
+		if f.Kind == FindingHardLink {
+			flagged[f.Name] = true
+		}
+	}
+	for _, n := range []string{lockName(good.String()), AuditLogName} {
+		if !flagged[n] {
+			t.Errorf("Verify did not flag the hard link %s: %v", n, findings)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -29,13 +30,14 @@ const (
 	FindingQuarantined  FindingKind = "quarantined"    // a file in the quarantine folder
 	FindingDeadLetter   FindingKind = "dead_letter"    // a record in the dead-letter folder
 	FindingUnreadable   FindingKind = "unreadable"     // a file that could not be read (I/O error)
+	FindingHardLink     FindingKind = "hard_link"      // a regular file with more than one link: shared with a name outside the queue's control
 )
 
 // Violation reports whether a finding of this kind means the directory
 // breaks the spec (as opposed to describing state a human may want to see).
 func (k FindingKind) Violation() bool {
 	switch k {
-	case FindingCorrupt, FindingLookalike, FindingSymlink, FindingNotRegular,
+	case FindingCorrupt, FindingLookalike, FindingSymlink, FindingNotRegular, FindingHardLink,
 		FindingPermissions, FindingOrphanLock, FindingUnreadable:
 		return true
 	}
@@ -143,6 +145,10 @@ func (q *Queue) verify() ([]Finding, error) {
 		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Mode.Perm()&0o077 != 0 {
 			add(FindingPermissions, e.name, "readable or writable by group or others ("+fi.Mode.Perm().String()+")")
 		}
+		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Nlink > 1 {
+			add(FindingHardLink, e.name, "has "+strconv.FormatUint(fi.Nlink, 10)+" hard links: another name shares it; capq never reads or writes it")
+			continue
+		}
 		switch k {
 		case kindPending:
 			data, err := q.readPending(e.name)
@@ -208,6 +214,8 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 			out = append(out, Finding{Kind: FindingSymlink, Name: n, Detail: "symlink where capq keeps a dead letter or its history; capq never follows it"})
 		case typ != fsys.TypeRegular:
 			out = append(out, Finding{Kind: FindingNotRegular, Name: n, Detail: "not a regular file where capq keeps a dead letter or its history"})
+		case q.hardLinked(n):
+			out = append(out, Finding{Kind: FindingHardLink, Name: n, Detail: "has more than one hard link: another name shares it; capq never reads or writes it"})
 		case !q.readable(n):
 			out = append(out, Finding{Kind: FindingUnreadable, Name: n, Detail: "cannot be opened for reading"})
 		case strings.HasSuffix(n, ".tmp"):
@@ -223,6 +231,13 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 		out = append(out, Finding{Kind: FindingUnreadable, Name: dir, Detail: "cannot list: " + err.Error()})
 	}
 	return out
+}
+
+// hardLinked reports whether name is a regular file with more than one
+// link (spec R31).
+func (q *Queue) hardLinked(name string) bool {
+	fi, err := q.fs.Lstat(name)
+	return err == nil && fi.IsRegular() && fi.Nlink > 1
 }
 
 // readable reports whether name opens for reading (as openRegular does).

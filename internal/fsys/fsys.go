@@ -108,6 +108,10 @@ type FileInfo struct {
 	Mode    fs.FileMode // type bits and permission bits, as os.FileMode
 	ModTime time.Time   // last modification
 	Ino     uint64      // inode number (identity of the file)
+	// Nlink is the number of hard links, 0 when the file system does not
+	// say (the in-memory one). A queue file with more than one link is
+	// shared with a name outside capq's control (spec R31).
+	Nlink uint64
 }
 
 // IsRegular reports whether the entry is a regular file.

@@ -407,5 +407,6 @@ func fileInfo(name string, st *unix.Stat_t) FileInfo {
 		Mode:    mode,
 		ModTime: time.Unix(st.Mtim.Unix()),
 		Ino:     st.Ino,
+		Nlink:   uint64(st.Nlink),
 	}
 }
