@@ -22,9 +22,6 @@ catches it: reverse-list, lose-append, no-delete or no-sync.`,
 			fs.StringVar(&broken, "broken", "", "misbehave on purpose: `MODE` is reverse-list, lose-append, no-delete or no-sync")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: adapter takes no arguments")
-			}
 			err := conform.Serve(e.dir, e.stdin, e.stdout, broken)
 			switch {
 			case errors.Is(err, conform.ErrBrokenMode):

@@ -46,9 +46,6 @@ line); with a negative --max-size the queue is opened without listing it.`,
 			fs.IntVar(&maxSize, "max-size", queue.DefaultMaxSize, "prune the oldest records above `N` pending (negative: never)")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: append takes no arguments")
-			}
 			if maxSize == 0 {
 				return usageErrorf("usage: --max-size must not be 0")
 			}

@@ -30,9 +30,6 @@ which decides the file system measured, and removed afterwards; the queue in
 			fs.StringVar(&cfg.Filter, "filter", "", "run only the figures matching this `regexp`")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: bench takes no arguments")
-			}
 			if _, err := regexp.Compile(cfg.Filter); err != nil {
 				return usageErrorf("bad --filter: %v", err)
 			}

@@ -143,9 +143,6 @@ protocol through the hidden "capq adapter" subcommand.
 			registerOutputFlags(fs, &out)
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: check takes no arguments")
-			}
 			if duration <= 0 {
 				return usageErrorf("usage: --duration must be positive")
 			}

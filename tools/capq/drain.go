@@ -77,8 +77,6 @@ when the queue failed; 2 for usage errors.`,
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
 			switch {
-			case fs.NArg() > 0:
-				return usageErrorf("usage: drain takes no arguments")
 			case maxRecords < 0 || maxAttempts < 0 || budget < 0:
 				return usageErrorf("usage: --max, --max-attempts and --budget must not be negative")
 			case isFlagSet(fs, "exec") && execCmd == "":

@@ -53,7 +53,7 @@ type env struct {
 // command is one subcommand.
 type command struct {
 	name    string
-	args    string // synopsis of the arguments after the flags
+	args    string // synopsis of the arguments after the flags; empty: run refuses any
 	summary string // one line for the command list
 	hidden  bool   // not listed (internal entry points)
 	// flags registers the subcommand's flags on fs; it may be nil.
@@ -166,7 +166,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, dir: *dir}
-	err := cmd.run(e, fs)
+	var err error
+	if cmd.args == "" && fs.NArg() > 0 {
+		// One check for every subcommand whose synopsis has no arguments.
+		err = usageErrorf("usage: %s takes no arguments", cmd.name)
+	} else {
+		err = cmd.run(e, fs)
+	}
 	if err == nil {
 		return exitOK
 	}

@@ -99,9 +99,6 @@ record's lock) or corrupt (a drain will quarantine it). With --json each line
 is an object {"ulid","appended_at","size","state"}.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: ls takes no arguments")
-			}
 			q, err := openQueue(e, false, false)
 			if err != nil {
 				return err
@@ -175,9 +172,6 @@ func countCmd() *command {
 		summary: "print the number of pending records",
 		flags:   func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, `print {"count":N}`) },
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: count takes no arguments")
-			}
 			q, err := openQueue(e, false, false)
 			if err != nil {
 				return err
@@ -299,9 +293,6 @@ or a symlink, an unreadable audit log) is reported on stderr after the
 counts, and the exit status is 1.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print one JSON object") },
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: stats takes no arguments")
-			}
 			q, err := openQueue(e, false, false)
 			if err != nil {
 				return err
@@ -439,9 +430,6 @@ in doubt, dead letters, ...) describe state an operator may want to see;
 violations break the spec. Nothing in the directory is changed.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: verify takes no arguments")
-			}
 			if _, err := openQueueDirOnly(e); err != nil {
 				return err
 			}
@@ -487,9 +475,6 @@ func recoverCmd() *command {
 		summary: "remove stray tmp files past the grace period and orphan locks; report records in doubt",
 		flags:   func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print one JSON object") },
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: recover takes no arguments")
-			}
 			q, err := openQueue(e, false, false)
 			if err != nil {
 				return err
@@ -582,9 +567,6 @@ rest (appended_at, file, attempts, detail), separated by tabs. With --json
 each line is the entry as a JSON object. Torn or foreign lines are skipped.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 {
-				return usageErrorf("usage: audit takes no arguments")
-			}
 			q, err := openQueue(e, false, false)
 			if err != nil {
 				return err
@@ -703,7 +685,7 @@ use) is named on stderr and makes the exit status 1.`,
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
-			if fs.NArg() > 0 || to < 0 {
+			if to < 0 {
 				return usageErrorf("usage: prune needs --to N with N >= 0")
 			}
 			q, err := openQueue(e, false, false)
