@@ -15,7 +15,6 @@ import (
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
-	"golang.org/x/sys/unix"
 )
 
 // Spec R33: a broken side path (a regular file where the quarantine or
@@ -249,10 +248,9 @@ func TestDrainAndPruneOutOfInodes(t *testing.T) {
 	for _, op := range []string{"ingest", "prune"} {
 		t.Run(op, func(t *testing.T) {
 			mnt := t.TempDir()
-			if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=4m,nr_inodes=64,mode=0700"); err != nil {
+			if err := mountTmpfs(t, mnt, "size=4m,nr_inodes=64,mode=0700"); err != nil {
 				t.Skipf("cannot mount a tmpfs (%v)", err)
 			}
-			t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 			dir := filepath.Join(mnt, "q")
 			q, err := Open(dir, Options{MaxSize: -1})
 			if err != nil {
@@ -403,10 +401,9 @@ func TestPruneAuditLinesCutBack(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
+	if err := mountTmpfs(t, mnt, "size=2m,mode=0700"); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v)", err)
 	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	dir := filepath.Join(mnt, "q")
 	q, err := Open(dir, Options{MaxSize: -1})
 	if err != nil {

@@ -39,7 +39,7 @@ func (q *Queue) ensureSpares() {
 		if _, err := q.fs.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
 			continue // present (or odd: Verify reports it; never replaced)
 		}
-		f, err := q.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o600)
+		f, err := q.fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|fsys.ONonblock, 0o600)
 		if err != nil {
 			return // no room now: the next call tries again
 		}

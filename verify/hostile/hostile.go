@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Kind is a kind of entry planted at a name.
@@ -120,7 +119,7 @@ func Plant(path string, k Kind, folder bool, outside, inside string, data []byte
 		}
 		return os.Symlink(target, path)
 	case FIFO:
-		return syscall.Mkfifo(path, 0o600)
+		return mkfifo(path)
 	case Socket:
 		if len(path) >= 108 {
 			return ErrSkip

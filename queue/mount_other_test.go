@@ -1,0 +1,14 @@
+//go:build !linux
+
+package queue
+
+import (
+	"errors"
+	"testing"
+)
+
+// mountTmpfs fails off Linux: the tests that need a small file system
+// skip there.
+func mountTmpfs(testing.TB, string, string) error {
+	return errors.New("tmpfs mounts are a Linux test fixture")
+}
