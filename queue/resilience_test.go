@@ -349,10 +349,9 @@ func TestPruneOnFullDisk(t *testing.T) {
 
 func pruneOnFullDisk(t *testing.T, prunedBefore bool) {
 	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
+	if err := mountTmpfs(t, mnt, "size=2m,mode=0700"); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v)", err)
 	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	dir := filepath.Join(mnt, "q")
 	q, err := Open(dir, Options{MaxSize: -1})
 	if err != nil {
@@ -471,10 +470,9 @@ func TestFailedMoveLeavesNoAuditLine(t *testing.T) {
 	if err := os.Mkdir(qdir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Mount("tmpfs", qdir, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
+	if err := mountTmpfs(t, qdir, "size=1m,mode=0700"); err != nil {
 		t.Skipf("cannot mount a tmpfs (%v)", err)
 	}
-	t.Cleanup(func() { unix.Unmount(qdir, unix.MNT_DETACH) })
 	bad := newULID(t)
 	writeRaw(t, filepath.Join(dir, pendingName(bad.String())), "junk")
 	for range 2 {
