@@ -542,7 +542,7 @@ func runTarget(ctx context.Context, root, out string, cfg config, t target, prog
 	r.Log = logPath
 	args := fuzzArgs(cfg, t)
 	task := prog.Start(label, cfg.duration)
-	task.UpdateLeft("building", cfg.duration)
+	task.Hold("building", cfg.duration) // -fuzztime starts after the build
 	done := func(r Result) Result {
 		task.Done(fmt.Sprintf("%s: %s, %d execs (%.0f/s), %d new interesting, corpus %d, %.0fs",
 			label, r.Status, r.Execs, r.ExecsPerSec, r.NewInteresting, r.Corpus, r.Seconds))

@@ -132,6 +132,7 @@ type Task struct {
 	what   string
 	left   time.Duration // < 0: derive from budget
 	leftAt time.Time     // when left was given
+	held   bool          // left does not run down (Hold)
 	quit   chan struct{}
 	done   sync.WaitGroup
 	once   sync.Once
@@ -184,17 +185,27 @@ func (t *Task) Update(what string) { t.UpdateLeft(what, -1) }
 // run whose -fuzztime starts after the build.
 func (t *Task) UpdateLeft(what string, left time.Duration) {
 	t.mu.Lock()
-	t.what, t.left, t.leftAt = what, left, time.Now()
+	t.what, t.left, t.leftAt, t.held = what, left, time.Now(), false
+	t.mu.Unlock()
+}
+
+// Hold is UpdateLeft with a clock that does not run until the next
+// update: for a wait before the budget starts to count, such as the build
+// of a fuzz test binary (-fuzztime counts from the fuzzing, not the build).
+func (t *Task) Hold(what string, left time.Duration) {
+	t.mu.Lock()
+	t.what, t.left, t.leftAt, t.held = what, left, time.Now(), true
 	t.mu.Unlock()
 }
 
 // Line returns the task's status line as it would be shown now.
 func (t *Task) Line() string {
 	t.mu.Lock()
-	what, left, leftAt := t.what, t.left, t.leftAt
+	what, left, leftAt, held := t.what, t.left, t.leftAt, t.held
 	t.mu.Unlock()
 	elapsed := time.Since(t.start)
 	switch {
+	case left >= 0 && held:
 	case left >= 0:
 		// The clock runs on between two updates.
 		left = max(left-time.Since(leftAt), 0)

@@ -329,3 +329,21 @@ func TestOpenOutputs(t *testing.T) {
 		t.Errorf("summary not appended: %q", b)
 	}
 }
+
+// A held task's time left does not run down (a fuzz run's build is not
+// part of its -fuzztime); an update starts the clock again.
+func TestTaskHold(t *testing.T) {
+	p := New(&bytes.Buffer{}, Options{Quiet: true})
+	task := p.Start("x", 0)
+	task.Hold("building", 10*time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	if got := task.Line(); !strings.HasSuffix(got, ", 10s left") {
+		t.Errorf("held line %q, want 10s left", got)
+	}
+	task.UpdateLeft("fuzzing", 10*time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	if got := task.Line(); strings.HasSuffix(got, ", 10s left") {
+		t.Errorf("running line %q, want less than 10s left", got)
+	}
+	task.Done("")
+}
