@@ -106,6 +106,8 @@ type drainer struct {
 
 	// hard is cancelled on the second signal: it kills a running handler.
 	hard context.Context
+	// soft is cancelled on the first signal (see stopping).
+	soft context.Context
 	// stop cancels the drain before its next record, as a first signal
 	// does; fault is why, when a delivery failed for a reason that is not
 	// the handler's.
@@ -128,6 +130,7 @@ func (d *drainer) run() error {
 	hard, stopHard := context.WithCancel(context.Background())
 	defer stopHard()
 	d.hard = hard
+	d.soft = soft
 	d.stop = stopSoft
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, drainSignals...)
@@ -269,19 +272,53 @@ type notHandlersFault struct{ err error }
 func (e *notHandlersFault) Error() string { return e.err.Error() }
 func (e *notHandlersFault) Unwrap() error { return e.err }
 
+// stoppingSoon reports whether capq itself was told to stop (a first
+// signal), waiting a little for it: a signal sent to capq and its handler
+// together may kill the handler before capq's signal goroutine has seen
+// its own copy.
+func (d *drainer) stoppingSoon() bool {
+	if d.soft == nil {
+		return false
+	}
+	t := time.NewTimer(200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-d.soft.Done():
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// exitSignaled reports whether err is the exit of a process killed by a
+// signal (ok says whether err is a process exit at all).
+func exitSignaled(err error, ee **exec.ExitError) (signaled, ok bool) {
+	if !errors.As(err, ee) {
+		return false, false
+	}
+	ws, isWS := (*ee).Sys().(interface{ Signaled() bool })
+	return isWS && ws.Signaled(), true
+}
+
 // handle delivers one record: to stdout, or to the --exec command.
 func (d *drainer) handle(_ context.Context, dl queue.Delivery) error {
+	var err error
 	if d.exec == "" {
-		line, err := envelopeLine(dl.Envelope)
-		if err != nil {
-			return err
+		line, lerr := envelopeLine(dl.Envelope)
+		if lerr != nil {
+			return lerr
 		}
 		// One Write of the whole line: stdout is unbuffered, so when it
 		// returns the line has reached the pipe or file.
-		_, err = d.e.stdout.Write(line)
-		return err
+		if _, werr := d.e.stdout.Write(line); werr != nil {
+			// A closed pipe or a full disk is capq's own failure, not
+			// the record's: released without an attempt, and the
+			// drain stops, as every later write would fail too.
+			err = &notHandlersFault{fmt.Errorf("%s: writing to stdout: %w", dl.ULID, werr)}
+		}
+	} else {
+		err = d.runHandler(dl)
 	}
-	err := d.runHandler(dl)
 	if nf := (*notHandlersFault)(nil); errors.As(err, &nf) {
 		// Stop before the next record: the next would fail the same way
 		// (no descriptors, no processes) or the operator asked to stop.
@@ -334,6 +371,14 @@ func (d *drainer) runHandler(dl queue.Delivery) error {
 	go func() { waited <- cmd.Wait() }()
 	select {
 	case err = <-waited:
+		var ee *exec.ExitError
+		if sig, ok := exitSignaled(err, &ee); ok && sig && d.stoppingSoon() {
+			// capq was told to stop, and the handler died of a signal:
+			// a service manager stops the whole group at once
+			// (systemd's KillMode=control-group). Not the handler's
+			// failure (spec R39).
+			return &notHandlersFault{fmt.Errorf("%s: handler killed by a signal while capq was stopping: %w", dl.ULID, err)}
+		}
 	case <-d.hard.Done():
 		// The operator's second signal: kill the handler and everything
 		// it started, and stop. Not the handler's failure.
