@@ -9,6 +9,18 @@ package reads and writes byte for byte. The normative description is
 spec/SPEC.md; the requirement numbers (R1, R2, ...) cited in this package's
 comments and tests refer to it.
 
+# Systems
+
+The queue runs on Linux, macOS, FreeBSD, NetBSD, OpenBSD and DragonFly, 64-
+and 32-bit (spec R45 to R48). Linux has fast paths (O_TMPFILE lock files,
+getdents64 listings) and is where every test runs; the other systems run the
+portable backend (named temporary lock files locked before they are linked,
+batched ReadDir listings), which is tested on Linux with -tags capq_portable
+and vetted for each system in CI. On macOS every flush is F_FULLFSYNC, since
+fsync there leaves data in the drive's cache. 32-bit builds are tested as
+GOARCH=386. On other systems (Windows, WebAssembly, ...) the package builds
+and Open fails with an error wrapping errors.ErrUnsupported.
+
 # Guarantees in one paragraph
 
 When Append returns nil, the record is on disk and survives a crash of the

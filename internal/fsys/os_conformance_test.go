@@ -11,7 +11,7 @@ import (
 // TestOSFS runs the seam conformance suite on the real disk, once with
 // OpenOS (the system's fast paths, where it has them) and once with
 // OpenPortable (the code macOS and the BSDs run), so that Linux proves the
-// portable backend too. Spec R45.
+// portable backend too. Spec R45, R47.
 func TestOSFS(t *testing.T) {
 	t.Parallel()
 	for _, b := range []struct {
@@ -38,7 +38,7 @@ func TestOSFS(t *testing.T) {
 
 // TestOpenOSBackend checks that the capq_portable build tag reaches OpenOS,
 // so that `go test -tags capq_portable` really runs the queue's tests on
-// the portable backend. Spec R45.
+// the portable backend. Spec R47.
 func TestOpenOSBackend(t *testing.T) {
 	t.Parallel()
 	o, err := OpenOS(t.TempDir())

@@ -124,7 +124,7 @@ func widenLockWindow(t *testing.T) {
 // (O_TMPFILE, then linkat) and the portable one (a named temporary file,
 // locked, then linked), with the window between creation and lock widened
 // so that a file given its name before its lock would be caught in every
-// round. Spec R45.
+// round. Spec R45, R47.
 func TestCreateLockedNeverSeenUnlocked(t *testing.T) {
 	widenLockWindow(t)
 	for _, b := range []struct {
