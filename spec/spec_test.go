@@ -4,6 +4,7 @@
 package spec
 
 import (
+	"bytes"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -304,6 +305,18 @@ func FuzzB(f *testing.F) {}
 // that this file does not match itself.)
 var outside = regexp.MustCompile(`shared` + `/(seed|notes)\b|test_capture_queue` + `\.py|reference-format` + `\.md`)
 
+// mayPointOutside is a fast filter before the pattern: the literal parts
+// every match of outside contains (the regexp engine scans each byte of
+// each file otherwise, which is slow under the race detector).
+func mayPointOutside(data []byte) bool {
+	for _, lit := range []string{"shared" + "/", "test_capture_queue", "reference-format"} {
+		if bytes.Contains(data, []byte(lit)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Spec R59: the repository stands alone: no file points to material
 // outside it; spec/REFERENCE.md records what the spec needs of the
 // reference.
@@ -317,7 +330,10 @@ func TestSelfContained(t *testing.T) {
 			return err
 		}
 		if d.IsDir() {
-			if d.Name() == ".git" {
+			// .git, and the local outputs .gitignore lists (fuzz caches
+			// and corpora, benchmark results): not the repository.
+			switch d.Name() {
+			case ".git", ".fuzzcache", ".fuzzcorpus", ".fuzzrun", "bench-out":
 				return filepath.SkipDir
 			}
 			return nil
@@ -329,17 +345,21 @@ func TestSelfContained(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for i, line := range strings.Split(string(data), "\n") {
-			if m := outside.FindString(line); m != "" {
-				t.Errorf("%s:%d points outside the repository (%q): cite spec/REFERENCE.md instead", filepath.ToSlash(path), i+1, m)
-			}
+		// One pass of the pattern over the file, and line numbers only
+		// for matches, instead of the pattern over every line.
+		if !mayPointOutside(data) {
+			return nil
+		}
+		for _, m := range outside.FindAllIndex(data, -1) {
+			line := 1 + bytes.Count(data[:m[0]], []byte("\n"))
+			t.Errorf("%s:%d points outside the repository (%q): cite spec/REFERENCE.md instead", filepath.ToSlash(path), line, data[m[0]:m[1]])
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !outside.MatchString("see " + "shared/" + "seed/x") {
+	if probe := "see " + "shared/" + "seed/x"; !outside.MatchString(probe) || !mayPointOutside([]byte(probe)) {
 		t.Fatal("the pattern does not match what it must catch")
 	}
 }
