@@ -89,17 +89,7 @@ func (e *Env) BatchAppend(b *testing.B) {
 	ds := e.openFloor(b, e.newDir(b, "batch-floor-spare"))
 	defer ds.Close()
 	arms = append(arms, func(n int) error { return floorSpareBatch(&spare, ds, n) })
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
-		n := min(BatchSize, b.N-done)
-		for k := range arms {
-			if err := arms[(k+round)%len(arms)](n); err != nil {
-				e.fatal(b, err)
-			}
-		}
-		done += n
-	}
-	b.StopTimer()
+	e.runArms(b, BatchSize, arms)
 	b.ReportMetric(single.nsPerOp(), "capq-single-ns/op")
 	b.ReportMetric(batch.nsPerOp(), "capq-batch-ns/op")
 	best := 0.0
@@ -197,17 +187,7 @@ func (e *Env) ProducersAppend(b *testing.B) {
 			})
 		},
 	}
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
-		n := min(chunk, b.N-done)
-		for k := range arms {
-			if err := arms[(k+round)%len(arms)](n); err != nil {
-				e.fatal(b, err)
-			}
-		}
-		done += n
-	}
-	b.StopTimer()
+	e.runArms(b, chunk, arms)
 	b.ReportMetric(one.nsPerOp(), "capq-1-ns/op")
 	b.ReportMetric(many.nsPerOp(), "capq-n-ns/op")
 	b.ReportMetric(fl.nsPerOp(), "floor-n-ns/op")

@@ -225,17 +225,7 @@ func (e *Env) ConcurrentAppend(b *testing.B) {
 			})
 		},
 	}
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
-		n := min(chunk, b.N-done)
-		for k := range arms {
-			if err := arms[(k+round)%len(arms)](n); err != nil {
-				e.fatal(b, err)
-			}
-		}
-		done += n
-	}
-	b.StopTimer()
+	e.runArms(b, chunk, arms)
 	b.ReportMetric(capq.nsPerOp(), "capq-ns/op")
 	b.ReportMetric(shared.nsPerOp(), "floor-shared-ns/op")
 	b.ReportMetric(unshared.nsPerOp(), "floor-unshared-ns/op")

@@ -393,3 +393,21 @@ func (e *Env) openFloor(tb testing.TB, dir string) *floor.Dir {
 // still an int on 32-bit systems (1<<40 overflowed there). It is not -1,
 // which would skip the overflow check the benchmarks mean to measure.
 const noPrune = math.MaxInt32
+
+// runArms times b.N operations split over the arms of a comparison, in
+// rounds of chunk operations; each round starts with the next arm, so that
+// no arm always runs first (on a cold cache) or last (behind the others'
+// writeback). The timer covers only the rounds.
+func (e *Env) runArms(b *testing.B, chunk int, arms []func(n int) error) {
+	b.ResetTimer()
+	for done, round := 0, 0; done < b.N; round++ {
+		n := min(chunk, b.N-done)
+		for k := range arms {
+			if err := arms[(k+round)%len(arms)](n); err != nil {
+				e.fatal(b, err)
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+}
