@@ -328,27 +328,28 @@ func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
 			return
 		}
 		defer q.leave()
-		cur, curInfo, err := q.openAuditFile(AuditLogName)
-		if err != nil {
-			yield(AuditEntry{}, err)
-			return
-		}
+		// Each generation is read on its own: one that cannot be opened
+		// (a FIFO, a directory, unreadable) is reported once, wrapping
+		// ErrAuditFile, and the other is still read (spec R29).
+		cur, curInfo, cerr := q.openAuditFile(AuditLogName)
 		if cur != nil {
 			defer cur.Close()
 		}
-		old, oldInfo, err := q.openAuditFile(AuditLogRotatedName)
-		if err != nil {
-			yield(AuditEntry{}, err)
-			return
-		}
+		old, oldInfo, oerr := q.openAuditFile(AuditLogRotatedName)
 		if old != nil {
 			defer old.Close()
 			if cur != nil && oldInfo.Ino == curInfo.Ino {
 				cur = nil // rotated between the two opens: read it once
 			}
-			if !q.scanAudit(ctx, old, AuditLogRotatedName, yield) {
-				return
-			}
+		}
+		if oerr != nil && !yield(AuditEntry{}, fmt.Errorf("%w: %w", ErrAuditFile, oerr)) {
+			return
+		}
+		if old != nil && !q.scanAudit(ctx, old, AuditLogRotatedName, yield) {
+			return
+		}
+		if cerr != nil && !yield(AuditEntry{}, fmt.Errorf("%w: %w", ErrAuditFile, cerr)) {
+			return
 		}
 		if cur != nil {
 			q.scanAudit(ctx, cur, AuditLogName, yield)

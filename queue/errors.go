@@ -74,6 +74,11 @@ var (
 	// audit log that AuditEntries skipped.
 	ErrAuditLine = errors.New("capq: unreadable audit log line")
 
+	// ErrAuditFile is wrapped by the error AuditEntries yields for a
+	// generation of the audit log it cannot open (not a regular file,
+	// unreadable): the iteration goes on with the other generation.
+	ErrAuditFile = errors.New("capq: unreadable audit log generation")
+
 	// ErrNotHandlerFault is wrapped by the errors NotHandlerFault returns:
 	// a delivery that failed before its handler ran (spec R34).
 	ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")

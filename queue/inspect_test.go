@@ -48,42 +48,61 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 func TestAuditEntriesUnsafeLog(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"fifo", "symlink", "dir"} {
-		t.Run(kind, func(t *testing.T) {
-			q, dir := openTest(t, Options{})
-			p := filepath.Join(dir, AuditLogName)
-			switch kind {
-			case "fifo":
-				if err := unix.Mkfifo(p, 0o600); err != nil {
-					t.Fatal(err)
+		for _, bad := range []string{AuditLogName, AuditLogRotatedName} {
+			t.Run(kind+" at "+bad, func(t *testing.T) {
+				q, dir := openTest(t, Options{})
+				good := AuditLogRotatedName
+				if bad == AuditLogRotatedName {
+					good = AuditLogName
 				}
-			case "symlink":
-				outside := filepath.Join(t.TempDir(), "log")
-				writeRaw(t, outside, `{"ts":"t","reason":"pruned"}`+"\n")
-				if err := os.Symlink(outside, p); err != nil {
-					t.Fatal(err)
+				// Spec R29: the other generation is still read.
+				writeRaw(t, filepath.Join(dir, good), `{"ts":"t","reason":"pruned","dropped_ulid":"x"}`+"\n")
+				p := filepath.Join(dir, bad)
+				switch kind {
+				case "fifo":
+					if err := unix.Mkfifo(p, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				case "symlink":
+					outside := filepath.Join(t.TempDir(), "log")
+					writeRaw(t, outside, `{"ts":"t","reason":"pruned"}`+"\n")
+					if err := os.Symlink(outside, p); err != nil {
+						t.Fatal(err)
+					}
+				case "dir":
+					if err := os.Mkdir(p, 0o700); err != nil {
+						t.Fatal(err)
+					}
 				}
-			case "dir":
-				if err := os.Mkdir(p, 0o700); err != nil {
-					t.Fatal(err)
+				type result struct {
+					errs    []error
+					entries int
 				}
-			}
-			done := make(chan error, 1)
-			go func() {
-				var last error
-				for _, err := range q.AuditEntries(context.Background()) {
-					last = err
+				done := make(chan result, 1)
+				go func() {
+					var r result
+					for _, err := range q.AuditEntries(context.Background()) {
+						if err != nil {
+							r.errs = append(r.errs, err)
+						} else {
+							r.entries++
+						}
+					}
+					done <- r
+				}()
+				select {
+				case r := <-done:
+					if len(r.errs) != 1 || !errors.Is(r.errs[0], ErrUnsafeFile) || !errors.Is(r.errs[0], ErrAuditFile) {
+						t.Errorf("errors %v, want one wrapping ErrUnsafeFile and ErrAuditFile", r.errs)
+					}
+					if r.entries != 1 {
+						t.Errorf("%d entries read, want the good generation's 1", r.entries)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("AuditEntries blocked")
 				}
-				done <- last
-			}()
-			select {
-			case err := <-done:
-				if !errors.Is(err, ErrUnsafeFile) {
-					t.Errorf("got %v, want ErrUnsafeFile", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("AuditEntries blocked")
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -364,6 +364,11 @@ func stats(ctx context.Context, q *queue.Queue) (Stats, []string, error) {
 			st.AuditBadLines++
 			continue // torn or foreign line
 		}
+		if errors.Is(err, queue.ErrAuditFile) {
+			// One generation unreadable: the other is still counted.
+			problems = append(problems, "audit log: "+err.Error())
+			continue
+		}
 		if err != nil {
 			problems = append(problems, "audit log: "+err.Error())
 			break
@@ -588,11 +593,19 @@ const maxAuditWarnings = 20
 func printAudit(e *env, q *queue.Queue, asJSON bool) error {
 	w := bufio.NewWriter(e.stdout)
 	bad := 0
+	var fileErr error
 	for a, err := range q.AuditEntries(e.ctx) {
 		if errors.Is(err, queue.ErrAuditLine) {
 			if bad++; bad <= maxAuditWarnings {
 				fmt.Fprintf(e.stderr, "capq audit: skipped: %s\n", escapeField(err.Error()))
 			}
+			continue
+		}
+		if errors.Is(err, queue.ErrAuditFile) {
+			// One generation unreadable: say so, read the other, and
+			// exit 1 at the end.
+			fmt.Fprintf(e.stderr, "capq audit: %s\n", escapeField(err.Error()))
+			fileErr = err
 			continue
 		}
 		if err != nil {
@@ -613,6 +626,9 @@ func printAudit(e *env, q *queue.Queue, asJSON bool) error {
 	}
 	if bad > maxAuditWarnings {
 		fmt.Fprintf(e.stderr, "capq audit: skipped %d unreadable line(s) in all\n", bad)
+	}
+	if fileErr != nil {
+		return failf("a generation of the audit log could not be read")
 	}
 	return nil
 }
