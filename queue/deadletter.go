@@ -107,13 +107,16 @@ func (q *Queue) DeadLetters() ([]ulid.ULID, error) {
 		return nil, err
 	}
 	defer q.leave()
-	return q.deadLetters()
+	return q.deadLetters(false)
 }
 
-func (q *Queue) deadLetters() ([]ulid.ULID, error) {
+// deadLetters lists the ULIDs of the entries at dead letters' names;
+// symlinks only when withUnsafe (RequeueAll names them as errors rather
+// than pass over them in silence, spec R36).
+func (q *Queue) deadLetters(withUnsafe bool) ([]ulid.ULID, error) {
 	var ids []ulid.ULID
 	err := q.fs.ReadDir(DeadLetterDir, func(name []byte, typ fsys.EntryType) error {
-		if k, idb := classify(name); k == kindPending && typ != fsys.TypeSymlink {
+		if k, idb := classify(name); k == kindPending && (withUnsafe || typ != fsys.TypeSymlink) {
 			var id ulid.ULID
 			if id.UnmarshalText(idb) == nil {
 				ids = append(ids, id)
@@ -242,7 +245,9 @@ func (q *Queue) RequeueAll() (int, error) {
 		return 0, err
 	}
 	defer q.leave()
-	ids, err := q.deadLetters()
+	// Every entry at a dead letter's name, symlinks too: requeue refuses
+	// those (ErrUnsafeFile), and the refusal is returned, not skipped.
+	ids, err := q.deadLetters(true)
 	if err != nil {
 		return 0, err
 	}

@@ -574,3 +574,26 @@ func TestHardLinkedNames(t *testing.T) {
 		}
 	}
 }
+
+// Spec R36: RequeueAll names a symlink at a dead letter's name as an error
+// (ErrUnsafeFile), never passing over it in silence, and still requeues
+// the good dead letters.
+func TestRequeueAllNamesSymlinkedDeadLetter(t *testing.T) {
+	q, dir := openTest(t, Options{NoSync: true})
+	good := mustAppend(t, q, sampleRecord(1, ""))
+	if _, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+		return errors.New("fail")
+	}, IngestOptions{MaxAttempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	linked := newULID(t)
+	outside := filepath.Join(t.TempDir(), "x.json")
+	writeRaw(t, outside, "{}")
+	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir, pendingName(linked.String()))); err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.RequeueAll()
+	if n != 1 || !errors.Is(err, ErrUnsafeFile) || !strings.Contains(err.Error(), linked.String()) {
+		t.Fatalf("RequeueAll = %d, %v; want 1 requeued (%s) and an ErrUnsafeFile naming %s", n, err, good, linked)
+	}
+}

@@ -665,24 +665,22 @@ func writeAuditLine(w *bufio.Writer, a queue.AuditEntry) error {
 // file, a history that is a directory, ... is reported and left, and the
 // others still go back to the queue. It prints the count requeued.
 func requeueAll(e *env, q *queue.Queue) error {
-	ids, err := q.DeadLetters()
-	if err != nil {
-		return failf("%v", err)
-	}
-	n, failed := 0, 0
-	for _, id := range ids {
-		if err := q.Requeue(id); err != nil {
-			failed++
-			fmt.Fprintf(e.stderr, "capq requeue: %s: %s\n", id, escapeField(err.Error()))
-			continue
-		}
-		n++
-	}
+	// queue.RequeueAll goes on past every dead letter it cannot move,
+	// symlinks at dead letters' names included (spec R36), and returns
+	// their errors joined: each is named on its own line.
+	n, err := q.RequeueAll()
 	fmt.Fprintln(e.stdout, n)
-	if failed > 0 {
-		return failf("%d dead letter(s) could not be requeued", failed)
+	if err == nil {
+		return nil
 	}
-	return nil
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, err := range errs {
+		fmt.Fprintf(e.stderr, "capq requeue: %s\n", escapeField(err.Error()))
+	}
+	return failf("%d dead letter(s) could not be requeued", len(errs))
 }
 
 func pruneCmd() *command {
