@@ -476,3 +476,16 @@ func TestImplGuardOnSIGKILL(t *testing.T) {
 		t.Errorf("the implementation's process group %d outlived the SIGKILLed capq", pgid)
 	}
 }
+
+// A report that opens but cannot be written (a full device) is found only
+// when written: the results are printed first and the exit status is 2,
+// a bad output path, not a failure of the queue.
+func TestCheckReportWriteFails(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full")
+	}
+	code, stdout, stderr := capqRun(t, "check", "--duration", "1s", "--seed", "5", "--phase", "fuzz", "--quiet", "--junit", "/dev/full")
+	if code != exitUsage || !strings.Contains(stdout, "PASS seed=5") || !strings.Contains(stderr, "--junit /dev/full") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 2 after the results", code, stdout, stderr)
+	}
+}
