@@ -105,26 +105,3 @@ func implSuite(rep *conform.Report, impl string) report.Suite {
 	}
 	return s
 }
-
-// write writes the reports asked for.
-func (o checkOutputs) write(rep *checkReport, started time.Time) error {
-	if o.junit == "" && o.summary == "" {
-		return nil
-	}
-	return o.writeSuite(checkSuite(rep, started))
-}
-
-// writeSuite writes s as the reports asked for.
-func (o checkOutputs) writeSuite(s report.Suite) error {
-	if o.junit != "" {
-		if err := report.WriteFile(o.junit, false, s, report.WriteJUnit); err != nil {
-			return fmt.Errorf("--junit: %w", err)
-		}
-	}
-	if o.summary != "" {
-		if err := report.WriteFile(o.summary, true, s, report.WriteMarkdown); err != nil {
-			return fmt.Errorf("--summary: %w", err)
-		}
-	}
-	return nil
-}
