@@ -34,8 +34,8 @@ type Config struct {
 	Strace string
 	// CampaignSteps is the length of the random campaign (default 60).
 	CampaignSteps int
-	// Shrink bounds the re-runs spent shrinking a failing campaign
-	// (default 40; 0 with NoShrink).
+	// NoShrink keeps a failing campaign as it ran, instead of spending up
+	// to 40 re-runs cutting it down to a minimal list of steps.
 	NoShrink bool
 	// Progress, when set, is called before each probe.
 	Progress func(probe string, i, n int)

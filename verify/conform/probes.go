@@ -355,8 +355,9 @@ func probeListOrder(s *Session) error {
 }
 
 // probeCrashAppend SIGKILLs the implementation while an append is in
-// flight, at delays the seed chooses, and requires every pending file
-// whole afterwards (R8).
+// flight, five times, after delays the seed chooses (where the kill lands
+// in the append depends on timing, so this probe alone does not replay
+// exactly), and requires every pending file whole afterwards (R8).
 func probeCrashAppend(s *Session) error {
 	if err := s.Start(nil); err != nil {
 		return err
