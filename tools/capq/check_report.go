@@ -18,7 +18,7 @@ type checkOutputs struct {
 }
 
 func registerOutputFlags(fs *flag.FlagSet, o *checkOutputs) {
-	fs.StringVar(&o.junit, "junit", "", "write a JUnit XML report to `FILE`: one test case per phase (per probe with --impl), failures with their reproduction command")
+	fs.StringVar(&o.junit, "junit", "", "write a JUnit XML report to `FILE`: one test case per phase and model sub-phase (per probe with --impl), failures with their reproduction command; not the --summary file")
 	fs.StringVar(&o.summary, "summary", "", "append a Markdown summary to `FILE` (e.g. $GITHUB_STEP_SUMMARY)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no progress, only the results")
 }

@@ -144,6 +144,12 @@ func TestCampaignUsageErrors(t *testing.T) {
 	if _, err := os.Stat(same); err == nil {
 		t.Error("a refused report file was created")
 	}
+	// A report inside -out, which does not exist yet, is fine (fuzz.yml's
+	// -junit .fuzzrun/junit.xml on a fresh checkout).
+	code, out := fuzzrun(t, mod, nil, "-pkgs", "./bug/", "-targets", "^$", "-junit", ".fuzzrun/junit.xml")
+	if strings.Contains(out, "junit") || code != exitUsage || !strings.Contains(out, "no fuzz target matches") {
+		t.Errorf("-junit inside a new -out: exit %d:\n%s", code, out)
+	}
 }
 
 // A second campaign on a -out directory in use fails at once with a usage

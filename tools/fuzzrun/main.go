@@ -243,7 +243,13 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 	// The report files first: an unwritable path or one file for both is
 	// a usage error now, not after the campaign.
 	var outs *report.Outputs
+	out := absUnder(root, cfg.out)
 	if !cfg.list {
+		// -out first: a report is often asked for inside it
+		// (-junit .fuzzrun/junit.xml, as fuzz.yml does).
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return 0, err
+		}
 		if outs, err = report.OpenOutputs(cfg.junit, cfg.summary); err != nil {
 			return 0, err
 		}
@@ -274,10 +280,6 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (int, error) {
 	}
 	if len(targets) == 0 && len(broken) == 0 {
 		return 0, fmt.Errorf("no fuzz target matches %q in %s", cfg.targets, strings.Join(cfg.pkgs, ", "))
-	}
-	out := absUnder(root, cfg.out)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return 0, err
 	}
 	// One campaign per -out at a time: two would remove each other's
 	// cache directories and logs and report the wreckage as failures.
