@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/capq/capq/queue"
 )
@@ -140,6 +141,9 @@ func TestAuditMemoryBound(t *testing.T) {
 					t.Errorf("capq %v: exit %d: %s", args, code, errOut)
 				}
 				switch {
+				case args[0] == "stats" && size > statsAuditLimit && !strings.Contains(out.String(), `"audit_not_counted":true`):
+					t.Errorf("stats of a %d-byte log: want audit_not_counted (R44) in %s", size, out)
+				case args[0] == "stats" && size > statsAuditLimit:
 				case args[0] == "stats" && tc.valid && !strings.Contains(out.String(), fmt.Sprintf(`"audit_drops":%d,`, want)):
 					t.Errorf("stats: want audit_drops %d in %s", want, out)
 				case args[0] == "stats" && !tc.valid && !strings.Contains(out.String(), `"audit_bad_lines":1}`):
@@ -198,5 +202,49 @@ func TestAppendMemoryBound(t *testing.T) {
 	}
 	if code != exitUsage || !strings.Contains(errOut.String(), "line 2") {
 		t.Errorf("capq append: exit %d, stderr %q; want exit 2 naming line 2", code, errOut)
+	}
+}
+
+// Spec R44: capq stats counts the drops of an audit log up to
+// statsAuditLimit and reports a larger one (a sparse 10 GiB file here) as
+// not counted instead of reading it for minutes.
+func TestStatsAuditLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		size       int64
+		notCounted bool
+	}{
+		{"small", 0, false},
+		{"sparse 10 GiB", 10 << 30, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := filepath.Join(t.TempDir(), "q")
+			appendOne(t, q, `{"n":1}`)
+			log := filepath.Join(q, queue.AuditLogName)
+			line := `{"ts":"t","dropped_ulid":"x","appended_at":"","reason":"pruned","queue_size_before_prune":1}` + "\n"
+			if err := os.WriteFile(log, []byte(line), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tc.size > 0 && os.Truncate(log, tc.size) != nil {
+				t.Skip("cannot make a sparse file here")
+			}
+			cmd, out, errOut := capqCmd(t, q, "stats", "--json")
+			done := make(chan error, 1)
+			go func() { done <- cmd.Run() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("stats: %v: %s", err, errOut)
+				}
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatal("stats did not finish within 20 s")
+			}
+			got := strings.Contains(out.String(), `"audit_not_counted":true`)
+			if got != tc.notCounted || !tc.notCounted && !strings.Contains(out.String(), `"audit_drops":1,`) {
+				t.Errorf("stats of a %d-byte log: %s; want not counted %v", tc.size, out, tc.notCounted)
+			}
+		})
 	}
 }

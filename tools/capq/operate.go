@@ -11,6 +11,7 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -278,7 +279,18 @@ type Stats struct {
 	AuditDrops       int     `json:"audit_drops"`     // records dropped by overflow or prune, per the audit log
 	AuditBytes       int64   `json:"audit_bytes"`     // size of the audit log and its rotated generation
 	AuditBadLines    int     `json:"audit_bad_lines"` // audit lines that could not be read (torn, foreign, over 64 KiB)
+	// AuditNotCounted is set when the audit log's generations together
+	// exceed statsAuditLimit: AuditDrops and AuditBadLines are then 0,
+	// not counted (spec R44).
+	AuditNotCounted bool `json:"audit_not_counted,omitempty"`
 }
+
+// statsAuditLimit bounds the audit log that stats reads to count drops:
+// twice the default rotation size, so a log capq rotates is always
+// counted, while a log grown by hand or by the reference alone (or a
+// sparse file of any size) is reported as not counted instead of read
+// for minutes (spec R44). capq audit still streams every line.
+const statsAuditLimit = 64 << 20
 
 func statsCmd() *command {
 	var asJSON bool
@@ -288,7 +300,8 @@ func statsCmd() *command {
 		help: `The oldest age is measured from the oldest pending record's appended_at (its
 ULID time if the file cannot be read). Audit drops counts the audit log's
 lines whose reason is queue_overflow or pruned; the log is streamed, never
-loaded whole. Something that could not be counted (a folder that is a file
+loaded whole, and a log over 64 MiB (both generations) is not counted:
+audit_drops says "not counted" (capq audit lists it). Something that could not be counted (a folder that is a file
 or a symlink, an unreadable audit log) is reported on stderr after the
 counts, and the exit status is 1.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print one JSON object") },
@@ -305,12 +318,19 @@ counts, and the exit status is 1.`,
 			if asJSON {
 				err = writeJSON(e.stdout, st)
 			} else {
-				_, err = fmt.Fprintf(e.stdout, "pending\t%d\noldest_age\t%s\nbytes\t%d\nin_doubt\t%d\nstray_tmp\t%d\nquarantined\t%d\ndead_letters\t%d\naudit_drops\t%d\naudit_bytes\t%d\naudit_bad_lines\t%d\n",
+				drops, bad := strconv.Itoa(st.AuditDrops), strconv.Itoa(st.AuditBadLines)
+				if st.AuditNotCounted {
+					drops, bad = "not counted", "not counted"
+				}
+				_, err = fmt.Fprintf(e.stdout, "pending\t%d\noldest_age\t%s\nbytes\t%d\nin_doubt\t%d\nstray_tmp\t%d\nquarantined\t%d\ndead_letters\t%d\naudit_drops\t%s\naudit_bytes\t%d\naudit_bad_lines\t%s\n",
 					st.Pending, time.Duration(st.OldestAgeSeconds*float64(time.Second)).Round(time.Millisecond),
-					st.Bytes, st.InDoubt, st.StrayTmp, st.Quarantined, st.DeadLetters, st.AuditDrops, st.AuditBytes, st.AuditBadLines)
+					st.Bytes, st.InDoubt, st.StrayTmp, st.Quarantined, st.DeadLetters, drops, st.AuditBytes, bad)
 			}
 			if err != nil {
 				return failf("%v", err)
+			}
+			if st.AuditNotCounted {
+				fmt.Fprintf(e.stderr, "capq stats: audit drops not counted: the audit log is %d bytes, over the %d that stats reads; capq audit lists it\n", st.AuditBytes, statsAuditLimit)
 			}
 			for _, p := range problems {
 				fmt.Fprintf(e.stderr, "capq stats: not counted: %s\n", escapeField(p))
@@ -358,6 +378,10 @@ func stats(ctx context.Context, q *queue.Queue) (Stats, []string, error) {
 		case queue.FindingStrayTmp:
 			st.StrayTmp++
 		}
+	}
+	if st.AuditBytes > statsAuditLimit {
+		st.AuditNotCounted = true
+		return st, problems, nil
 	}
 	for a, err := range q.AuditEntries(ctx) {
 		if errors.Is(err, queue.ErrAuditLine) {
