@@ -101,6 +101,10 @@ func TestBrokenAdaptersFail(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode+"/"+tt.probe, func(t *testing.T) {
+			// Each case has its own adapter processes and directories, and
+			// no timing probe: they run side by side (they wait on fsync
+			// and on their processes far more than they compute).
+			t.Parallel()
 			if tt.strace && !haveStrace() {
 				t.Skip("strace is not installed")
 			}
