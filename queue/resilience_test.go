@@ -597,3 +597,39 @@ func TestRequeueAllNamesSymlinkedDeadLetter(t *testing.T) {
 		t.Fatalf("RequeueAll = %d, %v; want 1 requeued (%s) and an ErrUnsafeFile naming %s", n, err, good, linked)
 	}
 }
+
+// Spec R23, R36: in dead-letter/, a name that only looks like a dead
+// letter's (a line break and more after .json) is a look-alike, not a
+// dead letter; the names capq gives (numbered, histories, tmp) are not.
+func TestVerifyDeadLetterLookalike(t *testing.T) {
+	q, dir := openTest(t, Options{NoSync: true})
+	_ = q
+	id := newULID(t).String()
+	dl := filepath.Join(dir, DeadLetterDir)
+	if err := os.Mkdir(dl, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]FindingKind{
+		pendingPrefix + id + ".json\nviolation": FindingLookalike,
+		pendingPrefix + id + ".jsonx":           FindingLookalike,
+		pendingPrefix + id + ".json.1x":         FindingLookalike,
+		pendingPrefix + id + ".json":            FindingDeadLetter,
+		pendingPrefix + id + ".json.2":          FindingDeadLetter,
+	}
+	for name := range want {
+		writeRaw(t, filepath.Join(dl, name), "{}")
+	}
+	findings, err := Verify(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]FindingKind{}
+	for _, f := range findings {
+		got[strings.TrimPrefix(f.Name, DeadLetterDir+"/")] = f.Kind
+	}
+	for name, k := range want {
+		if got[name] != k {
+			t.Errorf("Verify: %q is %q, want %q", name, got[name], k)
+		}
+	}
+}

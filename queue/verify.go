@@ -2,6 +2,7 @@ package queue
 
 import (
 	"errors"
+	"github.com/capq/capq/ulid"
 	"io/fs"
 	"os"
 	"slices"
@@ -210,6 +211,8 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 		case k == kindQuarantine:
 			out = append(out, Finding{Kind: FindingQuarantined, Name: n, Detail: "kept for a human; see the audit log for why"})
 		case !strings.HasPrefix(string(name), pendingPrefix):
+		case !deadLetterNameOK(string(name)):
+			out = append(out, Finding{Kind: FindingLookalike, Name: n, Detail: "looks like a dead letter's name but is not one capq uses; Requeue ignores it"})
 		case typ == fsys.TypeSymlink:
 			out = append(out, Finding{Kind: FindingSymlink, Name: n, Detail: "symlink where capq keeps a dead letter or its history; capq never follows it"})
 		case typ != fsys.TypeRegular:
@@ -231,6 +234,32 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 		out = append(out, Finding{Kind: FindingUnreadable, Name: dir, Detail: "cannot list: " + err.Error()})
 	}
 	return out
+}
+
+// deadLetterNameOK reports whether name is one capq gives entries in
+// dead-letter/: pending-<ULID>.json or .history, optionally numbered (.N,
+// spec R36), optionally the .tmp of a history being written.
+func deadLetterNameOK(name string) bool {
+	rest, ok := strings.CutPrefix(name, pendingPrefix)
+	if !ok || len(rest) < ulid.EncodedSize {
+		return false
+	}
+	if k, _ := classify([]byte(pendingPrefix + rest[:ulid.EncodedSize] + pendingSuffix)); k != kindPending {
+		return false
+	}
+	rest = strings.TrimSuffix(rest[ulid.EncodedSize:], ".tmp")
+	for _, s := range []string{pendingSuffix, historySuffix} {
+		r, ok := strings.CutPrefix(rest, s)
+		if !ok {
+			continue
+		}
+		if r == "" {
+			return true
+		}
+		d, ok := strings.CutPrefix(r, ".")
+		return ok && d != "" && strings.Trim(d, "0123456789") == ""
+	}
+	return false
 }
 
 // hardLinked reports whether name is a regular file with more than one

@@ -29,6 +29,10 @@ func openQueue(e *env, create, recover bool) (*queue.Queue, error) {
 }
 
 func openQueueOpts(e *env, create bool, opts queue.Options) (*queue.Queue, error) {
+	if e.dir == "" {
+		// A usage error for every subcommand alike (spec R40), append too.
+		return nil, usageErrorf("--dir is empty")
+	}
 	fi, err := os.Stat(e.dir)
 	switch {
 	case err == nil && !fi.IsDir():
