@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"encoding/xml"
 	"os"
 	"os/exec"
@@ -323,5 +324,22 @@ func TestPromoteRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(mod, "PWNED")); err == nil {
 		t.Error("a printed command ran a shell injection")
+	}
+}
+
+// An interrupt during target discovery kills go list and go test -list:
+// their errors say nothing about the packages, so no "(discovery)" error
+// result is reported, only the interruption (attack item 21).
+func TestDiscoveryInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	cfg, err := parseFlags([]string{"-out", t.TempDir(), "-pkgs", "./tools/fuzzrun/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	code, err := run(ctx, cfg, &out)
+	if err == nil || !strings.Contains(err.Error(), "interrupted while discovering") || code != 0 || strings.Contains(out.String(), "discovery") {
+		t.Errorf("run = %d, %v; output %q; want the interruption and no discovery error", code, err, out.String())
 	}
 }
