@@ -217,3 +217,47 @@ func TestAuditLineEscaped(t *testing.T) {
 		t.Fatalf("audit entry has %d fields, want 5: %q", len(f), out)
 	}
 }
+
+// Spec R43: under a soft RLIMIT_NPROC below what capq needs it exits 1
+// with a message naming the limit, not with the runtime's abort (exit 2)
+// when a thread cannot be created later. Root is not bound by the limit,
+// so as root the command runs as nobody.
+func TestTinyProcessLimit(t *testing.T) {
+	capq, err := exec.LookPath("capq")
+	if err != nil {
+		t.Skip("no capq binary on PATH")
+	}
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("no prlimit to set RLIMIT_NPROC")
+	}
+	prefix := ""
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Skip("running as root without setpriv")
+		}
+		prefix = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+		// A copy nobody can run: the test's own directories are 0700.
+		bin, err := os.MkdirTemp("", "capq-nproc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(bin) })
+		data, err := os.ReadFile(capq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		capq = filepath.Join(bin, "capq")
+		if err := os.WriteFile(capq, data, 0o755); err != nil || os.Chmod(bin, 0o755) != nil {
+			t.Fatal("cannot copy capq")
+		}
+	}
+	for _, n := range []int{8, 16, 31} {
+		code, _, errOut := runCapqSh(t, fmt.Sprintf("%sprlimit --nproc=%d %s --dir /nonexistent count", prefix, n, capq))
+		if code == 126 || code == 127 {
+			t.Skipf("capq cannot be run as nobody here: %s", errOut)
+		}
+		if code != exitFail || !strings.Contains(errOut, "RLIMIT_NPROC") || strings.Contains(errOut, "fatal error") {
+			t.Errorf("RLIMIT_NPROC %d: exit %d, stderr %q; want exit 1 and a message naming RLIMIT_NPROC", n, code, errOut)
+		}
+	}
+}

@@ -26,6 +26,9 @@ const minFreeFDs = 16
 // descriptor shortage later is an ordinary error of the operation that
 // met it.
 func checkDescriptors() error {
+	if err := checkProcesses(); err != nil {
+		return err
+	}
 	if err := probeDescriptors(minFreeFDs); err != nil {
 		return err
 	}
@@ -38,6 +41,32 @@ func checkDescriptors() error {
 	}
 	r.Close()
 	w.Close()
+	return nil
+}
+
+// minProcesses is the lowest RLIMIT_NPROC capq starts under: the Go
+// runtime's threads (a handful, more under load) and a handler process
+// with the shell's children all count against it.
+const minProcesses = 32
+
+// checkProcesses refuses a soft RLIMIT_NPROC below minProcesses (spec
+// R43): the Go runtime aborts with exit status 2 when it cannot create an
+// OS thread, at whatever moment it first needs one, which would read as a
+// usage error. The limit counts all the user's processes, so passing this
+// check is no guarantee (R28), and a limit low enough to stop the
+// runtime before main runs cannot be caught at all. Root is not bound by
+// the limit (CAP_SYS_RESOURCE).
+func checkProcesses() error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return nil
+	}
+	if lim.Cur < minProcesses {
+		return fmt.Errorf("too few processes allowed: RLIMIT_NPROC %d (soft) / %d (hard); capq needs at least %d (its runtime's threads and a handler's processes)", lim.Cur, lim.Max, minProcesses)
+	}
 	return nil
 }
 
