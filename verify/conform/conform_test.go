@@ -322,22 +322,59 @@ func TestDurabilityModel(t *testing.T) {
 		`2 <... fsync resumed>) = 0`,
 		reply,
 	}
+	dupReply := func(dup, fd string, lines []string) []string { // replies through a duplicate of fd 1
+		out := []string{dup}
+		for _, l := range lines {
+			out = append(out, strings.Replace(l, "write(1<pipe", "write("+fd+"<pipe", 1))
+		}
+		return out
+	}
+	mmapped := slices.Concat(appendOK[:2], []string{
+		`1 mmap(NULL, 2, PROT_READ|PROT_WRITE, MAP_SHARED, 3<` + tmp + `>, 0) = 0x7f0000001000`,
+	}, appendOK[4:])
+	msynced := slices.Insert(slices.Clone(mmapped), 3, `1 msync(0x7f0000001000, 2, MS_SYNC) = 0`)
+	truncated := slices.Insert(slices.Clone(appendOK), 4, `1 ftruncate(3<`+tmp+`>, 4096) = 0`)
+	chdir := []string{ // relative paths after chdir into the queue
+		read("append"),
+		`1 chdir("` + q + `") = 0`,
+		`1 open("pending-` + id + `.json.tmp", O_WRONLY|O_CREAT|O_EXCL, 0600) = 3<` + tmp + `>`,
+		`1 write(3<` + tmp + `>, "{}", 2) = 2`,
+		`1 fsync(3<` + tmp + `>) = 0`,
+		`1 rename("pending-` + id + `.json.tmp", "pending-` + id + `.json") = 0`,
+		reply,
+	}
+	trashIngest := []string{ // a delete by a rename into a trash name
+		read("ingest"),
+		`1 rename("` + fin + `", "` + q + `/.trash-1") = 0`,
+		reply,
+	}
 	tests := []struct {
 		name          string
 		lines         []string
 		r9, r15, r20  bool
 		appends, dels int
+		replies       int  // 0: as many as reads of a request
+		unknown       bool // the model cannot follow a write path
 	}{
-		{"durable append", appendOK, false, false, false, 1, 0},
-		{"no directory fsync", without(appendOK, "fsync(4"), true, false, false, 1, 0},
-		{"no file fsync", without(appendOK, "fsync(3"), true, false, false, 1, 0},
-		{"directory fsync after the reply", append(without(appendOK, "fsync(4"), `1 fsync(4<`+q+`>) = 0`), true, false, false, 1, 0},
-		{"group commit on another thread", threaded, false, false, false, 1, 0},
-		{"durable delete", append(slices.Clone(appendOK), ingest...), false, false, false, 1, 1},
-		{"delete not durable at the reply", append(slices.Clone(appendOK), without(ingest, "fsync(4")...), false, true, false, 1, 1},
-		{"audit line fsynced before the unlink", append(slices.Clone(appendOK), prune...), false, false, false, 1, 0},
-		{"audit line not fsynced", append(slices.Clone(appendOK), without(prune, "fsync(5")...), false, false, true, 1, 0},
-		{"sync makes everything durable", append(without(appendOK, "fsync("), reply), false, false, false, 1, 0},
+		{"durable append", appendOK, false, false, false, 1, 0, 0, false},
+		{"reply through a dup of fd 1, no directory fsync", dupReply(`1 dup(1<pipe:[2]>) = 5<pipe:[2]>`, "5", without(appendOK, "fsync(4")), true, false, false, 1, 0, 0, false},
+		{"reply through an fcntl F_DUPFD of fd 1", dupReply(`1 fcntl(1<pipe:[2]>, F_DUPFD_CLOEXEC, 7) = 7<pipe:[2]>`, "7", without(appendOK, "fsync(3")), true, false, false, 1, 0, 0, false},
+		{"reply on a pipe the trace cannot tie to fd 1", []string{appendOK[0], strings.Replace(reply, "write(1<pipe:[2]", "write(9<pipe:[7]", 1)}, false, false, false, 0, 0, -1, false},
+		{"file data written through mmap, never synced", mmapped, true, false, false, 1, 0, 0, false},
+		{"file data written through mmap, msync before the rename", msynced, false, false, false, 1, 0, 0, false},
+		{"ftruncate after the fsync", truncated, true, false, false, 1, 0, 0, false},
+		{"io_uring", append([]string{`1 io_uring_setup(8, {}) = 6<anon_inode:[io_uring]>`}, appendOK...), false, false, false, 1, 0, 0, true},
+		{"relative paths after chdir, no directory fsync", chdir, true, false, false, 1, 0, 0, false},
+		{"delete by rename to a trash name, no directory fsync", append(slices.Clone(appendOK), trashIngest...), false, true, false, 1, 1, 0, false},
+		{"no directory fsync", without(appendOK, "fsync(4"), true, false, false, 1, 0, 0, false},
+		{"no file fsync", without(appendOK, "fsync(3"), true, false, false, 1, 0, 0, false},
+		{"directory fsync after the reply", append(without(appendOK, "fsync(4"), `1 fsync(4<`+q+`>) = 0`), true, false, false, 1, 0, 0, false},
+		{"group commit on another thread", threaded, false, false, false, 1, 0, 0, false},
+		{"durable delete", append(slices.Clone(appendOK), ingest...), false, false, false, 1, 1, 0, false},
+		{"delete not durable at the reply", append(slices.Clone(appendOK), without(ingest, "fsync(4")...), false, true, false, 1, 1, 0, false},
+		{"audit line fsynced before the unlink", append(slices.Clone(appendOK), prune...), false, false, false, 1, 0, 0, false},
+		{"audit line not fsynced", append(slices.Clone(appendOK), without(prune, "fsync(5")...), false, false, true, 1, 0, 0, false},
+		{"sync makes everything durable", append(without(appendOK, "fsync("), reply), false, false, false, 1, 0, 0, false},
 	}
 	synced := without(appendOK, "fsync(")
 	synced = slices.Insert(synced, 3, `1 sync() = 0`) // before the rename
@@ -353,12 +390,24 @@ func TestDurabilityModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a := analyse(calls, q)
+			a := analyse(calls, q, "pipe:[1]", "pipe:[2]")
 			if (len(a.r9) > 0) != tt.r9 || (len(a.r15) > 0) != tt.r15 || (len(a.r20) > 0) != tt.r20 {
 				t.Errorf("R9 %q, R15 %q, R20 %q; want violations %v %v %v", a.r9, a.r15, a.r20, tt.r9, tt.r15, tt.r20)
 			}
 			if a.appends != tt.appends || a.deletes != tt.dels {
 				t.Errorf("%d appends, %d deletes; want %d, %d", a.appends, a.deletes, tt.appends, tt.dels)
+			}
+			reads := 0
+			for _, l := range tt.lines {
+				if strings.Contains(l, " read(0<") {
+					reads++
+				}
+			}
+			if want := reads + tt.replies; a.replies != want {
+				t.Errorf("%d replies found in the trace, want %d", a.replies, want)
+			}
+			if (len(a.unknown) > 0) != tt.unknown {
+				t.Errorf("unknown write paths %q, want some: %v", a.unknown, tt.unknown)
 			}
 		})
 	}

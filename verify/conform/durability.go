@@ -29,7 +29,13 @@ import (
 // dropped record when the line was not fsynced before the unlink.
 
 // traceSyscalls are the system calls the durability model needs.
-const traceSyscalls = "trace=open,openat,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync,syncfs,sync_file_range,rename,renameat,renameat2,link,linkat,unlink,unlinkat,read"
+// Besides the calls the model judges, it traces every other way of
+// writing into a file (mmap, ftruncate, sendfile, copy_file_range,
+// splice, io_uring, aio), of duplicating the reply pipe (dup, dup2, dup3,
+// fcntl) and of changing what a relative path means (chdir, fchdir): a
+// write path the model cannot follow makes the verdict inconclusive, never
+// a pass.
+const traceSyscalls = "trace=open,openat,openat2,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync,syncfs,sync_file_range,rename,renameat,renameat2,link,linkat,unlink,unlinkat,read,readv,dup,dup2,dup3,fcntl,mmap,msync,ftruncate,truncate,sendfile,copy_file_range,splice,io_uring_setup,io_submit,chdir,fchdir"
 
 // durCache holds the one traced session of a Run, which the three
 // durability probes judge each in its own way.
@@ -72,9 +78,11 @@ func traceSession(s *Session) (*durAnalysis, error) {
 	if s.cfg.features[FeatureMaxSize] {
 		max = intp(3) // overflow drops on the later appends: audit lines
 	}
+	ev0 := len(s.Events)
 	if err := s.Start(max); err != nil {
 		return nil, err
 	}
+	inPipe, outPipe := s.proc.inPipe, s.proc.outPipe
 	if _, err := s.appendN(5, nil); err != nil {
 		return nil, err
 	}
@@ -103,9 +111,24 @@ func traceSession(s *Session) (*durAnalysis, error) {
 	if err != nil {
 		dir = s.Dir
 	}
-	a := analyse(calls, dir)
+	a := analyse(calls, dir, inPipe, outPipe)
 	if a.appends == 0 {
 		return nil, errInconclusive("the trace shows no file created under a pending name in %s: was the implementation traced?", dir)
+	}
+	if len(a.unknown) > 0 {
+		return nil, errInconclusive("the trace cannot be judged: %s", strings.Join(a.unknown, "; "))
+	}
+	// Every request that was answered must be found in the trace, read
+	// and replied to: an acknowledgement the model cannot place (a reply
+	// written some way it does not follow) must never make a pass.
+	answered := 0
+	for _, e := range s.Events[ev0:] {
+		if e.Kind == "reply" {
+			answered++
+		}
+	}
+	if a.replies < answered {
+		return nil, errInconclusive("the trace shows %d replies, but the implementation answered %d requests: acknowledgements cannot be located in the trace", a.replies, answered)
 	}
 	return a, nil
 }
@@ -151,6 +174,7 @@ func probeDurableAudit(s *Session) error {
 
 // syscallRec is one completed system call of the trace.
 type syscallRec struct {
+	pid   string
 	line  int // the line of the trace where it completed (1-based)
 	start int // the line where it started (== line unless unfinished)
 	name  string
@@ -196,7 +220,7 @@ func parseStrace(sc *bufio.Scanner) ([]syscallRec, error) {
 			text, start = u.text+r[2], u.start
 		}
 		if c, ok := parseCall(text); ok {
-			c.line, c.start = n, start
+			c.pid, c.line, c.start = pid, n, start
 			out = append(out, c)
 		}
 	}
@@ -278,28 +302,70 @@ func retInt(c syscallRec) int {
 	return n
 }
 
-// resolve returns the absolute path of (dirfd, name) arguments.
-func resolve(dirArg, name string) string {
-	if filepath.IsAbs(name) {
-		return filepath.Clean(name)
-	}
-	_, base := fdPath(dirArg)
-	if base == "" {
-		return filepath.Clean(name)
-	}
-	return filepath.Join(base, name)
-}
-
 // durAnalysis is what the replay of a trace found.
 type durAnalysis struct {
 	calls, appends, deletes, drops int
+	replies                        int // requests whose reply was found
 	r9, r15, r20                   []string
+	// unknown lists what the model cannot follow (a write path it does
+	// not understand): the verdict is then inconclusive.
+	unknown []string
+}
+
+// mapping is a shared writable mmap of a file.
+type mapping struct {
+	start, size uint64
+	path        string
+}
+
+func parseUint(s string) uint64 {
+	v, err := strconv.ParseUint(s, 0, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 // analyse replays calls against the persistence model for the queue
-// directory dir.
-func analyse(calls []syscallRec, dir string) *durAnalysis {
+// directory dir. inPipe and outPipe name the judge's request and reply
+// pipes as strace -y shows them (pipe:[inode]); where they are "" the
+// request and reply fds are taken to be 0 and 1.
+func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 	a := &durAnalysis{calls: len(calls)}
+	// The reply pipe and the request pipe are known by their identity:
+	// a reply written through a duplicate of fd 1 (dup, dup2, fcntl) is
+	// still a reply, and what a subshell writes on its own fd 1 is not.
+	isOut := func(fd, path string) bool {
+		if outPipe != "" && path != "" {
+			return path == outPipe
+		}
+		return fd == "1"
+	}
+	isIn := func(fd, path string) bool {
+		if inPipe != "" && path != "" {
+			return path == inPipe
+		}
+		return fd == "0"
+	}
+	// Each process's working directory, for relative paths.
+	cwd := map[string]string{}
+	lastCwd := ""
+	resolveAt := func(c syscallRec, dirArg, name string) string {
+		if filepath.IsAbs(name) {
+			return filepath.Clean(name)
+		}
+		if _, base := fdPath(dirArg); base != "" {
+			return filepath.Join(base, name)
+		}
+		if d, ok := cwd[c.pid]; ok {
+			return filepath.Join(d, name)
+		}
+		if lastCwd != "" {
+			return filepath.Join(lastCwd, name)
+		}
+		return filepath.Clean(name)
+	}
+	var maps []mapping
 	dirty := map[string]bool{}         // file data written since its last fsync
 	syncOpen := map[string]bool{}      // opened O_SYNC or O_DSYNC
 	entry := map[string]int{}          // path -> start line of its last entry change not yet durable
@@ -354,27 +420,134 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 	newEntry := func(p string, line int) {
 		entry[p] = line
 	}
+	// removed judges a pending record's removal (an unlink, or a rename
+	// away from its pending name): a delivered record's delete must be
+	// durable at the ingest reply (R15), a dropped record's audit line
+	// before it goes (R20).
+	removed := func(c syscallRec, p string) {
+		unlinked = append(unlinked, p)
+		if op == "ingest" {
+			a.deletes++
+			return
+		}
+		a.drops++
+		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pending-"), ".json")
+		i := slices.IndexFunc(audits, func(w *auditWrite) bool { return strings.Contains(w.text, id) })
+		switch {
+		case i < 0:
+			a.r20 = append(a.r20, fmt.Sprintf("%s was removed (trace line %d) with no audit line written before", filepath.Base(p), c.line))
+		case !audits[i].synced:
+			a.r20 = append(a.r20, fmt.Sprintf("%s was removed (trace line %d) before its audit line (line %d) was fsynced: a power cut can keep the removal and lose the line", filepath.Base(p), c.line, audits[i].line))
+		}
+	}
 	for _, c := range calls {
 		fd, path := "", ""
 		if len(c.args) > 0 {
 			fd, path = fdPath(c.args[0])
 		}
+		for _, arg := range c.args {
+			if strings.HasPrefix(arg, "AT_FDCWD<") {
+				if _, d := fdPath(arg); d != "" {
+					cwd[c.pid], lastCwd = d, d
+				}
+			}
+		}
+		ack := func() {
+			if !acked {
+				acked = true
+				a.replies++
+				checkAck(c)
+			}
+		}
 		switch c.name {
-		case "read":
-			if fd == "0" && retInt(c) > 0 && len(c.args) > 1 {
+		case "read", "readv":
+			if isIn(fd, path) && retInt(c) > 0 && len(c.args) > 1 {
 				if m := opRe.FindStringSubmatch(unquote(c.args[1])); m != nil {
 					op, acked = m[1], false
+				} else if m := opRe.FindStringSubmatch(strings.ReplaceAll(strings.Join(c.args[1:], " "), `\"`, `"`)); m != nil {
+					op, acked = m[1], false
 				}
+			}
+		case "chdir", "fchdir":
+			if retInt(c) != 0 || len(c.args) == 0 {
+				continue
+			}
+			d := path
+			if c.name == "chdir" {
+				d = resolveAt(c, "", unquote(c.args[0]))
+			}
+			if d != "" {
+				cwd[c.pid], lastCwd = d, d
+			}
+		case "io_uring_setup", "io_submit":
+			if retInt(c) >= 0 {
+				a.unknown = append(a.unknown, fmt.Sprintf("%s (trace line %d): what is written through it is invisible to the trace", c.name, c.line))
+			}
+		case "mmap":
+			// mmap(addr, length, prot, flags, fd, offset): a shared
+			// writable mapping of a file writes into it without a traced
+			// call, so the file is dirty until an msync(MS_SYNC) of the
+			// mapping or an fsync of the file.
+			if len(c.args) < 5 || !strings.Contains(c.args[2], "PROT_WRITE") || !strings.Contains(c.args[3], "MAP_SHARED") {
+				continue
+			}
+			_, mp := fdPath(c.args[4])
+			if mp == "" || strings.HasPrefix(c.ret, "-1") {
+				continue
+			}
+			maps = append(maps, mapping{start: parseUint(strings.Fields(c.ret)[0]), size: parseUint(c.args[1]), path: mp})
+			if !syncOpen[mp] {
+				dirty[mp] = true
+			}
+		case "msync":
+			if retInt(c) != 0 || len(c.args) < 3 || !strings.Contains(c.args[2], "MS_SYNC") {
+				continue
+			}
+			addr, size := parseUint(c.args[0]), parseUint(c.args[1])
+			for _, m := range maps {
+				if addr < m.start+m.size && m.start < addr+size {
+					delete(dirty, m.path)
+				}
+			}
+		case "ftruncate", "truncate":
+			if retInt(c) != 0 || len(c.args) == 0 {
+				continue
+			}
+			p := path
+			if c.name == "truncate" {
+				p = resolveAt(c, "", unquote(c.args[0]))
+			}
+			if p != "" && !syncOpen[p] {
+				dirty[p] = true
+			}
+		case "sendfile", "copy_file_range", "splice":
+			// The destination is sendfile's first argument, the third of
+			// the others.
+			i := 2
+			if c.name == "sendfile" {
+				i = 0
+			}
+			if retInt(c) <= 0 || len(c.args) <= i {
+				continue
+			}
+			ofd, op := fdPath(c.args[i])
+			if isOut(ofd, op) {
+				ack()
+				continue
+			}
+			if op == "" {
+				a.unknown = append(a.unknown, fmt.Sprintf("%s (trace line %d) into an fd whose file is not known", c.name, c.line))
+				continue
+			}
+			if !syncOpen[op] {
+				dirty[op] = true
 			}
 		case "write", "pwrite64", "writev", "pwritev", "pwritev2":
 			if retInt(c) <= 0 {
 				continue
 			}
-			if fd == "1" {
-				if !acked {
-					acked = true
-					checkAck(c)
-				}
+			if isOut(fd, path) {
+				ack()
 				continue
 			}
 			if path == "" || syncOpen[path] {
@@ -384,9 +557,9 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 			if path == auditPath && len(c.args) > 1 {
 				audits = append(audits, &auditWrite{line: c.line, text: strings.Join(c.args[1:], " ")})
 			}
-		case "open", "openat", "creat":
+		case "open", "openat", "openat2", "creat":
 			var flags, name, dirArg string
-			if c.name == "openat" && len(c.args) >= 3 {
+			if (c.name == "openat" || c.name == "openat2") && len(c.args) >= 3 {
 				dirArg, name, flags = c.args[0], unquote(c.args[1]), c.args[2]
 			} else if len(c.args) >= 2 {
 				name, flags = unquote(c.args[0]), c.args[1]
@@ -399,7 +572,7 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 			}
 			_, p := fdPath(strings.Fields(c.ret)[0])
 			if p == "" {
-				p = resolve(dirArg, name)
+				p = resolveAt(c, dirArg, name)
 			}
 			if strings.Contains(flags, "O_DIRECTORY") {
 				dirs[p] = true
@@ -452,12 +625,12 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 				if len(c.args) < 2 {
 					continue
 				}
-				from, to = resolve("", unquote(c.args[0])), resolve("", unquote(c.args[1]))
+				from, to = resolveAt(c, "", unquote(c.args[0])), resolveAt(c, "", unquote(c.args[1]))
 			} else {
 				if len(c.args) < 4 {
 					continue
 				}
-				from, to = resolve(c.args[0], unquote(c.args[1])), resolve(c.args[2], unquote(c.args[3]))
+				from, to = resolveAt(c, c.args[0], unquote(c.args[1])), resolveAt(c, c.args[2], unquote(c.args[3]))
 			}
 			if dirty[from] {
 				dirty[to] = true
@@ -473,8 +646,13 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 			if pendingPath(to) {
 				created = append(created, to)
 			}
-			if pendingPath(from) && strings.HasPrefix(c.name, "rename") {
-				unlinked = append(unlinked, from)
+			if pendingPath(from) && !pendingPath(to) && strings.HasPrefix(c.name, "rename") {
+				// A rename away from a pending name (into a trash name,
+				// say) removes the record as an unlink does.
+				removed(c, from)
+			}
+			if pendingPath(to) {
+				a.appends++
 			}
 		case "unlink", "unlinkat":
 			if retInt(c) != 0 || len(c.args) == 0 {
@@ -482,50 +660,17 @@ func analyse(calls []syscallRec, dir string) *durAnalysis {
 			}
 			var p string
 			if c.name == "unlink" {
-				p = resolve("", unquote(c.args[0]))
+				p = resolveAt(c, "", unquote(c.args[0]))
 			} else if len(c.args) >= 2 {
-				p = resolve(c.args[0], unquote(c.args[1]))
+				p = resolveAt(c, c.args[0], unquote(c.args[1]))
 			}
 			newEntry(p, c.start)
 			delete(dirty, p)
 			if !pendingPath(p) {
 				continue
 			}
-			unlinked = append(unlinked, p)
-			if op == "ingest" {
-				a.deletes++
-				continue
-			}
-			// A record dropped (prune, overflow): its audit line must be
-			// durable before it goes (R20).
-			a.drops++
-			id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pending-"), ".json")
-			i := slices.IndexFunc(audits, func(w *auditWrite) bool { return strings.Contains(w.text, id) })
-			switch {
-			case i < 0:
-				a.r20 = append(a.r20, fmt.Sprintf("%s was unlinked (trace line %d) with no audit line written before", filepath.Base(p), c.line))
-			case !audits[i].synced:
-				a.r20 = append(a.r20, fmt.Sprintf("%s was unlinked (trace line %d) before its audit line (line %d) was fsynced: a power cut can keep the unlink and lose the line", filepath.Base(p), c.line, audits[i].line))
-			}
-		}
-		if c.name == "rename" || c.name == "renameat" || c.name == "renameat2" || c.name == "link" || c.name == "linkat" {
-			a.appends += countPending(c, pendingPath)
+			removed(c, p)
 		}
 	}
 	return a
-}
-
-// countPending counts a rename or link onto a pending name (an append).
-func countPending(c syscallRec, pendingPath func(string) bool) int {
-	if retInt(c) != 0 || len(c.args) < 2 {
-		return 0
-	}
-	to := resolve("", unquote(c.args[1]))
-	if len(c.args) >= 4 {
-		to = resolve(c.args[2], unquote(c.args[3]))
-	}
-	if pendingPath(to) {
-		return 1
-	}
-	return 0
 }

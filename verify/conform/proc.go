@@ -33,8 +33,11 @@ type Proc struct {
 	stderr  *tailBuffer
 	timeout time.Duration
 	pgid    int
-	exited  chan struct{} // closed once the process is reaped
-	once    sync.Once
+	// inPipe and outPipe identify the request and reply pipes as strace
+	// -y names them (pipe:[inode]), "" where unknown.
+	inPipe, outPipe string
+	exited          chan struct{} // closed once the process is reaped
+	once            sync.Once
 }
 
 // live holds every Proc not yet killed, so that KillAll (capq's SIGINT and
@@ -113,9 +116,13 @@ func startProc(ctx context.Context, command, dir string, env []string, wrap []st
 	p := &Proc{cmd: cmd, replies: make(chan []byte, 16), stderr: &tailBuffer{}, timeout: timeout, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
+	// Pipes of our own, whose identities the durability trace needs.
+	in, iw, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
+	cmd.Stdin, p.stdin = in, iw
+	p.inPipe = pipeID(in)
 	// A pipe of our own rather than StdoutPipe: Wait must not close the
 	// read end before the last reply of a process that exits is read.
 	out, w, err := os.Pipe()
@@ -123,12 +130,16 @@ func startProc(ctx context.Context, command, dir string, env []string, wrap []st
 		return nil, err
 	}
 	cmd.Stdout = w
+	p.outPipe = pipeID(out)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		w.Close()
+		in.Close()
+		iw.Close()
 		return nil, fmt.Errorf("start %q: %w", command, err)
 	}
 	w.Close()
+	in.Close()
 	p.pgid = cmd.Process.Pid
 	live.Lock()
 	live.m[p] = true

@@ -19,4 +19,6 @@ func killGroup(pid int) {
 	}
 }
 
+func pipeID(f *os.File) string { return "" }
+
 func procAttr() *syscall.SysProcAttr { return nil }

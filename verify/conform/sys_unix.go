@@ -3,6 +3,8 @@
 package conform
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 )
@@ -19,6 +21,21 @@ func holdLock(dir, id string) (release func(), err error) {
 		return nil, err
 	}
 	return func() { syscall.Flock(fd, syscall.LOCK_UN); syscall.Close(fd) }, nil
+}
+
+// pipeID names a pipe as strace -y shows it (pipe:[inode]), so that the
+// trace can tell the judge's own request and reply pipes from others,
+// under whatever fd the implementation uses them.
+func pipeID(f *os.File) string {
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("pipe:[%d]", st.Ino)
 }
 
 // killGroup SIGKILLs the process group pgid.
