@@ -84,6 +84,7 @@ func TestCapqPassesEveryProbe(t *testing.T) {
 // the row of the requirement it breaks, with a transcript that replays the
 // failure.
 func TestBrokenAdaptersFail(t *testing.T) {
+	t.Parallel() // as TestCampaignShrinks
 	tests := []struct {
 		mode, probe, req string
 		strace           bool
@@ -146,6 +147,10 @@ func TestBrokenAdaptersFail(t *testing.T) {
 // Spec R56: a failing campaign is shrunk: its transcript keeps only the steps needed,
 // and fewer than the run that found the failure.
 func TestCampaignShrinks(t *testing.T) {
+	// Parallel top-level tests start after the sequential ones, so this
+	// never runs beside TestCapqPassesEveryProbe's timing row or beside
+	// TestNoProcessLeftBehind's process count.
+	t.Parallel()
 	for _, seed := range []uint64{9, 21} {
 		cfg := Config{Impl: adapterCmd(t, "reverse-list"), Seed: seed, Probes: []string{"campaign"}, CampaignSteps: 80}
 		cfg.Dir, cfg.NoShrink = t.TempDir(), true
