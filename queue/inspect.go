@@ -44,7 +44,18 @@ func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		st = Stored{Name: DeadLetterDir + "/" + name, DeadLetter: true}
 		data, err = q.readRecord("get", st.Name)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotFolder) {
+		if errors.Is(err, errNotFolder) {
+			// ELOOP can be the dead letter's own name (a symlink there)
+			// rather than the folder's: name it then, never "not found"
+			// (spec R36).
+			if fi, lerr := q.fs.Lstat(st.Name); lerr == nil && !fi.IsRegular() {
+				if dfi, derr := q.fs.Lstat(DeadLetterDir); derr == nil && dfi.Mode.IsDir() {
+					return Stored{}, opErr("get", stepOpen, st.Name, ErrUnsafeFile)
+				}
+			}
+			return Stored{}, ErrNotFound
+		}
+		if errors.Is(err, fs.ErrNotExist) {
 			return Stored{}, ErrNotFound
 		}
 	}

@@ -633,3 +633,24 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 		}
 	}
 }
+
+// Spec R36, R29: Get of a ULID whose dead letter is a symlink names it
+// (ErrUnsafeFile), it does not say the record does not exist.
+func TestGetSymlinkedDeadLetter(t *testing.T) {
+	q, dir := openTest(t, Options{NoSync: true})
+	id := newULID(t)
+	if err := os.Mkdir(filepath.Join(dir, DeadLetterDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "x.json")
+	writeRaw(t, outside, "{}")
+	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir, pendingName(id.String()))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Get(id); !errors.Is(err, ErrUnsafeFile) || errors.Is(err, ErrNotFound) {
+		t.Errorf("Get = %v, want ErrUnsafeFile naming the symlink", err)
+	}
+	if _, err := q.Get(newULID(t)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of an unknown ULID = %v, want ErrNotFound", err)
+	}
+}
