@@ -2,13 +2,13 @@ package fuzz
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/capq/capq/model"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -163,7 +163,7 @@ func checkIngestFile(data []byte) error {
 		if b, rerr := mq.mem.ReadFile(queue.QuarantineDir + "/" + name); rerr != nil || !bytes.Equal(b, data) {
 			return fmt.Errorf("quarantine of %q did not keep its bytes: %v", data, rerr)
 		}
-		entries, aerr := auditAll(mq.q)
+		entries, aerr := model.AuditAll(mq.q)
 		if aerr != nil || len(entries) != 1 || entries[0].Reason != queue.ReasonQuarantined {
 			return fmt.Errorf("quarantine of %q: audit %+v, %v", data, entries, aerr)
 		}
@@ -190,18 +190,3 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	})
 }
 
-// auditAll collects the audit log's entries through AuditEntries, skipping
-// unreadable lines (a torn last line) and returning any other error.
-func auditAll(q *queue.Queue) ([]queue.AuditEntry, error) {
-	var out []queue.AuditEntry
-	for e, err := range q.AuditEntries(context.Background()) {
-		if errors.Is(err, queue.ErrAuditLine) {
-			continue
-		}
-		if err != nil {
-			return out, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}

@@ -309,7 +309,7 @@ func (m *machine) observe() Observation {
 			}
 		}
 	}
-	entries, err := auditAll(q)
+	entries, err := AuditAll(q)
 	if err != nil {
 		m.fatalf("Audit: %v", err)
 	}
@@ -1288,9 +1288,10 @@ func (m *machine) close() {
 	}
 }
 
-// auditAll collects the audit log's entries through AuditEntries, skipping
-// unreadable lines (a torn last line) and returning any other error.
-func auditAll(q *queue.Queue) ([]queue.AuditEntry, error) {
+// AuditAll collects the audit log's entries through AuditEntries, skipping
+// unreadable lines (a torn last line) and returning any other error: what
+// the model and the fuzz targets compare with the lines they expect.
+func AuditAll(q *queue.Queue) ([]queue.AuditEntry, error) {
 	var out []queue.AuditEntry
 	for e, err := range q.AuditEntries(context.Background()) {
 		if errors.Is(err, queue.ErrAuditLine) {

@@ -53,7 +53,7 @@ func TestAuditTornTail(t *testing.T) {
 	if _, err := q.Prune(t.Context(), 0); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := auditAll(q)
+	entries, err := AuditAll(q)
 	if err != nil {
 		t.Fatal(err)
 	}

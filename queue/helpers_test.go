@@ -133,7 +133,9 @@ func lockPath(dir string, id ulid.ULID) string {
 }
 
 // auditAll collects the audit log's entries through AuditEntries, skipping
-// unreadable lines (a torn last line) and returning any other error.
+// unreadable lines (a torn last line) and returning any other error. It is
+// model.AuditAll's twin on purpose: model imports queue, so queue's own
+// tests cannot import it.
 func auditAll(q *Queue) ([]AuditEntry, error) {
 	var out []AuditEntry
 	for e, err := range q.AuditEntries(context.Background()) {
