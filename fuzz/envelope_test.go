@@ -189,4 +189,3 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		}
 	})
 }
-
