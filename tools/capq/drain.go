@@ -70,9 +70,9 @@ when a handler could not be started or was killed by a second signal, or
 when the queue failed; 2 for usage errors.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&execCmd, "exec", "", "run `COMMAND` (by /bin/sh -c) per record")
-			fs.IntVar(&maxRecords, "max", 0, "deliver at most `N` records (0: no limit)")
+			countVar(fs, &maxRecords, "max", 0, "deliver at most `N` records (0: no limit)")
 			fs.DurationVar(&budget, "budget", 0, "start no record after this `duration` (0: no limit)")
-			fs.IntVar(&maxAttempts, "max-attempts", 0, "dead-letter a record after `N` failed attempts (0: a failure stops the drain)")
+			countVar(fs, &maxAttempts, "max-attempts", 0, "dead-letter a record after `N` failed attempts (0: a failure stops the drain)")
 			fs.BoolVar(&follow, "follow", false, "keep draining new records until SIGINT/SIGTERM")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {

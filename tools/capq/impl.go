@@ -35,7 +35,7 @@ func registerImplFlags(fs *flag.FlagSet, o *implOptions) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "with --impl: the longest wait for one reply")
 	fs.StringVar(&o.probes, "probe", "", "with --impl: run only these comma-separated `probes`")
 	fs.StringVar(&o.strace, "strace", "", "with --impl: the strace `binary` for the durability probes (none: no tracing, so they are inconclusive)")
-	fs.IntVar(&o.steps, "steps", 60, "with --impl: the length of the random campaign probe")
+	countVar(fs, &o.steps, "steps", 60, "with --impl: the length of the random campaign probe")
 	fs.StringVar(&o.scratch, "out", "", "with --impl: the scratch `DIR` (a probe directory each, and repro/ with the transcripts of failures; kept)")
 }
 

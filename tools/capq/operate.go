@@ -723,7 +723,7 @@ of deleted. Prints dropped, quarantined, skipped and left counts; a record
 left in place by a problem (an unreadable file, a quarantine capq cannot
 use) is named on stderr and makes the exit status 1.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.IntVar(&to, "to", -1, "keep at most `N` pending records (required)")
+			countVar(fs, &to, "to", -1, "keep at most `N` pending records (required)")
 			fs.BoolVar(&asJSON, "json", false, "print one JSON object")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
