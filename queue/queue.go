@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -638,6 +639,26 @@ func (t *tally) estimate() int64 {
 // amortised cost per append constant while bounding the overshoot.
 func countInterval(maxSize int, lastCount int64) int64 {
 	return max(int64(headroom(maxSize)), lastCount/100)
+}
+
+// AppendRoom returns how many records one AppendBatch may append now and
+// keep the overflow promises of spec R18 and R19 as a lone Append does:
+// MaxSize minus this process's estimate of the pending count, and no more
+// than its appends left before its next listing of the directory is due
+// (R19); at least 1, since an append's prune never drops the record that
+// triggered it (R18); math.MaxInt when MaxSize is negative. It reads only
+// counters in memory. AppendBatch runs the overflow rule once, after all
+// its records: a larger batch may take the count past MaxSize by its
+// excess until then, and its prune may drop the batch's own older records
+// before AppendBatch returns their ULIDs. A caller that reports each ULID
+// as pending (capq append) appends at most AppendRoom() records at once.
+func (q *Queue) AppendRoom() int {
+	if q.opts.MaxSize < 0 {
+		return math.MaxInt
+	}
+	room := int64(q.opts.MaxSize) - q.tally.estimate()
+	left := countInterval(q.opts.MaxSize, q.tally.base.Load()) - (q.tally.appended.Load() - q.tally.baseSeq.Load())
+	return int(max(1, min(room, left)))
 }
 
 // afterAppend runs the overflow rule after n records, the newest of which

@@ -12,3 +12,6 @@ func killGroup(p *os.Process) { p.Kill() }
 
 // catchSIGPIPE does nothing: there is no SIGPIPE here.
 func catchSIGPIPE() {}
+
+// stopSignals stop `capq append` between batches (spec R52).
+var stopSignals = drainSignals

@@ -21,3 +21,7 @@ func killGroup(p *os.Process) { syscall.Kill(-p.Pid, syscall.SIGKILL) }
 // catchSIGPIPE makes a write to a closed pipe fail with EPIPE instead of
 // killing capq (Go's default for stdout).
 func catchSIGPIPE() { signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) }
+
+// stopSignals stop `capq append` between batches (spec R52): the same
+// signals as a drain's, for the same reasons.
+var stopSignals = drainSignals
