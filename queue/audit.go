@@ -12,6 +12,7 @@ import (
 	"iter"
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -370,7 +371,13 @@ func (q *Queue) openAuditFile(name string) (fsys.File, fsys.FileInfo, error) {
 // scanAudit yields the lines of one audit file; it returns false when the
 // caller stopped or a fatal error was yielded.
 func (q *Queue) scanAudit(ctx context.Context, f fsys.File, name string, yield func(AuditEntry, error) bool) bool {
-	r := bufio.NewReaderSize(f, 32<<10)
+	var src io.Reader = f
+	if ds, ok := f.(fsys.DataSeeker); ok {
+		if fi, err := f.Stat(); err == nil {
+			src = &holeSkipper{f: f, ds: ds, size: fi.Size}
+		}
+	}
+	r := bufio.NewReaderSize(src, 32<<10)
 	var cur []byte // the line being read, up to maxAuditLine plus its newline
 	tooLong := false
 	line := 0
@@ -423,4 +430,42 @@ func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(Au
 		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Reason: "no reason"})
 	}
 	return yield(e, nil)
+}
+
+// holeSkipper reads a file with ReadAt and passes over its holes larger
+// than a line may be (spec R29, R44): a hole holds no line break, so the
+// line it falls in is too long whatever the hole's size, and reading
+// maxAuditLine+1 of its zeros says as much as reading gigabytes of them.
+// A sparse log of any size is so read in the time its data takes.
+type holeSkipper struct {
+	f    fsys.File
+	ds   fsys.DataSeeker
+	off  int64 // next offset to read
+	size int64 // the size at open: a hole reaching it is the file's end
+	pad  int   // zeros still to return for a skipped hole
+}
+
+func (h *holeSkipper) Read(p []byte) (int, error) {
+	if h.pad > 0 {
+		n := min(len(p), h.pad)
+		clear(p[:n])
+		h.pad -= n
+		return n, nil
+	}
+	if h.off < h.size {
+		next, err := h.ds.SeekData(h.off)
+		if errors.Is(err, syscall.ENXIO) {
+			next, err = h.size, nil // a hole to the end
+		}
+		if err == nil && next-h.off > maxAuditLine+1 {
+			h.off, h.pad = next, maxAuditLine+1
+			return h.Read(p)
+		}
+	}
+	n, err := h.f.ReadAt(p, h.off)
+	h.off += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
@@ -652,5 +653,53 @@ func TestGetSymlinkedDeadLetter(t *testing.T) {
 	}
 	if _, err := q.Get(newULID(t)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get of an unknown ULID = %v, want ErrNotFound", err)
+	}
+}
+
+// Spec R29, R44: a sparse audit log of 10 GiB is read in the time its
+// data takes: the hole is one too-long line (reported), and the lines
+// before and after it are read.
+func TestAuditEntriesSparseLog(t *testing.T) {
+	q, dir := openTest(t, Options{NoSync: true})
+	line := `{"ts":"t","dropped_ulid":"x","appended_at":"","reason":"pruned","queue_size_before_prune":1}` + "\n"
+	f, err := os.OpenFile(filepath.Join(dir, AuditLogName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("\n"+line), 10<<30); err != nil {
+		f.Close()
+		t.Skipf("no sparse 10 GiB file here: %v", err)
+	}
+	f.Close()
+	type result struct{ entries, tooLong, other int }
+	done := make(chan result, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		var r result
+		for _, err := range q.AuditEntries(ctx) {
+			var le *AuditLineError
+			switch {
+			case err == nil:
+				r.entries++
+			case errors.As(err, &le) && le.TooLong:
+				r.tooLong++
+			default:
+				r.other++
+			}
+		}
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		if r != (result{entries: 2, tooLong: 1}) {
+			t.Errorf("AuditEntries on a sparse log: %+v, want 2 entries and 1 too-long line", r)
+		}
+	case <-time.After(15 * time.Second):
+		cancel()
+		t.Fatal("AuditEntries read the holes of a sparse 10 GiB log for over 15 s")
 	}
 }
