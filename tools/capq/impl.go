@@ -142,7 +142,7 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 		return failf("%v", err)
 	}
 	if rep == nil { // interrupted during hello
-		rep = &conform.Report{Impl: impl, Seed: seed, Claimed: claimed}
+		rep = &conform.Report{Impl: impl, Seed: seed, Claimed: claimed, Interrupted: true}
 	}
 	if asJSON {
 		if werr := rep.WriteJSON(e.stdout); werr != nil {
@@ -153,8 +153,13 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	}
 	if interrupted {
 		// The grade of an incomplete run means nothing: say so where the
-		// table's verdict is read.
-		fmt.Fprintln(e.stdout, "INTERRUPTED: the check is incomplete, not a pass")
+		// table's verdict is read (and keep --json's stdout one JSON
+		// object, which says "interrupted": true).
+		w := e.stdout
+		if asJSON {
+			w = e.stderr
+		}
+		fmt.Fprintln(w, "INTERRUPTED: the check is incomplete, not a pass")
 	}
 	if card != nil {
 		rep.WriteMarkdown(card)
@@ -176,12 +181,18 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	case err != nil:
 		return failf("%v", err)
 	case rep.Failed():
+		// Short of the claimed level, for whatever reason: a failure or
+		// a row that could not be judged (a claim not confirmed is not
+		// met, and CI reads the exit status).
 		for _, r := range rep.Results {
-			if r.Verdict == conform.Fail {
+			switch {
+			case r.Verdict == conform.Fail:
 				fmt.Fprintf(e.stderr, "capq check: FAIL %s %s: %s\n", r.Req, r.Title, r.Detail)
 				if r.Repro != "" {
 					fmt.Fprintf(e.stderr, "  reproduce: capq replay --impl %s %s\n", shellQuote(impl), r.Repro)
 				}
+			case r.Verdict == conform.Inconclusive && r.Level <= rep.Claimed:
+				fmt.Fprintf(e.stderr, "capq check: INCONCLUSIVE %s %s (level %s, claimed %s): %s\n", r.Req, r.Title, r.Level, rep.Claimed, r.Evidence)
 			}
 		}
 		return errSilent(exitFail)

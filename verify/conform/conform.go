@@ -93,19 +93,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("conform: Config.Dir is required")
 	}
-	rep := &Report{Impl: cfg.Impl, Seed: cfg.Seed, Claimed: cfg.Claimed}
+	rep := &Report{Impl: cfg.Impl, Seed: cfg.Seed, Claimed: cfg.Claimed, Partial: len(sel) < len(probes)}
 	// One hello first: the name, the features and the claimed level.
 	if err := hello(ctx, &cfg, rep); err != nil {
 		return nil, err
 	}
 	for i, p := range sel {
 		if ctx.Err() != nil {
+			rep.Interrupted, rep.Elapsed = true, time.Since(start)
 			return rep, ctx.Err()
 		}
 		if cfg.Progress != nil {
 			cfg.Progress(p.Name, i, len(sel))
 		}
 		res, tr := runProbe(ctx, &cfg, p, cfg.Seed, nil)
+		if ctx.Err() != nil {
+			// Cut short by the operator (or the run's deadline): whatever
+			// the probe saw says nothing about the implementation.
+			res.Verdict, res.Evidence, res.Detail = Inconclusive, "interrupted: the probe was cut short by the operator, not judged", ""
+			rep.Results = append(rep.Results, res)
+			break
+		}
 		if res.Verdict == Fail && tr != nil {
 			if min, ok := shrink(ctx, &cfg, p, tr); ok {
 				tr = min
@@ -116,6 +124,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Results = append(rep.Results, res)
 	}
 	if ctx.Err() != nil {
+		rep.Interrupted, rep.Elapsed = true, time.Since(start)
+		rep.grade()
 		return rep, ctx.Err()
 	}
 	rep.grade()

@@ -253,7 +253,7 @@ func TestNoProcessLeftBehind(t *testing.T) {
 
 // Spec R53: the report card grades levels: the highest level with no failing or
 // inconclusive row at or below it; a failure above the claimed level does
-// not fail the check.
+// not fail the check; an inconclusive row at or below it does.
 func TestGrade(t *testing.T) {
 	tests := []struct {
 		rows    []Result
@@ -265,7 +265,9 @@ func TestGrade(t *testing.T) {
 		{[]Result{{Level: LevelReference, Verdict: Pass}, {Level: LevelDurable, Verdict: Fail}}, LevelReference, LevelReference, false},
 		{[]Result{{Level: LevelReference, Verdict: Pass}, {Level: LevelDurable, Verdict: Fail}}, LevelDurable, LevelReference, true},
 		{[]Result{{Level: LevelReference, Verdict: Fail}}, LevelReference, LevelNone, true},
-		{[]Result{{Level: LevelDurable, Verdict: Inconclusive}, {Level: LevelHardened, Verdict: Pass}}, LevelHardened, LevelReference, false},
+		{[]Result{{Level: LevelDurable, Verdict: Inconclusive}, {Level: LevelHardened, Verdict: Pass}}, LevelHardened, LevelReference, true},
+		{[]Result{{Level: LevelDurable, Verdict: Inconclusive}, {Level: LevelReference, Verdict: Pass}}, LevelReference, LevelReference, false},
+		{[]Result{{Level: LevelHardened, Verdict: Inconclusive}}, LevelHardened, LevelDurable, true},
 		{[]Result{{Level: LevelHardened, Verdict: Unsupported}, {Level: LevelHardened, Verdict: NA}}, LevelHardened, LevelHardened, false},
 	}
 	for i, tt := range tests {

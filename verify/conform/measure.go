@@ -14,99 +14,102 @@ import (
 
 // probeCost compares the time of an append into an empty queue with one
 // into a queue the checker pre-filled (R19: listing costs are amortised to
-// a constant per append), each the fastest of twelve. The reference counts the directory on every
+// a constant per append). The reference counts the directory on every
 // append, so its appends slow down as the queue grows. Timing on a shared
-// machine is noisy: two empty-queue runs that disagree make the verdict
-// inconclusive, as does a ratio between the pass and fail thresholds.
+// machine is noisy, and fsync times drift over seconds, so the two queues
+// run side by side (two processes) and their appends are interleaved,
+// pair by pair: each pair sees the same load, and the verdict rests on
+// the median of the pairs' differences (what the deep queue adds to an
+// append), which a burst of load in a few pairs does not move: a growth
+// is at least 10 ms and three times the empty queue's median append, seen
+// in two rounds; under 2 ms or a ratio under 2 is a pass; in between is
+// inconclusive.
 func probeCost(s *Session) error {
 	deep, max := 5000, (*int)(nil)
 	if s.cfg.features[FeatureMaxSize] {
 		deep, max = 10000, intp(1_000_000)
 	}
-	measure := func(prefill int) (time.Duration, error) {
-		s.Kill()
-		if err := os.RemoveAll(s.Dir); err != nil {
-			return 0, err
+	full, err := newSession(s.ctx, s.cfg, filepath.Join(s.root, "deep"))
+	if err != nil {
+		return err
+	}
+	defer full.Close()
+	ids := newIDSource(s.seed, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	for range deep {
+		id := ids.next()
+		if err := os.WriteFile(filepath.Join(full.Dir, "pending-"+id+".json"), envelope(id, "2020-01-01T00:00:00+00:00", `{"fill":1}`, "1"), 0o600); err != nil {
+			return err
 		}
-		if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-			return 0, err
-		}
-		if prefill > 0 {
-			ids := newIDSource(s.seed, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
-			for range prefill {
-				id := ids.next()
-				if err := os.WriteFile(filepath.Join(s.Dir, "pending-"+id+".json"), envelope(id, "2020-01-01T00:00:00+00:00", `{"fill":1}`, "1"), 0o600); err != nil {
-					return 0, err
+	}
+	s.note("a second process of the implementation runs on %s, which the checker pre-filled with %d records; the appends of the two alternate", full.Dir, deep)
+	if err := s.Start(max); err != nil {
+		return err
+	}
+	if err := full.Start(max); err != nil {
+		return err
+	}
+	timed := func(q *Session, i int) (time.Duration, error) {
+		t0 := time.Now()
+		_, err := q.Append(simple(i))
+		return time.Since(t0), err
+	}
+	n := 0
+	pairs := func(count int) (diffs, empty, deepT []time.Duration, err error) {
+		for k := range count {
+			n++
+			var te, tf time.Duration
+			// Alternate which goes first, so that neither always runs
+			// right after the other's fsync.
+			if k%2 == 0 {
+				if te, err = timed(s, n); err == nil {
+					tf, err = timed(full, n)
+				}
+			} else {
+				if tf, err = timed(full, n); err == nil {
+					te, err = timed(s, n)
 				}
 			}
-			s.note("the checker pre-filled the directory with %d records", prefill)
-		}
-		if err := s.Start(max); err != nil {
-			return 0, err
-		}
-		var ts []time.Duration
-		for i := range 15 {
-			t0 := time.Now()
-			if _, err := s.Append(simple(i)); err != nil {
-				return 0, err
+			if err != nil {
+				return nil, nil, nil, err
 			}
-			if i >= 3 { // the first appends warm caches up
-				ts = append(ts, time.Since(t0))
-			}
+			diffs = append(diffs, tf-te)
+			empty, deepT = append(empty, te), append(deepT, tf)
 		}
-		// The fastest append: load on a shared machine only ever adds
-		// time, so the minimum is the steadiest estimate of the cost.
-		return slices.Min(ts), nil
+		return diffs, empty, deepT, nil
 	}
-	// Two rounds at most: a growth seen once must be seen again, so that
-	// one burst of load on a shared machine does not fail anybody.
+	if _, _, _, err := pairs(3); err != nil { // the first appends warm caches up
+		return err
+	}
 	var verdict error
 	for round := 0; round < 2; round++ {
-		empty1, err := measure(0)
+		diffs, empty, deepT, err := pairs(13)
 		if err != nil {
 			return err
 		}
-		full, err := measure(deep)
-		if err != nil {
-			return err
-		}
-		empty2, err := measure(0)
-		if err != nil {
-			return err
-		}
-		// The faster of the two empty rounds: with the fastest append of
-		// each, slowness is load, not cost.
-		base := min(empty1, empty2)
-		ratio := float64(full) / float64(base)
-		ev := fmt.Sprintf("fastest append %s at 0 pending (%s again), %s at %d pending: ratio %.1f", empty1.Round(10*time.Microsecond), empty2.Round(10*time.Microsecond), full.Round(10*time.Microsecond), deep, ratio)
-		// fsync times on a shared disk vary threefold from one run to the
-		// next: only a ratio well beyond that, and several milliseconds,
-		// is a verdict of growth.
-		noisy := float64(max2(empty1, empty2)) > 3*float64(min(empty1, empty2))
+		me, mf, d := medianDur(empty), medianDur(deepT), medianDur(diffs)
+		ratio := float64(mf) / float64(me)
+		ev := fmt.Sprintf("median append %s at 0 pending, %s at %d pending (%d interleaved pairs): the deep queue adds %s (median of the pairs), ratio %.1f", me.Round(10*time.Microsecond), mf.Round(10*time.Microsecond), deep, len(diffs), d.Round(10*time.Microsecond), ratio)
 		switch {
-		case ratio > 6 && full-base > 5*time.Millisecond:
-			// Beyond the slower of the two empty runs: noise does not
-			// explain it, unless the next round disagrees.
+		case d > 10*time.Millisecond && d > 2*me:
+			// Seen again in the next round before it is a failure: one
+			// long burst of load does not fail anybody.
 			verdict = fmt.Errorf("R19: append cost grows with the queue: %s", ev)
 			if round == 1 {
 				return verdict
 			}
 			continue
-		case ratio < 3:
+		case d < 2*time.Millisecond || ratio < 2:
 			return passWith("%s", ev)
-		case noisy:
-			return errInconclusive("too noisy to judge: %s", ev)
 		}
-		return errInconclusive("%s (between the thresholds 3 and 6)", ev)
+		return errInconclusive("%s (between the thresholds)", ev)
 	}
 	return verdict
 }
 
-func max2(a, b time.Duration) time.Duration {
-	if a > b {
-		return a
-	}
-	return b
+func medianDur(xs []time.Duration) time.Duration {
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return xs[len(xs)/2]
 }
 
 // probeInterop: a capq consumer and the implementation drain one directory

@@ -95,14 +95,22 @@ type Report struct {
 	// Blocked says what keeps the implementation below the next level.
 	Blocked string        `json:"blocked,omitempty"`
 	Seed    uint64        `json:"seed"`
-	Results []Result      `json:"results"`
+	// Partial is set when only some probes were run (--probe): the rows
+	// say what was judged, but no level is reached by a subset.
+	Partial bool `json:"partial,omitempty"`
+	// Interrupted is set when the run was cancelled before its end: the
+	// report is incomplete, not a pass.
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Results     []Result `json:"results"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
-// Failed reports whether a requirement at or below the claimed level failed.
+// Failed reports whether the implementation falls short of its claimed
+// level: a row at or below it failed or was inconclusive (a claim that
+// cannot be confirmed is not met, whatever the reason).
 func (r *Report) Failed() bool {
 	for _, x := range r.Results {
-		if x.Verdict == Fail && x.Level <= r.Claimed {
+		if (x.Verdict == Fail || x.Verdict == Inconclusive) && x.Level <= r.Claimed {
 			return true
 		}
 	}
@@ -166,6 +174,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 }
 
 func (r *Report) writeVerdict(w io.Writer) {
+	if r.Partial || r.Interrupted {
+		why := "only the probes selected were run"
+		if r.Interrupted {
+			why = "interrupted: the check is incomplete"
+		}
+		fmt.Fprintf(w, "claimed level: %s; reached: partial (%s: no level is reached)", r.Claimed, why)
+		if r.Failed() {
+			fmt.Fprintf(w, "; short of the claim: %s", r.Blocked)
+		}
+		fmt.Fprintf(w, "; seed %d\n", r.Seed)
+		return
+	}
 	fmt.Fprintf(w, "claimed level: %s; reached: %s", r.Claimed, r.Reached)
 	if r.Blocked != "" {
 		fmt.Fprintf(w, " (next level blocked by %s)", r.Blocked)
