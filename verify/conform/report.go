@@ -93,16 +93,16 @@ type Report struct {
 	Claimed  Level    `json:"claimed"`
 	Reached  Level    `json:"reached"`
 	// Blocked says what keeps the implementation below the next level.
-	Blocked string        `json:"blocked,omitempty"`
-	Seed    uint64        `json:"seed"`
+	Blocked string `json:"blocked,omitempty"`
+	Seed    uint64 `json:"seed"`
 	// Partial is set when only some probes were run (--probe): the rows
 	// say what was judged, but no level is reached by a subset.
 	Partial bool `json:"partial,omitempty"`
 	// Interrupted is set when the run was cancelled before its end: the
 	// report is incomplete, not a pass.
-	Interrupted bool     `json:"interrupted,omitempty"`
-	Results     []Result `json:"results"`
-	Elapsed time.Duration `json:"elapsed_ns"`
+	Interrupted bool          `json:"interrupted,omitempty"`
+	Results     []Result      `json:"results"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
 }
 
 // Failed reports whether the implementation falls short of its claimed
