@@ -2,9 +2,16 @@
 // the queue makes goes through the FS interface, relative to the queue
 // directory, so that the same queue code runs on
 //
-//   - the real disk (OS, in os_linux.go): openat/renameat/unlinkat on a held
-//     directory descriptor, always with O_NOFOLLOW|O_CLOEXEC, so that no
-//     symlink can redirect the queue outside its directory;
+//   - the real disk (OS): openat/renameat/unlinkat on a held directory
+//     descriptor, always with O_NOFOLLOW|O_CLOEXEC, so that no symlink can
+//     redirect the queue outside its directory. os_unix.go is shared by
+//     Linux, macOS, FreeBSD, NetBSD, OpenBSD and DragonFly; os_portable.go
+//     holds what all of them can run (named temporary lock files, batched
+//     listings) and os_linux.go the Linux fast paths beside it (O_TMPFILE,
+//     getdents64); sync_darwin.go flushes with F_FULLFSYNC. OpenPortable
+//     or the build tag capq_portable run the portable paths on Linux. On
+//     other systems (os_other.go) OpenOS fails with ErrNoBackend, which
+//     wraps errors.ErrUnsupported;
 //   - an in-memory file system (Mem) that tracks which bytes and which
 //     directory entries are durable, so that power loss can be simulated on a
 //     machine whose own disk cannot be cut off;
