@@ -118,6 +118,14 @@ func (q *Queue) claimRecord(op, id string) (*claim, error) {
 		if !held.IsRegular() {
 			return abandon(ErrUnsafeFile)
 		}
+		if held.Nlink > 1 && q.dropLockTmpLinks(c.lock, held.Ino) {
+			// A lock creation that died between its link and its
+			// unlink (the portable CreateLocked, spec R45) left the
+			// temporary name; it is gone now.
+			if held, err = f.Stat(); err != nil {
+				return abandon(err)
+			}
+		}
 		if held.Nlink > 1 {
 			// A hard link from outside: the history lines would be
 			// written outside the queue (spec R31).
