@@ -90,7 +90,9 @@ consumer and a reference consumer may drain one directory at once.
 
 Overflow (R18, R20): after an append takes the count above MaxSize, the
 oldest records are dropped down to MaxSize minus a headroom, each under its
-lock and each with an audit line written before the unlink.
+lock and each with an audit line written before the unlink. AppendBatch runs
+the rule once, after all its records; a batch of at most AppendRoom records
+keeps the promises of a lone Append (R19).
 
 # File-system access
 
