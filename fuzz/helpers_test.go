@@ -20,8 +20,9 @@ var fixedTime = time.Date(2026, 11, 25, 17, 28, 7, 162144000, time.UTC)
 // memQueue is a queue on a fresh in-memory file system (fast, and lets a
 // target look at every name left behind).
 type memQueue struct {
-	mem *fsys.Mem
-	q   *queue.Queue
+	mem    *fsys.Mem
+	q      *queue.Queue
+	opened map[string]bool // the names Open itself left in the directory
 }
 
 // openMem opens a queue on a new in-memory file system. clock supplies
@@ -42,10 +43,30 @@ func openMem(clock func() time.Time, opts queue.Options) (*memQueue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
-	return &memQueue{mem: m, q: q}, nil
+	// Open leaves the queue's own bookkeeping files (the spare files of
+	// spec R32, and whatever later versions add); they belong to the
+	// queue, not to any record, so the targets compare against them
+	// rather than hard-code their names.
+	opened := map[string]bool{}
+	for _, n := range m.Names(".") {
+		opened[n] = true
+	}
+	return &memQueue{mem: m, q: q, opened: opened}, nil
 }
 
 func (mq *memQueue) close() { mq.q.Close() }
+
+// leftovers returns the names in the queue directory that were not there
+// right after Open: what appending and draining left behind.
+func (mq *memQueue) leftovers() []string {
+	var out []string
+	for _, n := range mq.mem.Names(".") {
+		if !mq.opened[n] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // pendingNames returns the names in the queue directory that belong to a
 // record: pending files, their temporary files and their locks.

@@ -56,9 +56,9 @@ func queueRoundTrip(rec []byte) (roundTrip, error) {
 			rt.delivered = append(rt.delivered, d.Record)
 		}
 	}
-	// An empty queue on the in-memory file system has no entries at all,
-	// so anything left is a leftover of this record.
-	rt.left = mq.mem.Names(".")
+	// The queue was empty after Open, so any name Open did not leave
+	// there is a leftover of this record.
+	rt.left = mq.leftovers()
 	return rt, nil
 }
 
