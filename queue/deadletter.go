@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -88,17 +90,37 @@ func (q *Queue) deadLetterSlot(op, id string) (dst, hist string, err error) {
 		if err == nil {
 			continue
 		}
-		// The history's name must be free too: whatever is there (a
-		// history whose record was requeued or removed by hand, a file
-		// of someone else's) is never replaced (spec R36, R21); a
-		// history a crash left without its record stays beside the
-		// numbered pair.
-		if _, err := q.fs.Lstat(hist); !errors.Is(err, fs.ErrNotExist) {
+		// The history's name must be free too, or hold capq's own
+		// history of a move of this record that failed or that a crash
+		// cut short (the history is written before the record moves),
+		// which the new one supersedes. Anything else there (a file of
+		// someone else's, a symlink, a FIFO) is never replaced (spec
+		// R36, R21).
+		if _, err := q.fs.Lstat(hist); !errors.Is(err, fs.ErrNotExist) && !q.isHistory(hist) {
 			continue
 		}
 		return dst, hist, nil
 	}
 	return "", "", opErr(op, stepRename, base+pendingSuffix, fs.ErrExist)
+}
+
+// isHistory reports whether name is a regular file (one link) whose first
+// line is an attempt history line as capq writes them (spec R36).
+func (q *Queue) isHistory(name string) bool {
+	f, _, err := q.openRegular("dead-letter", name, os.O_RDONLY)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	n, _ := f.ReadAt(buf, 0)
+	line, _, _ := bytes.Cut(buf[:n], []byte("\n"))
+	var h historyLine
+	if json.Unmarshal(line, &h) != nil {
+		return false
+	}
+	_, ok := parseAttempt(h.Attempt)
+	return ok
 }
 
 // DeadLetters returns the ULIDs of the dead-lettered records, oldest first.

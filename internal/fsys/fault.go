@@ -15,26 +15,29 @@ type Op uint8
 // The operations a Fault can fail. OpClose is File.Close; FS.Close is passed
 // through and never failed.
 const (
-	OpOpen    Op = iota // FS.OpenFile
-	OpRead              // File.Read
-	OpWrite             // File.Write
-	OpSync              // File.Sync
-	OpStat              // File.Stat
-	OpFlock             // File.Flock
-	OpClose             // File.Close
-	OpRename            // FS.Rename
-	OpRemove            // FS.Remove
-	OpMkdir             // FS.Mkdir
-	OpLstat             // FS.Lstat
-	OpReadDir           // FS.ReadDir
-	OpSyncDir           // FS.SyncDir
-	OpSyncFS            // FileSystemSyncer.SyncFS
+	OpOpen     Op = iota // FS.OpenFile
+	OpRead               // File.Read
+	OpWrite              // File.Write
+	OpSync               // File.Sync
+	OpStat               // File.Stat
+	OpFlock              // File.Flock
+	OpClose              // File.Close
+	OpRename             // FS.Rename
+	OpRemove             // FS.Remove
+	OpMkdir              // FS.Mkdir
+	OpLstat              // FS.Lstat
+	OpReadDir            // FS.ReadDir
+	OpSyncDir            // FS.SyncDir
+	OpSyncFS             // FileSystemSyncer.SyncFS
+	OpTruncate           // Truncater.Truncate of a File
+	OpReserve            // Reserver.Reserve of a File
 	numOps
 )
 
 var opNames = [numOps]string{
 	"open", "read", "write", "sync", "stat", "flock", "close",
 	"rename", "remove", "mkdir", "lstat", "readdir", "syncdir", "syncfs",
+	"truncate", "reserve",
 }
 
 // String returns the lower-case name of the operation ("open", "syncdir").
@@ -437,4 +440,46 @@ func (ff *faultFile) Close() error {
 		return faultErr(c, err)
 	}
 	return cerr
+}
+
+// Truncate passes Truncater through (OpTruncate), so that the code paths
+// that cut a file back (a history's compaction, audit lines taken back)
+// run, and can be failed, behind the seam. An inner file without it
+// fails with errors.ErrUnsupported.
+func (ff *faultFile) Truncate(size int64) error {
+	c := Call{Op: OpTruncate, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	t, ok := ff.inner.(Truncater)
+	if !ok {
+		return &fs.PathError{Op: "truncate", Path: ff.name, Err: errors.ErrUnsupported}
+	}
+	return t.Truncate(size)
+}
+
+// Reserve passes Reserver through (OpReserve); an inner file without it
+// fails with errors.ErrUnsupported, as the queue's reserve is best effort.
+func (ff *faultFile) Reserve(off, n int64) error {
+	c := Call{Op: OpReserve, Name: ff.name}
+	if _, err := ff.f.decide(c); err != nil {
+		return faultErr(c, err)
+	}
+	r, ok := ff.inner.(Reserver)
+	if !ok {
+		return &fs.PathError{Op: "fallocate", Path: ff.name, Err: errors.ErrUnsupported}
+	}
+	return r.Reserve(off, n)
+}
+
+// SeekData passes DataSeeker through, never failed (it only finds where
+// the data is, and counting it as a read would shift the rules that count
+// reads); an inner file without it fails with errors.ErrUnsupported, and
+// the reader then reads the bytes.
+func (ff *faultFile) SeekData(off int64) (int64, error) {
+	d, ok := ff.inner.(DataSeeker)
+	if !ok {
+		return 0, &fs.PathError{Op: "lseek", Path: ff.name, Err: errors.ErrUnsupported}
+	}
+	return d.SeekData(off)
 }
