@@ -223,6 +223,17 @@ func runProbe(ctx context.Context, cfg *Config, p Probe, seed uint64, keep []int
 	if res.Verdict == Pass && res.Evidence == "" {
 		res.Evidence = "ok"
 	}
+	if len(s.escaped) > 0 {
+		// Processes of the implementation outside its process group
+		// (setsid) outlived it and may have written into the directory
+		// while it was judged: a pass cannot stand on that.
+		msg := fmt.Sprintf("%d processes had left the implementation's process group and outlived it (killed: pids %v)", len(s.escaped), s.escaped)
+		if res.Verdict == Pass {
+			res.Verdict = Inconclusive
+		}
+		res.Evidence += "; " + msg
+		s.note("%s", msg)
+	}
 	if res.Verdict != Fail {
 		os.RemoveAll(root)
 		return res, nil

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -248,6 +250,45 @@ func TestNoProcessLeftBehind(t *testing.T) {
 	}
 	if !groupGone(p.pgid) {
 		t.Errorf("process group %d survives the cancellation of its context", p.pgid)
+	}
+}
+
+// Spec R55: a descendant that leaves the implementation's process group
+// (setsid) and keeps its stdout and stderr open does not hold the judge
+// past its timeout, and is killed with the implementation, so that it
+// cannot go on writing into the queue directory.
+func TestEscapedDescendantKilled(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("setsid is not installed")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("escaped processes are found through /proc")
+	}
+	dir := t.TempDir()
+	impl := `trap '' TERM; setsid sh -c 'while :; do : > "$CAPQ_DIR/junk-$$"; sleep 0.05; done' & exec sleep 60`
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(t.Context(), Config{Impl: impl, Dir: filepath.Join(dir, "run"), Timeout: 500 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrTimeout) {
+			t.Errorf("Run against a silent implementation: %v, want ErrTimeout", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("Run still running 15s after a 500ms reply timeout: it waits for the escaped descendant")
+	}
+	time.Sleep(200 * time.Millisecond)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err == nil && strings.Contains(string(env), "CAPQ_DIR="+filepath.Join(dir, "run")) {
+			t.Errorf("process %s of the implementation is still running after Run returned", e.Name())
+			if pid, err := strconv.Atoi(e.Name()); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package conform
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,8 +38,13 @@ type Proc struct {
 	// inPipe and outPipe identify the request and reply pipes as strace
 	// -y names them (pipe:[inode]), "" where unknown.
 	inPipe, outPipe string
-	exited          chan struct{} // closed once the process is reaped
-	once            sync.Once
+	// token marks every process started for this one in its environment
+	// (CAPQ_CHECK_TOKEN), so that those that left its process group
+	// (setsid) can be found and killed; escaped lists them.
+	token   string
+	escaped []int
+	exited  chan struct{} // closed once the process is reaped
+	once    sync.Once
 }
 
 // live holds every Proc not yet killed, so that KillAll (capq's SIGINT and
@@ -109,11 +116,19 @@ var Guard []string
 func startProc(ctx context.Context, command, dir string, env []string, wrap []string, timeout time.Duration) (*Proc, error) {
 	args := append(append(append([]string{}, Guard...), wrap...), "/bin/sh", "-c", command)
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env = append(append(os.Environ(), "CAPQ_DIR="+dir), env...)
+	var tok [8]byte
+	rand.Read(tok[:])
+	token := hex.EncodeToString(tok[:])
+	cmd.Env = append(append(os.Environ(), "CAPQ_DIR="+dir, "CAPQ_CHECK_TOKEN="+token), env...)
+	// Wait must not wait for the end of the output pipes once the process
+	// has exited: a descendant that escaped the process group (setsid)
+	// may hold them open for ever, and the judge must still end within
+	// its timeout.
+	cmd.WaitDelay = time.Second
 	// Its own process group, so that one kill reaches everything it
 	// started; and SIGKILL if the checker itself dies.
 	cmd.SysProcAttr = procAttr()
-	p := &Proc{cmd: cmd, replies: make(chan []byte, 16), stderr: &tailBuffer{}, timeout: timeout, exited: make(chan struct{})}
+	p := &Proc{cmd: cmd, replies: make(chan []byte, 16), stderr: &tailBuffer{}, timeout: timeout, exited: make(chan struct{}), token: token}
 	cmd.Stderr = p.stderr
 	var err error
 	// Pipes of our own, whose identities the durability trace needs.
@@ -174,6 +189,11 @@ func startProc(ctx context.Context, command, dir string, env []string, wrap []st
 	return p, nil
 }
 
+// Escaped returns the ids of the processes that had left the
+// implementation's process group and were still running when it was
+// killed (killed then too); nil where this cannot be known (not Linux).
+func (p *Proc) Escaped() []int { return p.escaped }
+
 // Stderr returns the tail of what the implementation wrote on stderr.
 func (p *Proc) Stderr() string { return p.stderr.String() }
 
@@ -223,6 +243,10 @@ func (p *Proc) Kill() {
 		killGroup(p.pgid)
 		p.stdin.Close()
 		<-p.exited
+		// What left the group is still the implementation's: it could
+		// go on writing into the queue directory while the next probe is
+		// judged. Kill it too, and say so (Escaped).
+		p.escaped = killEscaped(p.token, p.pgid)
 		live.Lock()
 		delete(live.m, p)
 		live.Unlock()

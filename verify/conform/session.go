@@ -46,6 +46,7 @@ type Session struct {
 	wrap     []string
 	Events   []Event
 	stderr   []string // stderr tails of processes that ended
+	escaped  []int    // processes that had left the group, killed at its end
 
 	hung     bool // a call got no reply: Close kills without asking
 	seed     uint64
@@ -158,6 +159,7 @@ func (s *Session) Kill() {
 		s.Events = append(s.Events, Event{Kind: "kill"})
 		s.stderr = append(s.stderr, s.proc.Stderr())
 		s.proc.Kill()
+		s.escaped = append(s.escaped, s.proc.Escaped()...)
 		s.proc = nil
 	}
 }
@@ -179,6 +181,7 @@ func (s *Session) Close() {
 		} else {
 			s.proc.Quit(2 * time.Second)
 		}
+		s.escaped = append(s.escaped, s.proc.Escaped()...)
 		s.proc = nil
 	}
 }

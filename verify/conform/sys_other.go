@@ -22,3 +22,5 @@ func killGroup(pid int) {
 func pipeID(f *os.File) string { return "" }
 
 func procAttr() *syscall.SysProcAttr { return nil }
+
+func killEscaped(token string, pgid int) []int { return nil }
