@@ -40,6 +40,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	// slot was chosen (RENAME_NOREPLACE where the system has it), and a
 	// move that fails takes its audit line back (writeAuditThen).
 	var rerr error
+	moved := false
 	if err := q.writeAuditThen(op, []AuditEntry{{
 		TS: q.now(), Reason: ReasonDeadLetter, ULID: c.id,
 		AppendedAt: FormatAppendedAt(env.AppendedAt),
@@ -61,8 +62,19 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 			rerr = opErr(op, stepRename, name, err)
 			return 0
 		}
+		moved = true
 		return 1
 	}); err != nil || rerr != nil {
+		if !moved {
+			// The record stays pending with its history in its lock
+			// file (R22): the history written above is this call's own
+			// and would otherwise hold the unnumbered name, so the
+			// record's next failure would move it to a numbered pair,
+			// which Requeue and DeadLetters do not see (R17, R36). No
+			// fsync: a removal a power cut undoes leaves the history a
+			// crash would have left, which R36 already allows for.
+			rerr = errors.Join(rerr, q.removeErr(op, hist))
+		}
 		return errors.Join(rerr, err)
 	}
 	c.gone = true // the caller's claim.end removes the lock

@@ -619,6 +619,41 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 	}
 }
 
+// Spec R17, R22, R36: a dead-letter move that fails (here: the audit line
+// before it cannot be written) leaves no history in dead-letter/, so the
+// record's next failure moves it under its own unnumbered name, where
+// DeadLetters and Requeue see it (found by TestMachineOneProcess).
+func TestDeadLetterAfterFailedMoveKeepsItsName(t *testing.T) {
+	t.Parallel()
+	q, dir := openTest(t, Options{})
+	id := mustAppend(t, q, sampleRecord(0, ""))
+	audit := filepath.Join(dir, AuditLogName)
+	if err := os.Symlink(filepath.Join(t.TempDir(), "outside.log"), audit); err != nil {
+		t.Fatal(err)
+	}
+	fail := func(context.Context, Delivery) error { return errors.New("handler failed") }
+	opts := IngestOptions{MaxAttempts: 1}
+	if res, err := q.Ingest(context.Background(), fail, opts); err != nil || res.Left != 1 {
+		t.Fatalf("Ingest with the audit log broken: %+v, %v; want the record left (R22)", res, err)
+	}
+	hist := filepath.Join(dir, DeadLetterDir, pendingPrefix+id.String()+historySuffix)
+	if exists(t, hist) {
+		t.Errorf("the failed move left %s behind", hist)
+	}
+	if err := os.Remove(audit); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := q.Ingest(context.Background(), fail, opts); err != nil || res.DeadLettered != 1 {
+		t.Fatalf("second Ingest: %+v, %v; want the record dead-lettered", res, err)
+	}
+	if !exists(t, filepath.Join(dir, DeadLetterDir, pendingName(id.String()))) || !exists(t, hist) {
+		t.Errorf("the dead letter is not under its own name")
+	}
+	if ids, err := q.DeadLetters(); err != nil || len(ids) != 1 || ids[0] != id {
+		t.Errorf("DeadLetters() = %v, %v; want [%s]", ids, err, id)
+	}
+}
+
 // Spec R22, R26: Verify reports a queue directory that is a symlink, one
 // that group or others may write, and files others may read.
 func TestHostileDirectoryFindings(t *testing.T) {
