@@ -292,6 +292,19 @@ func TestEscapedDescendantKilled(t *testing.T) {
 	}
 }
 
+// Spec R55: a reply line over MaxReplyLine is a protocol error, found
+// without buffering the rest of it.
+func TestReplyTooLong(t *testing.T) {
+	p, err := startProc(t.Context(), fmt.Sprintf("read l; head -c %d /dev/zero | tr '\\0' x; echo; sleep 30", MaxReplyLine+1), t.TempDir(), nil, nil, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	if _, _, err := p.Call(Request{Op: "hello"}); !errors.Is(err, ErrReplyTooLong) {
+		t.Errorf("a reply of %d bytes: %v, want ErrReplyTooLong", MaxReplyLine+1, err)
+	}
+}
+
 // Spec R53: the report card grades levels: the highest level with no failing or
 // inconclusive row at or below it; a failure above the claimed level does
 // not fail the check; an inconclusive row at or below it does.

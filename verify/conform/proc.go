@@ -24,6 +24,14 @@ var ErrTimeout = errors.New("no reply in time")
 // its stdout, instead of replying.
 var ErrExited = errors.New("the implementation exited without replying")
 
+// MaxReplyLine bounds one reply line (16 MiB, four times the largest
+// record): a longer one is a protocol error, and the judge stops reading.
+const MaxReplyLine = 16 << 20
+
+// ErrReplyTooLong is a reply line longer than MaxReplyLine: a protocol
+// error (spec/PROTOCOL.md).
+var ErrReplyTooLong = fmt.Errorf("a reply line longer than %d bytes: protocol error (spec/PROTOCOL.md)", MaxReplyLine)
+
 // Proc is one running process of the implementation under check, in its own
 // process group. Every Proc is killed, with its whole group, by Kill, by the
 // cancellation of the context it was started with, or by KillAll: no exit
@@ -43,6 +51,9 @@ type Proc struct {
 	// (setsid) can be found and killed; escaped lists them.
 	token   string
 	escaped []int
+	// tooLong is set (before replies is closed) when a reply line was
+	// longer than MaxReplyLine.
+	tooLong bool
 	exited  chan struct{} // closed once the process is reaped
 	once    sync.Once
 }
@@ -168,13 +179,26 @@ func startProc(ctx context.Context, command, dir string, env []string, wrap []st
 		defer out.Close()
 		r := bufio.NewReaderSize(out, 64<<10)
 		for {
-			line, err := r.ReadBytes('\n')
-			if len(line) > 0 && err == nil {
-				p.replies <- line
+			// A line at a time, never more than MaxReplyLine: an
+			// implementation must not make the judge buffer without
+			// bound.
+			var line []byte
+			for {
+				chunk, err := r.ReadSlice('\n')
+				if len(line)+len(chunk) > MaxReplyLine {
+					p.tooLong = true
+					return
+				}
+				line = append(line, chunk...)
+				if err == bufio.ErrBufferFull {
+					continue
+				}
+				if err != nil {
+					return
+				}
+				break
 			}
-			if err != nil {
-				return
-			}
+			p.replies <- line
 		}
 	}()
 	go func() {
@@ -224,6 +248,9 @@ func (p *Proc) Call(req Request) (Reply, []byte, error) {
 	select {
 	case line, ok := <-p.replies:
 		if !ok {
+			if p.tooLong {
+				return rep, []byte(`"(a reply line over the limit)"`), fmt.Errorf("%s: %w", req.Op, ErrReplyTooLong)
+			}
 			return rep, nil, fmt.Errorf("%s: %w", req.Op, ErrExited)
 		}
 		line = []byte(strings.TrimRight(string(line), "\r\n"))
