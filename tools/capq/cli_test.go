@@ -251,13 +251,24 @@ func TestTinyProcessLimit(t *testing.T) {
 			t.Fatal("cannot copy capq")
 		}
 	}
-	for _, n := range []int{8, 16, 31} {
+	checked := 0
+	for _, n := range []int{8, 16, 24, 31} {
 		code, _, errOut := runCapqSh(t, fmt.Sprintf("%sprlimit --nproc=%d %s --dir /nonexistent count", prefix, n, capq))
 		if code == 126 || code == 127 {
 			t.Skipf("capq cannot be run as nobody here: %s", errOut)
 		}
+		if strings.Contains(errOut, "pthread_create failed") || strings.Contains(errOut, "failed to create new OS thread") {
+			// The runtime gave up before main ran (a race-built
+			// binary needs more threads): R28, nothing to catch.
+			t.Logf("RLIMIT_NPROC %d: the runtime aborted before main", n)
+			continue
+		}
+		checked++
 		if code != exitFail || !strings.Contains(errOut, "RLIMIT_NPROC") || strings.Contains(errOut, "fatal error") {
 			t.Errorf("RLIMIT_NPROC %d: exit %d, stderr %q; want exit 1 and a message naming RLIMIT_NPROC", n, code, errOut)
 		}
+	}
+	if checked == 0 {
+		t.Error("the runtime aborted before main under every limit tried: nothing checked")
 	}
 }
