@@ -474,4 +474,52 @@ func TestDurabilityModel(t *testing.T) {
 	}
 }
 
+// Spec R11, R54: the lock protocol's order, read from a trace: a record is
+// deleted under its lock, and its lock file goes after it.
+func TestLockOrderFromTrace(t *testing.T) {
+	const q = "/q"
+	id := "01M8P2KV56M5ZXR1EWRPX1S2SN"
+	fin, lock := q+"/pending-"+id+".json", q+"/pending-"+id+".lock"
+	good := []string{
+		`1 read(0<pipe:[1]>, "{\"op\":\"ingest\"}\n", 8192) = 20`,
+		`1 openat(AT_FDCWD</>, "` + lock + `", O_WRONLY|O_CREAT, 0600) = 3<` + lock + `>`,
+		`1 flock(3<` + lock + `>, LOCK_EX|LOCK_NB) = 0`,
+		`1 unlink("` + fin + `") = 0`,
+		`1 flock(3<` + lock + `>, LOCK_UN) = 0`,
+		`1 unlink("` + lock + `") = 0`,
+		`1 write(1<pipe:[2]>, "{\"ok\":true}\n", 12) = 12`,
+	}
+	move := func(from, to int) []string { // the line at from moved before the line at to
+		l := slices.Clone(good)
+		x := l[from]
+		l = slices.Delete(l, from, from+1)
+		return slices.Insert(l, to, x)
+	}
+	tests := []struct {
+		name  string
+		lines []string
+		r11   bool
+	}{
+		{"record, then unlock, then lock file", good, false},
+		{"unlock before the delete", move(4, 3), true},
+		{"lock file unlinked before the record", move(5, 3), true},
+		{"a failed delivery: unlocked, the record stays", slices.Delete(slices.Clone(good), 3, 4), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, err := parseStrace(bufioScanner(strings.Join(tt.lines, "\n") + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := analyse(calls, q, "pipe:[1]", "pipe:[2]")
+			if (len(a.r11) > 0) != tt.r11 {
+				t.Errorf("R11 %q, want a violation: %v", a.r11, tt.r11)
+			}
+			if a.locked != 1 {
+				t.Errorf("%d locks seen, want 1", a.locked)
+			}
+		})
+	}
+}
+
 func bufioScanner(s string) *bufio.Scanner { return bufio.NewScanner(strings.NewReader(s)) }

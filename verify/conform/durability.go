@@ -35,7 +35,7 @@ import (
 // fcntl) and of changing what a relative path means (chdir, fchdir): a
 // write path the model cannot follow makes the verdict inconclusive, never
 // a pass.
-const traceSyscalls = "trace=open,openat,openat2,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync,syncfs,sync_file_range,rename,renameat,renameat2,link,linkat,unlink,unlinkat,read,readv,dup,dup2,dup3,fcntl,mmap,msync,ftruncate,truncate,sendfile,copy_file_range,splice,io_uring_setup,io_submit,chdir,fchdir"
+const traceSyscalls = "trace=open,openat,openat2,creat,write,pwrite64,writev,pwritev,pwritev2,fsync,fdatasync,sync,syncfs,sync_file_range,rename,renameat,renameat2,link,linkat,unlink,unlinkat,read,readv,flock,dup,dup2,dup3,fcntl,mmap,msync,ftruncate,truncate,sendfile,copy_file_range,splice,io_uring_setup,io_submit,chdir,fchdir"
 
 // durCache holds the one traced session of a Run, which the three
 // durability probes judge each in its own way.
@@ -156,6 +156,28 @@ func probeDurableDelete(s *Session) error {
 		return fmt.Errorf("R15: %s", strings.Join(a.r15, "\n"))
 	}
 	return passWith("%d deletes durable before the ingest reply", a.deletes)
+}
+
+// probeLockOrder judges the lock protocol's order from the traced
+// session (R11): a delivered record is deleted while its consumer still
+// holds its lock, and its lock file goes only after it. A lock released
+// (LOCK_UN) or unlinked first lets another consumer lock the record and
+// deliver it a second time.
+func probeLockOrder(s *Session) error {
+	a, err := durabilityRun(s)
+	if err != nil {
+		return err
+	}
+	if a.deletes == 0 {
+		return errInconclusive("the trace shows no delivered record's delete")
+	}
+	if len(a.r11) > 0 {
+		return fmt.Errorf("R11: %s", strings.Join(a.r11, "\n"))
+	}
+	if a.locked == 0 {
+		return errInconclusive("the trace shows no flock of a lock file during ingest (a lock of another kind is not judged)")
+	}
+	return passWith("%d deliveries, each record deleted under its lock, the lock file after it", a.deletes)
 }
 
 func probeDurableAudit(s *Session) error {
@@ -307,6 +329,8 @@ type durAnalysis struct {
 	calls, appends, deletes, drops int
 	replies                        int // requests whose reply was found
 	r9, r15, r20                   []string
+	r11                            []string // lock-order violations
+	locked                         int      // lock files flocked during an ingest
 	// unknown lists what the model cannot follow (a write path it does
 	// not understand): the verdict is then inconclusive.
 	unknown []string
@@ -387,6 +411,16 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 	// The current request segment.
 	op, acked := "", true
 	var created, unlinked []string // pending paths of this segment
+	// Lock files released or unlinked in this segment, by ULID, with the
+	// trace line.
+	unlockedAt, lockGoneAt := map[string]int{}, map[string]int{}
+	lockID := func(p string) (string, bool) {
+		b := filepath.Base(p)
+		if filepath.Dir(p) != dir || !strings.HasPrefix(b, "pending-") || !strings.HasSuffix(b, ".lock") {
+			return "", false
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(b, "pending-"), ".lock"), true
+	}
 	renamedDirty := map[string]int{}
 	checkAck := func(c syscallRec) {
 		if op != "append" {
@@ -412,6 +446,8 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 		}
 		created, unlinked = nil, nil
 		clear(renamedDirty)
+		clear(unlockedAt)
+		clear(lockGoneAt)
 	}
 	pendingPath := func(p string) bool {
 		_, ok := pendingName(filepath.Base(p))
@@ -428,6 +464,13 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 		unlinked = append(unlinked, p)
 		if op == "ingest" {
 			a.deletes++
+			id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pending-"), ".json")
+			if l, ok := unlockedAt[id]; ok {
+				a.r11 = append(a.r11, fmt.Sprintf("%s's lock was released (LOCK_UN, trace line %d) before the record was deleted (line %d): another consumer could lock it and deliver it again", id, l, c.line))
+			}
+			if l, ok := lockGoneAt[id]; ok {
+				a.r11 = append(a.r11, fmt.Sprintf("%s's lock file was unlinked (trace line %d) before the record (line %d): another consumer could create a fresh lock and deliver it again", id, l, c.line))
+			}
 			return
 		}
 		a.drops++
@@ -467,6 +510,19 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 				} else if m := opRe.FindStringSubmatch(strings.ReplaceAll(strings.Join(c.args[1:], " "), `\"`, `"`)); m != nil {
 					op, acked = m[1], false
 				}
+			}
+		case "flock":
+			if retInt(c) != 0 || len(c.args) < 2 {
+				continue
+			}
+			if strings.Contains(c.args[1], "LOCK_EX") && strings.HasPrefix(path, dir+"/") {
+				// Any exclusive lock in the directory: a lock file may be
+				// made under another name, or ahead of time, and
+				// linked or renamed into place.
+				a.locked++
+			}
+			if id, ok := lockID(path); ok && op == "ingest" && strings.Contains(c.args[1], "LOCK_UN") {
+				unlockedAt[id] = c.line
 			}
 		case "chdir", "fchdir":
 			if retInt(c) != 0 || len(c.args) == 0 {
@@ -666,6 +722,9 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 			}
 			newEntry(p, c.start)
 			delete(dirty, p)
+			if id, ok := lockID(p); ok && op == "ingest" {
+				lockGoneAt[id] = c.line
+			}
 			if !pendingPath(p) {
 				continue
 			}

@@ -30,12 +30,13 @@ var probes = []Probe{
 	{Name: "interop", Req: "R11", Title: "Drains one directory with a capq consumer: no duplicate, no loss", Level: LevelReference, run: probeInterop},
 	{Name: "handler-failure", Req: "R12", Title: "Handler failure stops the drain, keeps record and lock", Level: LevelReference, run: probeHandlerFailure},
 	{Name: "schema", Req: "R14", Title: "A future schema_version stops the drain", Level: LevelReference, run: probeSchema},
+	{Name: "lock-order", Req: "R11", Title: "Lock protocol in the trace: a record deleted before its lock goes", Level: LevelDurable, run: probeLockOrder},
 	{Name: "durable-delete", Req: "R15", Title: "Durability of deletes (system-call trace)", Level: LevelDurable, run: probeDurableDelete},
 	{Name: "attempts", Req: "R16", Title: "Attempt count across failures and restarts", Level: LevelHardened, Needs: []string{FeatureAttempts}, run: probeAttempts},
 	{Name: "dead-letter", Req: "R17", Title: "Dead letters after MaxAttempts", Level: LevelHardened, Needs: []string{FeatureDeadLetter}, run: probeDeadLetter},
 	{Name: "overflow", Req: "R18", Title: "Overflow: at most MaxSize pending, the oldest dropped", Level: LevelReference, Needs: []string{FeatureMaxSize}, run: probeOverflow},
 	{Name: "overflow-headroom", Req: "R18", Title: "Overflow headroom a tenth of MaxSize; the newest kept", Level: LevelHardened, Needs: []string{FeatureMaxSize}, run: probeOverflowHeadroom},
-	{Name: "prune-lock", Req: "R18", Title: "A dropped record's lock file goes with it", Level: LevelHardened, Needs: []string{FeaturePrune}, run: probePruneLock},
+	{Name: "prune-lock", Req: "R18", Title: "Prune skips a locked record; a dropped record's lock file goes with it", Level: LevelHardened, Needs: []string{FeaturePrune}, run: probePruneLock},
 	{Name: "cost", Req: "R19", Title: "Append cost does not grow with the queue", Level: LevelHardened, run: probeCost},
 	{Name: "audit", Req: "R20", Title: "An audit line for every dropped record", Level: LevelReference, Needs: []string{FeatureAudit}, run: probeAudit},
 	{Name: "durable-audit", Req: "R20", Title: "Audit line durable before the record goes (system-call trace)", Level: LevelDurable, Needs: []string{FeatureAudit}, run: probeDurableAudit},
@@ -684,7 +685,7 @@ func probePruneLock(s *Session) error {
 	if err := s.Start(nil); err != nil {
 		return err
 	}
-	ids, err := s.appendN(2, nil)
+	ids, err := s.appendN(3, nil)
 	if err != nil {
 		return err
 	}
@@ -694,15 +695,29 @@ func probePruneLock(s *Session) error {
 	if _, err := os.Lstat(filepath.Join(s.Dir, "pending-"+ids[0]+".lock")); err != nil {
 		return errNA("no lock file stays after a failed handler (R12 is judged on its own)")
 	}
+	// The newest record is under another consumer's handler (the checker
+	// holds its lock): prune must skip it, never delete it.
+	release, err := holdLock(s.Dir, ids[2])
+	if err != nil {
+		return errInconclusive("cannot take a record's lock: %v", err)
+	}
+	s.note("the checker takes flock(LOCK_EX) on pending-%s.lock, as another consumer, during prune", ids[2])
 	rep, err := s.must(Request{Op: "prune", Keep: intp(0)})
+	held, _ := pendingOnDisk(s.Dir)
+	release()
 	if err != nil {
 		return err
 	}
-	if rep.Dropped == nil || *rep.Dropped != 2 {
-		return fmt.Errorf("R18: prune keep=0 of 2 replied %s, want dropped 2", jsonOf(rep))
+	if !slices.Contains(held, ids[2]) {
+		return fmt.Errorf("R18: prune keep=0 deleted %s while another consumer held its lock (a locked record is skipped, never deleted under its handler); reply %s", ids[2], jsonOf(rep))
 	}
-	if l := lockFiles(s.Dir); len(l) > 0 {
-		return fmt.Errorf("R18: prune dropped %s but its lock file %s stayed (a dropped record's lock file goes with it)", ids[0], l[0])
+	if rep.Dropped == nil || *rep.Dropped != 2 {
+		return fmt.Errorf("R18: prune keep=0 of 3, one of them locked, replied %s, want dropped 2", jsonOf(rep))
+	}
+	for _, l := range lockFiles(s.Dir) {
+		if l != "pending-"+ids[2]+".lock" {
+			return fmt.Errorf("R18: prune dropped %s but its lock file %s stayed (a dropped record's lock file goes with it)", ids[0], l)
+		}
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func TestWeakPythonQueues(t *testing.T) {
 		want   []string // failed requirements beyond base
 		strace bool
 	}{
-		{"refqueue:HardenedCaptureQueue", []string{"cost", "durable-append", "durable-delete", "durable-audit"}, nil, false},
+		{"refqueue:HardenedCaptureQueue", []string{"cost", "durable-append", "durable-delete", "durable-audit", "lock-order"}, nil, false},
 		{"weak_no_dir_fsync", []string{"durable-append", "durable-delete", "durable-audit"}, []string{"R15", "R9"}, true},
 		{"weak_corrupt_stops", nil, []string{"R21"}, false},
 		{"weak_follows_symlinks", nil, []string{"R22"}, false},
@@ -140,5 +140,59 @@ func TestReferencePythonQueueLevel(t *testing.T) {
 	}
 	if haveStrace() && (!slices.Contains(got, "R9") || !slices.Contains(got, "R15")) {
 		t.Errorf("the reference never fsyncs its directory, but it does not fail R9 and R15 (it fails %v)", got)
+	}
+}
+
+// Spec R11, R18, R53, R54: the outside tester's protocol server
+// (testdata/rawq/rawq.py) with the weaknesses that once passed the judge:
+// a reply through a dup of fd 1, file data written through mmap, relative
+// paths after chdir, a delete by a rename into a trash name, the lock
+// released or its file unlinked before the record's delete, a prune that
+// deletes a locked record. Each must fail its requirement.
+func TestRawWeakQueues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("judges Python queues (half a minute)")
+	}
+	impl := pythonImpl(t, "") // the skips for -race and a missing python3
+	py := strings.Fields(impl)[0]
+	rawq, err := filepath.Abs("testdata/rawq/rawq.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		weak   string
+		probes []string
+		want   []string // failed requirements
+		strace bool
+	}{
+		{"", []string{"durable-append", "durable-delete", "lock-order", "prune-lock"}, nil, true},
+		{"reply_dup,no_file_fsync,no_dir_fsync", []string{"durable-append"}, []string{"R9"}, true},
+		{"mmap,no_file_fsync", []string{"durable-append"}, []string{"R9"}, true},
+		{"chdir,no_dir_fsync", []string{"durable-append"}, []string{"R9"}, true},
+		{"delete_by_rename,no_delete_fsync", []string{"durable-delete"}, []string{"R15"}, true},
+		{"lock_first", []string{"lock-order"}, []string{"R11"}, true},
+		{"unlock_before", []string{"lock-order"}, []string{"R11"}, true},
+		{"prune_ignores_lock", []string{"prune-lock"}, []string{"R18"}, false},
+	}
+	for _, tt := range tests {
+		t.Run("weak="+tt.weak, func(t *testing.T) {
+			t.Parallel()
+			if tt.strace && !haveStrace() {
+				t.Skip("strace is not installed")
+			}
+			rep, err := Run(t.Context(), Config{Impl: fmt.Sprintf("WEAK=%s %s %s", tt.weak, py, rawq), Seed: 3, Dir: t.TempDir(), Probes: tt.probes, Timeout: 30 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rep.Results {
+				t.Logf("%-18s %-5s %-12s %s", r.Probe, r.Req, r.Verdict, r.Evidence)
+				if r.Verdict != Pass && r.Verdict != Fail {
+					t.Errorf("%s: %s, want pass or fail", r.Probe, r.Verdict)
+				}
+			}
+			if got := failedReqs(rep); !slices.Equal(got, tt.want) {
+				t.Errorf("failed requirements %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
