@@ -179,3 +179,38 @@ func TestDrainHandlerNotStarted(t *testing.T) {
 		t.Fatalf("next drain's attempts: %q, want 1 and 1", out.String())
 	}
 }
+
+// Spec R39: capq stopped by two signals (the second kills the handler's
+// group, and the record is released without an attempt) while a process
+// the handler started in its own session still holds fd 3: the lock name
+// is not unlinked, so the next drain skips the record instead of creating
+// a new lock file and delivering it beside the first handler's work.
+func TestDrainSecondSignalKeepsHeldLock(t *testing.T) {
+	dir := t.TempDir()
+	q := filepath.Join(dir, "q")
+	id := appendOne(t, q, `{"n":1}`)
+	escapedFile := filepath.Join(dir, "escaped")
+	cmd, _, errOut := capqCmd(t, q, "drain", "--exec",
+		`setsid sh -c 'echo $$ > `+escapedFile+`; exec sleep 120' & sleep 120`)
+	cmd.WaitDelay = 100 * time.Millisecond
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	escaped := waitPID(t, escapedFile)
+	t.Cleanup(func() { syscall.Kill(escaped, syscall.SIGKILL) })
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if !alive(escaped) {
+		t.Fatalf("the escaped process %d died; the test needs it alive (stderr: %s)", escaped, errOut)
+	}
+	handled := filepath.Join(dir, "handled")
+	code, _, stderr := runCapq(t, q, "drain", "--exec", "cat > "+handled)
+	if _, err := os.Stat(handled); err == nil {
+		t.Fatalf("record %s delivered to a second handler while the first one's process %d holds its lock (stderr: %s)", id, escaped, stderr)
+	}
+	if code != 0 || !strings.Contains(stderr, "skipped 1") {
+		t.Fatalf("second drain: exit %d, stderr %q; want the record skipped", code, stderr)
+	}
+}
