@@ -522,4 +522,42 @@ func TestLockOrderFromTrace(t *testing.T) {
 	}
 }
 
+// Spec R8, R22, R54: temporary files read from a trace: created
+// O_EXCL|O_NOFOLLOW, none left behind.
+func TestTmpFilesFromTrace(t *testing.T) {
+	const q = "/q"
+	id := "01M8P2KV56M5ZXR1EWRPX1S2SN"
+	tmp, fin := q+"/pending-"+id+".json.tmp", q+"/pending-"+id+".json"
+	open := func(flags string) string {
+		return `1 openat(AT_FDCWD</>, "` + tmp + `", ` + flags + `, 0600) = 3<` + tmp + `>`
+	}
+	safe := open("O_WRONLY|O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC")
+	tests := []struct {
+		name         string
+		lines        []string
+		unsafe, left bool
+	}{
+		{"renamed into place", []string{safe, `1 rename("` + tmp + `", "` + fin + `") = 0`}, false, false},
+		{"linked into place, the tmp kept", []string{safe, `1 link("` + tmp + `", "` + fin + `") = 0`}, false, true},
+		{"linked, then the tmp unlinked", []string{safe, `1 link("` + tmp + `", "` + fin + `") = 0`, `1 unlink("` + tmp + `") = 0`}, false, false},
+		{"opened O_TRUNC without O_EXCL", []string{open("O_WRONLY|O_CREAT|O_TRUNC"), `1 rename("` + tmp + `", "` + fin + `") = 0`}, true, false},
+		{"O_EXCL without O_NOFOLLOW", []string{open("O_WRONLY|O_CREAT|O_EXCL"), `1 rename("` + tmp + `", "` + fin + `") = 0`}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls, err := parseStrace(bufioScanner(strings.Join(tt.lines, "\n") + "\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := analyse(calls, q, "pipe:[1]", "pipe:[2]")
+			if (len(a.unsafeTmp) > 0) != tt.unsafe || (len(a.leftTmp) > 0) != tt.left {
+				t.Errorf("unsafe %q, left %q; want %v, %v", a.unsafeTmp, a.leftTmp, tt.unsafe, tt.left)
+			}
+			if a.tmps != 1 {
+				t.Errorf("%d tmp files seen, want 1", a.tmps)
+			}
+		})
+	}
+}
+
 func bufioScanner(s string) *bufio.Scanner { return bufio.NewScanner(strings.NewReader(s)) }

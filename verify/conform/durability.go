@@ -2,6 +2,7 @@ package conform
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -156,6 +157,32 @@ func probeDurableDelete(s *Session) error {
 		return fmt.Errorf("R15: %s", strings.Join(a.r15, "\n"))
 	}
 	return passWith("%d deletes durable before the ingest reply", a.deletes)
+}
+
+// probeTmpFiles judges the temporary files of the traced session: each
+// created O_EXCL|O_NOFOLLOW, so that a planted symlink or file is never
+// written through (R9, R22), and none left behind once its append was
+// acknowledged and the implementation quit (R8: a stray .tmp file is a
+// leak nothing ever removes).
+func probeTmpFiles(s *Session) error {
+	a, err := durabilityRun(s)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	if len(a.unsafeTmp) > 0 {
+		bad = append(bad, "R22: "+strings.Join(a.unsafeTmp, "\n"))
+	}
+	if len(a.leftTmp) > 0 {
+		bad = append(bad, "R8: "+strings.Join(a.leftTmp, "\n"))
+	}
+	if len(bad) > 0 {
+		return errors.New(strings.Join(bad, "\n"))
+	}
+	if a.tmps == 0 {
+		return errNA("no named .tmp file in the trace (O_TMPFILE or another scheme)")
+	}
+	return passWith("%d .tmp files, each created O_EXCL|O_NOFOLLOW and gone by the end", a.tmps)
 }
 
 // probeLockOrder judges the lock protocol's order from the traced
@@ -330,6 +357,8 @@ type durAnalysis struct {
 	replies                        int // requests whose reply was found
 	r9, r15, r20                   []string
 	r11                            []string // lock-order violations
+	unsafeTmp, leftTmp             []string // R22 and R8 findings on .tmp files
+	tmps                           int      // .tmp files created in the directory
 	locked                         int      // lock files flocked during an ingest
 	// unknown lists what the model cannot follow (a write path it does
 	// not understand): the verdict is then inconclusive.
@@ -390,6 +419,8 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 		return filepath.Clean(name)
 	}
 	var maps []mapping
+	tmpLeft := map[string]int{} // .tmp files in dir still there, with their creation line
+	isTmp := func(p string) bool { return filepath.Dir(p) == dir && strings.HasSuffix(p, ".tmp") }
 	dirty := map[string]bool{}         // file data written since its last fsync
 	syncOpen := map[string]bool{}      // opened O_SYNC or O_DSYNC
 	entry := map[string]int{}          // path -> start line of its last entry change not yet durable
@@ -636,6 +667,13 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 			if strings.Contains(flags, "O_SYNC") || strings.Contains(flags, "O_DSYNC") {
 				syncOpen[p] = true
 			}
+			if strings.Contains(flags, "O_CREAT") && !strings.Contains(flags, "O_TMPFILE") && isTmp(p) {
+				a.tmps++
+				tmpLeft[p] = c.line
+				if !strings.Contains(flags, "O_EXCL") || !strings.Contains(flags, "O_NOFOLLOW") {
+					a.unsafeTmp = append(a.unsafeTmp, fmt.Sprintf("%s opened %s (trace line %d): without O_EXCL|O_NOFOLLOW a planted file or symlink under the name is written through", filepath.Base(p), flags, c.line))
+				}
+			}
 			if strings.Contains(flags, "O_CREAT") && !strings.Contains(flags, "O_TMPFILE") {
 				newEntry(p, c.start)
 				if pendingPath(p) {
@@ -695,6 +733,7 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 				}
 			}
 			if strings.HasPrefix(c.name, "rename") {
+				delete(tmpLeft, from)
 				delete(dirty, from)
 				newEntry(from, c.start)
 			}
@@ -722,6 +761,7 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 			}
 			newEntry(p, c.start)
 			delete(dirty, p)
+			delete(tmpLeft, p)
 			if id, ok := lockID(p); ok && op == "ingest" {
 				lockGoneAt[id] = c.line
 			}
@@ -731,5 +771,11 @@ func analyse(calls []syscallRec, dir, inPipe, outPipe string) *durAnalysis {
 			removed(c, p)
 		}
 	}
+	// A .tmp file the trace shows created and never renamed nor unlinked
+	// is a leftover (the trace ends after quit).
+	for p, l := range tmpLeft {
+		a.leftTmp = append(a.leftTmp, fmt.Sprintf("%s (created at trace line %d) is still there after its append was acknowledged and the implementation quit", filepath.Base(p), l))
+	}
+	slices.Sort(a.leftTmp)
 	return a
 }

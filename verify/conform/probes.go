@@ -42,6 +42,7 @@ var probes = []Probe{
 	{Name: "durable-audit", Req: "R20", Title: "Audit line durable before the record goes (system-call trace)", Level: LevelDurable, Needs: []string{FeatureAudit}, run: probeDurableAudit},
 	{Name: "corrupt", Req: "R21", Title: "Corrupt files are quarantined and the drain goes on", Level: LevelHardened, run: probeCorrupt},
 	{Name: "symlinks", Req: "R22", Title: "Symlinks into and out of the queue are never followed", Level: LevelHardened, run: probeSymlinks},
+	{Name: "tmp-files", Req: "R22", Title: "Temporary files created O_EXCL|O_NOFOLLOW, none left behind (system-call trace)", Level: LevelHardened, run: probeTmpFiles},
 	{Name: "lookalike", Req: "R23", Title: "Look-alike names are ignored", Level: LevelHardened, run: probeLookalike},
 	{Name: "campaign", Req: "R7-R17", Title: "Random requests and restarts, judged by the model", Level: LevelReference, run: probeCampaign, steps: true},
 }

@@ -72,7 +72,7 @@ func TestWeakPythonQueues(t *testing.T) {
 		want   []string // failed requirements beyond base
 		strace bool
 	}{
-		{"refqueue:HardenedCaptureQueue", []string{"cost", "durable-append", "durable-delete", "durable-audit", "lock-order"}, nil, false},
+		{"refqueue:HardenedCaptureQueue", []string{"cost", "durable-append", "durable-delete", "durable-audit", "lock-order", "tmp-files"}, nil, false},
 		{"weak_no_dir_fsync", []string{"durable-append", "durable-delete", "durable-audit"}, []string{"R15", "R9"}, true},
 		{"weak_corrupt_stops", nil, []string{"R21"}, false},
 		{"weak_follows_symlinks", nil, []string{"R22"}, false},
@@ -148,7 +148,8 @@ func TestReferencePythonQueueLevel(t *testing.T) {
 // a reply through a dup of fd 1, file data written through mmap, relative
 // paths after chdir, a delete by a rename into a trash name, the lock
 // released or its file unlinked before the record's delete, a prune that
-// deletes a locked record. Each must fail its requirement.
+// deletes a locked record, a .tmp file left behind or opened without
+// O_EXCL|O_NOFOLLOW. Each must fail its requirement.
 func TestRawWeakQueues(t *testing.T) {
 	if testing.Short() {
 		t.Skip("judges Python queues (half a minute)")
@@ -165,7 +166,7 @@ func TestRawWeakQueues(t *testing.T) {
 		want   []string // failed requirements
 		strace bool
 	}{
-		{"", []string{"durable-append", "durable-delete", "lock-order", "prune-lock"}, nil, true},
+		{"", []string{"durable-append", "durable-delete", "lock-order", "prune-lock", "tmp-files"}, nil, true},
 		{"reply_dup,no_file_fsync,no_dir_fsync", []string{"durable-append"}, []string{"R9"}, true},
 		{"mmap,no_file_fsync", []string{"durable-append"}, []string{"R9"}, true},
 		{"chdir,no_dir_fsync", []string{"durable-append"}, []string{"R9"}, true},
@@ -173,6 +174,8 @@ func TestRawWeakQueues(t *testing.T) {
 		{"lock_first", []string{"lock-order"}, []string{"R11"}, true},
 		{"unlock_before", []string{"lock-order"}, []string{"R11"}, true},
 		{"prune_ignores_lock", []string{"prune-lock"}, []string{"R18"}, false},
+		{"leave_tmp", []string{"tmp-files"}, []string{"R22"}, true},
+		{"no_excl", []string{"tmp-files"}, []string{"R22"}, true},
 	}
 	for _, tt := range tests {
 		t.Run("weak="+tt.weak, func(t *testing.T) {
