@@ -270,6 +270,20 @@ DEFAULT_MAX_SIZE = 10000
 _PENDING_RE = re.compile(r"^pending-[0-7][0-9A-HJKMNP-TV-Z]{25}\.json$")
 
 
+def _depth(value) -> int:
+    """The nesting depth of a decoded JSON value (a scalar is 0), without
+    recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
 class CaptureQueueSchemaError(Exception):
     """A pending file of another schema_version: the drain stops (R14)."""
 
@@ -289,6 +303,8 @@ class CaptureQueue:
     ORPHAN_LOCK = True         # R18: a pruned record's lock file stays forever
     ALLOW_NAN = True           # R5: NaN and Infinity are written (not JSON)
     LOOSE_RECORDS = True       # R3, R5: non-object records, schema_version 1.0
+    MAX_RECORD_BYTES = 0       # R5: no bound on a record's size (0: none)
+    MAX_DEPTH = 0              # R5: no bound on a record's nesting (0: none)
 
     def __init__(self, queue_dir, max_size=DEFAULT_MAX_SIZE):
         self.dir = str(queue_dir)
@@ -357,6 +373,11 @@ class CaptureQueue:
     def append(self, record) -> str:
         if not self.LOOSE_RECORDS and not isinstance(record, dict):
             raise TypeError("a record must be a JSON object")
+        if self.MAX_DEPTH and _depth(record) > self.MAX_DEPTH:
+            raise ValueError(f"a record nested deeper than {self.MAX_DEPTH}")
+        if self.MAX_RECORD_BYTES and len(json.dumps(record, ensure_ascii=False, separators=(",", ":"),
+                                                    allow_nan=self.ALLOW_NAN).encode("utf-8")) > self.MAX_RECORD_BYTES:
+            raise ValueError(f"a record over {self.MAX_RECORD_BYTES} bytes")
         ulid = self.generate_ulid()
         envelope = {"ulid": ulid, "appended_at": datetime.now(timezone.utc).isoformat(),
                     "record": record, "schema_version": SCHEMA_VERSION}
@@ -563,6 +584,8 @@ class HardenedCaptureQueue(CaptureQueue):
     ORPHAN_LOCK = False
     ALLOW_NAN = False
     LOOSE_RECORDS = False
+    MAX_RECORD_BYTES = 4 << 20
+    MAX_DEPTH = 512
 
 
 def main(argv: list[str]) -> int:

@@ -21,7 +21,7 @@ var probes = []Probe{
 	{Name: "read-capq", Req: "R3", Title: "Envelope as read (capq's and the reference's shapes)", Level: LevelReference, run: probeReadCapq},
 	{Name: "verbatim-values", Req: "R4", Title: "Verbatim record: Unicode, big and odd numbers", Level: LevelReference, run: probeVerbatimValues},
 	{Name: "verbatim-bytes", Req: "R4", Title: "Verbatim record: bytes a parse-and-rewrite would change", Level: LevelHardened, run: probeVerbatimBytes},
-	{Name: "invalid", Req: "R5", Title: "Record validation (not one JSON object, NaN)", Level: LevelHardened, run: probeInvalid},
+	{Name: "invalid", Req: "R5", Title: "Record validation (not one JSON object, NaN, over the size and depth bounds)", Level: LevelHardened, run: probeInvalid},
 	{Name: "ulid-clock", Req: "R6", Title: "ULIDs increase and never run ahead of the clock", Level: LevelHardened, run: probeULIDClock},
 	{Name: "list-order", Req: "R7", Title: "List and Count, oldest first", Level: LevelReference, run: probeListOrder},
 	{Name: "crash-append", Req: "R8", Title: "Atomicity of an append cut by SIGKILL", Level: LevelReference, run: probeCrashAppend},
@@ -262,6 +262,19 @@ func probeInvalid(s *Session) error {
 		}
 		if rep.OK || rep.Error != ErrKindInvalidRecord {
 			return fmt.Errorf("R5: append %s: want error invalid_record, got %s", jsonOf(r), jsonOf(rep))
+		}
+	}
+	// Over the bounds (R5: MaxRecordSize 4 MiB, MaxDepth 512), each in
+	// its own request: a queue without bounds takes memory without end.
+	big := `{"s":"` + strings.Repeat("x", queue.DefaultMaxRecordSize) + `"}`
+	deep := `{"d":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`
+	for _, b := range []struct{ what, rec string }{{"a record over MaxRecordSize (4 MiB)", big}, {"a record nested 601 deep (MaxDepth 512)", deep}} {
+		rep, err := s.Call(Request{Op: "append", Record: str(b.rec)})
+		if err != nil {
+			return err
+		}
+		if rep.OK || rep.Error != ErrKindInvalidRecord {
+			return fmt.Errorf("R5: append of %s: want error invalid_record, got %s", b.what, jsonOf(rep))
 		}
 	}
 	if on, _ := pendingOnDisk(s.Dir); len(on) > 0 {

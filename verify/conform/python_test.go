@@ -81,6 +81,7 @@ func TestWeakPythonQueues(t *testing.T) {
 		{"weak_count_every_append", []string{"cost"}, []string{"R19"}, false},
 		{"weak_orphan_lock", nil, []string{"R18"}, false},
 		{"weak_nan_accepted", nil, []string{"R5"}, false},
+		{"weak_unbounded", nil, []string{"R5"}, false},
 		{"weak_lookalikes", nil, []string{"R23"}, false},
 	}
 	for _, tt := range tests {
