@@ -65,6 +65,19 @@ func runImplCheck(e *env, impl string, seed uint64, asJSON, keep bool, o implOpt
 	if err != nil {
 		return usageErrorf("usage: --level: %v", err)
 	}
+	// A zero or negative timeout would wait for ever on a silent
+	// implementation; a campaign of no steps judges nothing.
+	if o.timeout <= 0 {
+		return usageErrorf("usage: --timeout must be positive, not %s", o.timeout)
+	}
+	if o.steps <= 0 {
+		return usageErrorf("usage: --steps must be positive, not %d", o.steps)
+	}
+	if o.scratch != "" {
+		if fi, err := os.Stat(o.scratch); err == nil && !fi.IsDir() {
+			return usageErrorf("usage: --out %s is not a directory", o.scratch)
+		}
+	}
 	// Every report file is opened before the first probe: a path that
 	// cannot be written is bad input, found now rather than at the end.
 	if o.report != "" && (o.report == o.out.junit || o.report == o.out.summary) {
@@ -237,7 +250,7 @@ with its seed and, for the campaign, its steps, against --impl COMMAND:
 the same requests, kills and planted files. Prints the exchange (replies as
 JSON) and the verdict. Exit status 1 while it still fails, 0 once it passes.`,
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&impl, "impl", "", "the implementation's `COMMAND` (default: the transcript's)")
+			fs.StringVar(&impl, "impl", "", "the implementation's `COMMAND` (required: the command a transcript names is never run)")
 			fs.DurationVar(&timeout, "timeout", 30*time.Second, "the longest wait for one reply")
 			fs.StringVar(&strace, "strace", "", "the strace `binary` (none: no tracing)")
 		},
@@ -250,7 +263,12 @@ JSON) and the verdict. Exit status 1 while it still fails, 0 once it passes.`,
 				return usageErrorf("%v", err)
 			}
 			if impl == "" {
-				impl = tr.Impl
+				// The transcript's own command is shell text from a file
+				// that may come from anywhere (a CI artifact): never run it.
+				return usageErrorf("usage: replay needs --impl COMMAND (the transcript names %s; it is not run unless given)", shellQuote(tr.Impl))
+			}
+			if timeout <= 0 {
+				return usageErrorf("usage: --timeout must be positive, not %s", timeout)
 			}
 			ctx, stop := newSignalContext(e.ctx)
 			defer stop()
@@ -264,6 +282,9 @@ JSON) and the verdict. Exit status 1 while it still fails, 0 once it passes.`,
 			res, out, err := conform.Replay(ctx, conform.Config{Impl: impl, Timeout: timeout, Dir: root, Strace: strace, NoShrink: true}, tr)
 			if err != nil {
 				os.RemoveAll(root)
+				if errors.Is(err, conform.ErrBadTranscript) {
+					return usageErrorf("usage: %s: %v", fs.Arg(0), err)
+				}
 				return failf("%v", err)
 			}
 			if out != nil {

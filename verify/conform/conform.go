@@ -79,6 +79,10 @@ func Probes() []Probe { return probes }
 // ErrUnknownProbe is returned for a probe name that does not exist.
 var ErrUnknownProbe = errors.New("unknown probe")
 
+// ErrBadTranscript is a transcript Replay refuses: steps out of range or
+// out of order, or steps for a probe that has none.
+var ErrBadTranscript = errors.New("bad transcript")
+
 // Run checks the implementation with every selected probe and returns the
 // report card. An error means the checker itself could not run (no scratch
 // directory, unknown probe, the context cancelled); what the implementation
@@ -238,7 +242,7 @@ func runProbe(ctx context.Context, cfg *Config, p Probe, seed uint64, keep []int
 		os.RemoveAll(root)
 		return res, nil
 	}
-	tr := &Transcript{Probe: p.Name, Req: p.Req, Title: p.Title, Impl: cfg.Impl, Seed: seed, Keep: s.ranSteps,
+	tr := &Transcript{Probe: p.Name, Req: p.Req, Title: p.Title, Impl: cfg.Impl, Seed: seed, Keep: s.ranSteps, Steps: cfg.CampaignSteps,
 		Events: s.Events, Evidence: res.Evidence, Detail: res.Detail, Stderr: s.StderrTail(), Dir: root}
 	return res, tr
 }
@@ -260,6 +264,7 @@ type Transcript struct {
 	Impl     string  `json:"impl"`
 	Seed     uint64  `json:"seed"`
 	Keep     []int   `json:"keep_steps,omitempty"` // the campaign's steps that were run
+	Steps    int     `json:"steps,omitempty"`      // the campaign's length (--steps)
 	Evidence string  `json:"evidence"`
 	Detail   string  `json:"detail,omitempty"`
 	Stderr   string  `json:"stderr,omitempty"`
@@ -299,6 +304,9 @@ func ReadTranscript(path string) (*Transcript, error) {
 	return &tr, nil
 }
 
+// maxCampaignSteps bounds a transcript's campaign length.
+const maxCampaignSteps = 1_000_000
+
 // Replay re-runs a transcript's probe with its seed (and, for the campaign,
 // its steps) against cfg.Impl, and returns the row and the new transcript
 // (nil when it passes now).
@@ -310,6 +318,22 @@ func Replay(ctx context.Context, cfg Config, tr *Transcript) (Result, *Transcrip
 	}
 	if cfg.Dir == "" {
 		return Result{}, nil, errors.New("conform: Config.Dir is required")
+	}
+	if tr.Steps < 0 || tr.Steps > maxCampaignSteps {
+		return Result{}, nil, fmt.Errorf("%w: steps %d out of range [0, %d]", ErrBadTranscript, tr.Steps, maxCampaignSteps)
+	}
+	if tr.Steps > 0 {
+		cfg.CampaignSteps = tr.Steps
+	}
+	if len(tr.Keep) > 0 && !p.shrinkable() {
+		return Result{}, nil, fmt.Errorf("%w: keep_steps for probe %s, which has no steps", ErrBadTranscript, p.Name)
+	}
+	// A transcript may come from anywhere: steps the campaign does not
+	// have would run nothing and pass.
+	for i, k := range tr.Keep {
+		if k < 0 || k >= cfg.CampaignSteps || (i > 0 && k <= tr.Keep[i-1]) {
+			return Result{}, nil, fmt.Errorf("%w: keep_steps %v: each step in [0, %d), increasing", ErrBadTranscript, tr.Keep, cfg.CampaignSteps)
+		}
 	}
 	rep := &Report{}
 	if err := hello(ctx, &cfg, rep); err != nil {

@@ -32,13 +32,14 @@ func (l Level) String() string {
 	return levelNames[l]
 }
 
-// ParseLevel parses a level name ("" is LevelNone).
+// ParseLevel parses a level an implementation can claim: reference,
+// durable or hardened ("" is LevelNone: no claim; "none" is not a claim).
 func ParseLevel(s string) (Level, error) {
 	if s == "" {
 		return LevelNone, nil
 	}
 	for i, n := range levelNames {
-		if n == s {
+		if i > 0 && n == s {
 			return Level(i), nil
 		}
 	}
@@ -50,6 +51,10 @@ func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
 
 // UnmarshalText reads a level's name.
 func (l *Level) UnmarshalText(b []byte) error {
+	if string(b) == levelNames[LevelNone] { // a report's "reached": "none"
+		*l = LevelNone
+		return nil
+	}
 	v, err := ParseLevel(string(b))
 	*l = v
 	return err
