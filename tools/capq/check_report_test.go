@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -487,5 +488,33 @@ func TestCheckReportWriteFails(t *testing.T) {
 	code, stdout, stderr := capqRun(t, "check", "--duration", "1s", "--seed", "5", "--phase", "fuzz", "--quiet", "--junit", "/dev/full")
 	if code != exitUsage || !strings.Contains(stdout, "PASS seed=5") || !strings.Contains(stderr, "--junit /dev/full") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 2 after the results", code, stdout, stderr)
+	}
+}
+
+// Spec R53: check --impl --json interrupted by SIGINT still prints one
+// JSON object, which says "interrupted", and the probe cut short is
+// inconclusive, never a failure of the implementation.
+func TestImplCheckInterruptedJSON(t *testing.T) {
+	code, stdout, stderr := runCapqSh(t, "capq check --impl 'capq adapter' --seed 3 --probe cost --json --quiet & p=$!; sleep 2; kill -INT $p; wait $p")
+	if code != exitFail {
+		t.Errorf("exit %d, want 1; stderr %q", code, stderr)
+	}
+	var rep struct {
+		Interrupted bool `json:"interrupted"`
+		Results     []struct {
+			Probe   string `json:"probe"`
+			Verdict string `json:"verdict"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout)
+	}
+	if !rep.Interrupted {
+		t.Errorf("the report does not say interrupted:\n%s", stdout)
+	}
+	for _, r := range rep.Results {
+		if r.Verdict == "fail" {
+			t.Errorf("probe %s cut short by the operator is a failure:\n%s", r.Probe, stdout)
+		}
 	}
 }
