@@ -92,7 +92,7 @@ func TestWeakPythonQueues(t *testing.T) {
 			}
 			probes := append(slices.Clone(weakProbes), tt.extra...)
 			if !haveStrace() {
-				probes = slices.DeleteFunc(probes, func(p string) bool { return strings.HasPrefix(p, "durable-") })
+				probes = slices.DeleteFunc(probes, tracedProbe)
 			}
 			rep, err := Run(t.Context(), Config{Impl: pythonImpl(t, tt.target), Seed: 1, Dir: t.TempDir(), Probes: probes, Timeout: 30 * time.Second})
 			if err != nil {
