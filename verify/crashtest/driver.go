@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -502,6 +503,7 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 	for _, id := range dead {
 		deadSet[id.String()] = true
 	}
+	numbered := numberedDeadLetters(cfg.Dir)
 	var lost []string
 	for id := range acked {
 		delivered := false
@@ -515,6 +517,12 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 		case deadSet[id]:
 			rep.DeadLettered++
 		case quarantined[id]:
+		case numbered[id] != "":
+			// Kept, so not lost; but a numbered pair is only for a ULID
+			// dead-lettered before, which one record never is: a crash
+			// left something at its own name that should not stay there.
+			rep.DeadLettered++
+			rep.violate("acknowledged record %s dead-lettered to the numbered pair %s, which DeadLetters and Requeue do not see: process crashes alone must not cause one (spec R36)", id, numbered[id])
 		default:
 			lost = append(lost, id)
 		}
@@ -536,6 +544,22 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 	}
 	sort.Strings(rep.Violations)
 	return nil
+}
+
+// numberedDeadLetters maps the ULID of each dead letter at a numbered name
+// (dead-letter/pending-<ULID>.json.N, spec R36) to that name, so that a
+// record moved there is told apart from a lost one.
+func numberedDeadLetters(dir string) map[string]string {
+	out := map[string]string{}
+	ents, _ := os.ReadDir(filepath.Join(dir, queue.DeadLetterDir))
+	for _, e := range ents {
+		base, n, ok := strings.Cut(e.Name(), ".json.")
+		id, isPending := strings.CutPrefix(base, "pending-")
+		if _, err := strconv.Atoi(n); ok && isPending && err == nil && ulid.Valid(id) {
+			out[id] = queue.DeadLetterDir + "/" + e.Name()
+		}
+	}
+	return out
 }
 
 // lastOK returns the successful delivery with the highest attempt.
