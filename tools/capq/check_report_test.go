@@ -495,7 +495,11 @@ func TestCheckReportWriteFails(t *testing.T) {
 // JSON object, which says "interrupted", and the probe cut short is
 // inconclusive, never a failure of the implementation.
 func TestImplCheckInterruptedJSON(t *testing.T) {
-	code, stdout, stderr := runCapqSh(t, "capq check --impl 'capq adapter' --seed 3 --probe cost --json --quiet & p=$!; sleep 2; kill -INT $p; wait $p")
+	// A campaign of a million steps cannot end within the two seconds before
+	// the interrupt on any machine (a short probe such as cost sometimes
+	// finished first on a quiet one, and the test then had nothing to
+	// interrupt).
+	code, stdout, stderr := runCapqSh(t, "capq check --impl 'capq adapter' --seed 3 --probe campaign --steps 1000000 --json --quiet & p=$!; sleep 2; kill -INT $p; wait $p")
 	if code != exitFail {
 		t.Errorf("exit %d, want 1; stderr %q", code, stderr)
 	}
