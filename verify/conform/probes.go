@@ -305,14 +305,10 @@ func probeULIDClock(s *Session) error {
 		}
 		return nil
 	}
-	for i := range 20 {
-		id, err := s.Append(simple(i))
-		if err != nil {
-			return err
-		}
-		if err := check(id, time.Now(), "append"); err != nil {
-			return err
-		}
+	if _, err := s.appendN(20, func(ids []string) error {
+		return check(ids[len(ids)-1], time.Now(), "append")
+	}); err != nil {
+		return err
 	}
 	if !s.Features[FeatureULIDs] {
 		return passWith("20 appends; no burst (the ulids feature is not announced)")
@@ -337,13 +333,9 @@ func probeListOrder(s *Session) error {
 	if err := s.Start(nil); err != nil {
 		return err
 	}
-	var ids []string
-	for i := range 20 {
-		id, err := s.Append(simple(i))
-		if err != nil {
-			return err
-		}
-		ids = append(ids, id)
+	ids, err := s.appendN(20, nil)
+	if err != nil {
+		return err
 	}
 	got, err := s.list()
 	if err != nil {
@@ -424,13 +416,9 @@ func probeLockSkip(s *Session) error {
 	if err := s.Start(nil); err != nil {
 		return err
 	}
-	var ids []string
-	for i := range 3 {
-		id, err := s.Append(simple(i))
-		if err != nil {
-			return err
-		}
-		ids = append(ids, id)
+	ids, err := s.appendN(3, nil)
+	if err != nil {
+		return err
 	}
 	s.note("the checker takes flock(LOCK_EX) on pending-%s.lock, as another consumer", ids[0])
 	release, err := holdLock(s.Dir, ids[0])
