@@ -21,7 +21,7 @@ import (
 // pair by pair: each pair sees the same load, and the verdict rests on
 // the median of the pairs' differences (what the deep queue adds to an
 // append), which a burst of load in a few pairs does not move: a growth
-// is at least 10 ms and three times the empty queue's median append, seen
+// is over 4 ms and twice the empty queue's median append, seen
 // in two rounds; under 2 ms or a ratio under 2 is a pass; in between is
 // inconclusive.
 func probeCost(s *Session) error {
@@ -90,7 +90,12 @@ func probeCost(s *Session) error {
 		ratio := float64(mf) / float64(me)
 		ev := fmt.Sprintf("median append %s at 0 pending, %s at %d pending (%d interleaved pairs): the deep queue adds %s (median of the pairs), ratio %.1f", me.Round(10*time.Microsecond), mf.Round(10*time.Microsecond), deep, len(diffs), d.Round(10*time.Microsecond), ratio)
 		switch {
-		case d > 10*time.Millisecond && d > 2*me:
+		case d > 4*time.Millisecond && d > 2*me:
+			// 4 ms, not more: on a fast, quiet machine the reference's
+			// listing of 10,000 names adds about 9 ms, and a larger bar
+			// left that weakness inconclusive there. The median of paired
+			// differences, confirmed in a second round, keeps load from
+			// failing a queue whose appends do not list.
 			// Seen again in the next round before it is a failure: one
 			// long burst of load does not fail anybody.
 			verdict = fmt.Errorf("R19: append cost grows with the queue: %s", ev)
