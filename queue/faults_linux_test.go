@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,8 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // A Linux-only test: it mounts a tmpfs.
@@ -20,18 +17,7 @@ import (
 // space is freed, appends and drains work again.
 func TestAppendDiskFull(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mnt := t.TempDir()
-	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v): run as root outside a restricted container", err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
+	mnt := tmpfsMount(t, "size=64k,mode=0700")
 	dir := filepath.Join(mnt, "q")
 	q, err := Open(dir, Options{})
 	if err != nil {
@@ -41,20 +27,7 @@ func TestAppendDiskFull(t *testing.T) {
 	before := mustAppend(t, q, sampleRecord(0, "before"))
 
 	filler := filepath.Join(mnt, "filler")
-	fl, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := bytes.Repeat([]byte{'x'}, 512)
-	for {
-		if _, err := fl.Write(block); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	fl.Close()
+	fillDisk(t, filler)
 
 	_, err = q.Append(sampleRecord(1, strings.Repeat("full ", 200)))
 	if !errors.Is(err, syscall.ENOSPC) {

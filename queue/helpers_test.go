@@ -147,3 +147,38 @@ func auditAll(q *Queue) ([]AuditEntry, error) {
 	}
 	return out, nil
 }
+
+// tmpfsMount mounts a fresh tmpfs with opts for the test (unmounted when
+// it ends) and returns its path. It skips the test where that cannot be
+// done: not root, not Linux, or a restricted container.
+func tmpfsMount(t *testing.T, opts string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if err := mountTmpfs(t, mnt, opts); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v): run as root outside a restricted container", err)
+	}
+	return mnt
+}
+
+// fillDisk writes a new file at path until its file system has no free
+// block left (ENOSPC or EDQUOT); any other error fails the test.
+func fillDisk(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	block := make([]byte, 4096)
+	for {
+		if _, err := f.Write(block); err != nil {
+			if !isNoSpace(err) {
+				t.Fatalf("filling %s: %v", path, err)
+			}
+			return
+		}
+	}
+}

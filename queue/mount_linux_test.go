@@ -12,6 +12,10 @@ func mountTmpfs(t testing.TB, mnt, opts string) error {
 	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, opts); err != nil {
 		return err
 	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
 	return nil
 }

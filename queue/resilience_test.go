@@ -248,11 +248,7 @@ func TestDrainAndPruneOutOfInodes(t *testing.T) {
 	}
 	for _, op := range []string{"ingest", "prune"} {
 		t.Run(op, func(t *testing.T) {
-			mnt := t.TempDir()
-			if err := mountTmpfs(t, mnt, "size=4m,nr_inodes=64,mode=0700"); err != nil {
-				t.Skipf("cannot mount a tmpfs (%v)", err)
-			}
-			dir := filepath.Join(mnt, "q")
+			dir := filepath.Join(tmpfsMount(t, "size=4m,nr_inodes=64,mode=0700"), "q")
 			q, err := Open(dir, Options{MaxSize: -1})
 			if err != nil {
 				t.Fatal(err)
@@ -348,20 +344,26 @@ func TestPruneOnFullDisk(t *testing.T) {
 	t.Run("pruned before", func(t *testing.T) { pruneOnFullDisk(t, true) })
 }
 
-func pruneOnFullDisk(t *testing.T, prunedBefore bool) {
-	mnt := t.TempDir()
-	if err := mountTmpfs(t, mnt, "size=2m,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v)", err)
-	}
+// hundredOnTmpfs opens a queue without a MaxSize on a fresh 2 MiB tmpfs
+// and appends 100 records: the start of the full-disk prune tests. It
+// returns the queue, its directory and the mount point.
+func hundredOnTmpfs(t *testing.T) (*Queue, string, string) {
+	t.Helper()
+	mnt := tmpfsMount(t, "size=2m,mode=0700")
 	dir := filepath.Join(mnt, "q")
 	q, err := Open(dir, Options{MaxSize: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer q.Close()
+	t.Cleanup(func() { q.Close() })
 	for i := range 100 {
 		mustAppend(t, q, sampleRecord(i, ""))
 	}
+	return q, dir, mnt
+}
+
+func pruneOnFullDisk(t *testing.T, prunedBefore bool) {
+	q, _, mnt := hundredOnTmpfs(t)
 	want := 100
 	if prunedBefore {
 		if res, err := q.Prune(context.Background(), 99); err != nil || res.Dropped != 1 {
@@ -369,19 +371,7 @@ func pruneOnFullDisk(t *testing.T, prunedBefore bool) {
 		}
 		want = 99
 	}
-	fl, err := os.Create(filepath.Join(mnt, "filler"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := fl.Write(make([]byte, 4096)); err != nil {
-			if !isNoSpace(err) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	fl.Close()
+	fillDisk(t, filepath.Join(mnt, "filler"))
 	res, err := q.Prune(context.Background(), 0)
 	if err != nil || res.Dropped != want {
 		t.Fatalf("Prune on a full disk = %+v, %v; want all %d dropped", res, err, want)
@@ -400,19 +390,7 @@ func TestPruneAuditLinesCutBack(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
-	mnt := t.TempDir()
-	if err := mountTmpfs(t, mnt, "size=2m,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v)", err)
-	}
-	dir := filepath.Join(mnt, "q")
-	q, err := Open(dir, Options{MaxSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.Close()
-	for i := range 100 {
-		mustAppend(t, q, sampleRecord(i, ""))
-	}
+	q, dir, mnt := hundredOnTmpfs(t)
 	if res, err := q.Prune(context.Background(), 99); err != nil || res.Dropped != 1 {
 		t.Fatalf("first Prune = %+v, %v", res, err)
 	}
@@ -432,16 +410,7 @@ func TestPruneAuditLinesCutBack(t *testing.T) {
 		os.Remove(filepath.Join(dir, spareName(i)))
 	}
 	filler := filepath.Join(mnt, "filler")
-	fl, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := fl.Write(make([]byte, 4096)); err != nil {
-			break
-		}
-	}
-	fl.Close()
+	fillDisk(t, filler)
 	res, err := q.Prune(context.Background(), 0)
 	if err == nil || res.Dropped != 0 {
 		t.Fatalf("Prune with no room for its lines = %+v, %v; want an error and nothing dropped", res, err)
