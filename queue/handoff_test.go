@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/capq/capq/ulid"
 )
 
 // Spec R39: the descriptor Delivery.LockFile returns holds the record's
@@ -18,25 +20,11 @@ func TestDeliveryLockFile(t *testing.T) {
 	t.Parallel()
 	q, _ := openTest(t, Options{NoSync: true})
 	id := mustAppend(t, q, sampleRecord(1, ""))
-	var held *os.File
-	_, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
-		f, err := d.LockFile()
-		if err != nil {
-			t.Fatalf("LockFile: %v", err)
-		}
-		held = f
-		return errors.New("the work goes on in another process")
-	}, IngestOptions{MaxAttempts: 5})
+	held, err := ingestKeepingLock(t, q, errors.New("the work goes on in another process"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
-		t.Fatalf("record %s delivered while a copy of its lock is held", id)
-		return nil
-	}, IngestOptions{MaxAttempts: 5})
-	if err != nil || res.Skipped != 1 {
-		t.Fatalf("second Ingest: %+v, %v; want the record skipped", res, err)
-	}
+	ingestSkips(t, q, id, "a copy of its lock is held")
 	held.Close()
 	var seen []Delivery
 	if _, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{MaxAttempts: 5}); err != nil {
@@ -66,28 +54,14 @@ func TestReleaseKeepsLockHeldElsewhere(t *testing.T) {
 	t.Parallel()
 	q, dir := openTest(t, Options{NoSync: true})
 	id := mustAppend(t, q, sampleRecord(1, ""))
-	var held *os.File
-	_, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
-		f, err := d.LockFile()
-		if err != nil {
-			t.Fatalf("LockFile: %v", err)
-		}
-		held = f
-		return NotHandlerFault(errors.New("capq was told to stop"))
-	}, IngestOptions{MaxAttempts: 5})
+	held, err := ingestKeepingLock(t, q, NotHandlerFault(errors.New("capq was told to stop")))
 	if err != nil && !errors.Is(err, ErrNotHandlerFault) {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(dir + "/" + lockName(id.String())); err != nil {
 		t.Fatalf("lock name of a record whose lock is still held elsewhere: %v, want it kept", err)
 	}
-	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
-		t.Fatalf("record %s delivered while its first handler's copy of the lock is held", id)
-		return nil
-	}, IngestOptions{MaxAttempts: 5})
-	if err != nil || res.Skipped != 1 {
-		t.Fatalf("second Ingest: %+v, %v; want the record skipped", res, err)
-	}
+	ingestSkips(t, q, id, "its first handler's copy of the lock is held")
 	held.Close()
 
 	// Nobody else holds it: a release without an attempt leaves no lock.
@@ -97,5 +71,36 @@ func TestReleaseKeepsLockHeldElsewhere(t *testing.T) {
 	}, IngestOptions{MaxAttempts: 5})
 	if _, err := os.Lstat(dir + "/" + lockName(id2.String())); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("lock of a record released without an attempt and held by nobody: %v, want it removed", err)
+	}
+}
+
+// ingestKeepingLock runs an Ingest (MaxAttempts 5) whose handler takes a
+// copy of its record's lock (Delivery.LockFile), as a handler that hands
+// the work to another process does, and returns handlerErr. It returns
+// that copy, still open, and Ingest's error.
+func ingestKeepingLock(t *testing.T, q *Queue, handlerErr error) (*os.File, error) {
+	t.Helper()
+	var held *os.File
+	_, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
+		f, err := d.LockFile()
+		if err != nil {
+			t.Fatalf("LockFile: %v", err)
+		}
+		held = f
+		return handlerErr
+	}, IngestOptions{MaxAttempts: 5})
+	return held, err
+}
+
+// ingestSkips runs an Ingest that must skip the record id, whose lock is
+// held elsewhere (while says how).
+func ingestSkips(t *testing.T, q *Queue, id ulid.ULID, while string) {
+	t.Helper()
+	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error {
+		t.Fatalf("record %s delivered while %s", id, while)
+		return nil
+	}, IngestOptions{MaxAttempts: 5})
+	if err != nil || res.Skipped != 1 {
+		t.Fatalf("second Ingest: %+v, %v; want the record skipped", res, err)
 	}
 }
