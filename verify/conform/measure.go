@@ -121,10 +121,7 @@ func medianDur(xs []time.Duration) time.Duration {
 // at the same time, holding each other off with the reference's lock
 // protocol (R11): every record is delivered exactly once, with its bytes.
 func probeInterop(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	theirs, err := s.appendN(60, nil)
+	theirs, err := s.startAppend(nil, 60)
 	if err != nil {
 		return err
 	}

@@ -330,10 +330,7 @@ func probeULIDClock(s *Session) error {
 }
 
 func probeListOrder(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	ids, err := s.appendN(20, nil)
+	ids, err := s.startAppend(nil, 20)
 	if err != nil {
 		return err
 	}
@@ -413,10 +410,7 @@ func probeCrashAppend(s *Session) error {
 }
 
 func probeLockSkip(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	ids, err := s.appendN(3, nil)
+	ids, err := s.startAppend(nil, 3)
 	if err != nil {
 		return err
 	}
@@ -451,17 +445,11 @@ func probeLockSkip(s *Session) error {
 }
 
 func probeHandlerFailure(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	a, err := s.Append(simple(1))
+	ids, err := s.startAppend(nil, 2)
 	if err != nil {
 		return err
 	}
-	b, err := s.Append(simple(2))
-	if err != nil {
-		return err
-	}
+	a, b := ids[0], ids[1]
 	rep, err := s.ingest([]string{"fail"}, 0)
 	if err != nil {
 		return err
@@ -489,13 +477,11 @@ func probeHandlerFailure(s *Session) error {
 }
 
 func probeSchema(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	a, err := s.Append(simple(1))
+	ids, err := s.startAppend(nil, 1)
 	if err != nil {
 		return err
 	}
+	a := ids[0]
 	f := newIDSource(s.seed, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)).next()
 	fdata := envelope(f, "2020-01-01T00:00:00+00:00", `{"v":2}`, "2")
 	if err := s.Plant("pending-"+f+".json", fdata); err != nil {
@@ -524,13 +510,11 @@ func probeSchema(s *Session) error {
 }
 
 func probeAttempts(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	a, err := s.Append(simple(1))
+	ids, err := s.startAppend(nil, 1)
 	if err != nil {
 		return err
 	}
+	a := ids[0]
 	want := 1
 	for _, step := range []string{"fail", "restart", "fail", "ok"} {
 		if step == "restart" {
@@ -555,17 +539,11 @@ func probeAttempts(s *Session) error {
 }
 
 func probeDeadLetter(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	a, err := s.Append(simple(1))
+	ids, err := s.startAppend(nil, 2)
 	if err != nil {
 		return err
 	}
-	b, err := s.Append(simple(2))
-	if err != nil {
-		return err
-	}
+	a, b := ids[0], ids[1]
 	rep, err := s.ingest([]string{"fail", "ok"}, 1)
 	if err != nil {
 		return err
@@ -580,6 +558,16 @@ func probeDeadLetter(s *Session) error {
 		return fmt.Errorf("R17: pending after the drain: %v, want none", on)
 	}
 	return nil
+}
+
+// startAppend starts the implementation with maxSize (nil: its default)
+// and appends n simple records, the opening of most probes; it returns
+// their ULIDs, oldest first.
+func (s *Session) startAppend(maxSize *int, n int) ([]string, error) {
+	if err := s.Start(maxSize); err != nil {
+		return nil, err
+	}
+	return s.appendN(n, nil)
 }
 
 // appendN appends n simple records and returns their ULIDs; after each, it
@@ -605,10 +593,7 @@ func (s *Session) appendN(n int, each func(ids []string) error) ([]string, error
 // 110 appends at MaxSize 100 leave at most 100 pending, the newest, and one
 // audit line per dropped record when audit is announced (R18, R20).
 func probeOverflow(s *Session) error {
-	if err := s.Start(intp(100)); err != nil {
-		return err
-	}
-	ids, err := s.appendN(110, nil)
+	ids, err := s.startAppend(intp(100), 110)
 	if err != nil {
 		return err
 	}
@@ -637,10 +622,7 @@ func probeOverflow(s *Session) error {
 // a tenth of MaxSize (110 appends at 100 end with 99 pending), and a
 // record just acknowledged is never dropped, even at MaxSize 5 and 1.
 func probeOverflowHeadroom(s *Session) error {
-	if err := s.Start(intp(100)); err != nil {
-		return err
-	}
-	if _, err := s.appendN(110, nil); err != nil {
+	if _, err := s.startAppend(intp(100), 110); err != nil {
 		return err
 	}
 	on, err := pendingOnDisk(s.Dir)
@@ -684,10 +666,7 @@ func probeOverflowHeadroom(s *Session) error {
 }
 
 func probePruneLock(s *Session) error {
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	ids, err := s.appendN(3, nil)
+	ids, err := s.startAppend(nil, 3)
 	if err != nil {
 		return err
 	}
@@ -731,20 +710,14 @@ func probeAudit(s *Session) error {
 	var err error
 	switch {
 	case s.cfg.features[FeaturePrune]:
-		if err = s.Start(nil); err != nil {
-			return err
-		}
-		if ids, err = s.appendN(3, nil); err != nil {
+		if ids, err = s.startAppend(nil, 3); err != nil {
 			return err
 		}
 		if _, err = s.must(Request{Op: "prune", Keep: intp(0)}); err != nil {
 			return err
 		}
 	case s.cfg.features[FeatureMaxSize]:
-		if err = s.Start(intp(2)); err != nil {
-			return err
-		}
-		all, err := s.appendN(5, nil)
+		all, err := s.startAppend(intp(2), 5)
 		if err != nil {
 			return err
 		}
@@ -818,10 +791,7 @@ func probeCorrupt(s *Session) error {
 			return err
 		}
 	}
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	good, err := s.appendN(2, nil)
+	good, err := s.startAppend(nil, 2)
 	if err != nil {
 		return err
 	}
@@ -878,10 +848,7 @@ func probeSymlinks(s *Session) error {
 	if err := os.WriteFile(filepath.Join(out, "envelope.json"), xdata, 0o600); err != nil {
 		return err
 	}
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	good, err := s.appendN(2, nil)
+	good, err := s.startAppend(nil, 2)
 	if err != nil {
 		return err
 	}
@@ -960,13 +927,11 @@ func probeLookalike(s *Session) error {
 	if err := s.Mkdir(dirName); err != nil {
 		return err
 	}
-	if err := s.Start(nil); err != nil {
-		return err
-	}
-	a, err := s.Append(simple(1))
+	mine, err := s.startAppend(nil, 1)
 	if err != nil {
 		return err
 	}
+	a := mine[0]
 	n, err := s.count()
 	if err != nil {
 		return err
