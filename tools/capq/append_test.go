@@ -125,35 +125,63 @@ func TestAppendBatchesBufferedLines(t *testing.T) {
 // Spec R52: a line that arrives alone is appended and its ULID printed at
 // once, while stdin stays open: it never waits for more input.
 func TestAppendLoneLineNotDelayed(t *testing.T) {
+	l := startLiveAppend(t)
+	for i := range 2 {
+		fmt.Fprintf(l.in, "{\"lone\":%d}\n", i)
+		l.expect(fmt.Sprintf("line %d", i+1), "stdin stays open")
+	}
+	l.finish()
+}
+
+// liveAppend is memAppender's appender running on a pipe for stdin and
+// one for stdout, as `capq append` reading from a writer that pauses.
+type liveAppend struct {
+	t    *testing.T
+	a    *appender
+	in   *io.PipeWriter
+	out  *io.PipeWriter
+	got  chan string
+	done chan error
+}
+
+func startLiveAppend(t *testing.T) *liveAppend {
 	a, _, _, _ := memAppender(t)
 	outR, outW := io.Pipe()
 	a.e.stdout = outW
 	inR, inW := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- a.run(inR, queue.DefaultMaxRecordSize) }()
-	got := make(chan string, 2)
+	l := &liveAppend{t: t, a: a, in: inW, out: outW, got: make(chan string, 2), done: make(chan error, 1)}
+	go func() { l.done <- a.run(inR, queue.DefaultMaxRecordSize) }()
 	go func() {
 		sc := bufio.NewScanner(outR)
 		for sc.Scan() {
-			got <- sc.Text()
+			l.got <- sc.Text()
 		}
 	}()
-	for i := range 2 {
-		fmt.Fprintf(inW, "{\"lone\":%d}\n", i)
-		select {
-		case id := <-got:
-			if _, err := ulid.Parse(id); err != nil {
-				t.Errorf("line %d: printed %q", i+1, id)
-			}
-		case <-time.After(time.Minute): // a safety valve: a delayed line never comes
-			t.Fatalf("line %d: no ULID while stdin stays open", i+1)
+	return l
+}
+
+// expect waits for the next printed line, which must be a ULID; what
+// names the input line, and while says what the command must not wait for.
+func (l *liveAppend) expect(what, while string) {
+	l.t.Helper()
+	select {
+	case id := <-l.got:
+		if _, err := ulid.Parse(id); err != nil {
+			l.t.Errorf("%s: printed %q", what, id)
 		}
+	case <-time.After(time.Minute): // a safety valve: a delayed or held line never comes
+		l.t.Fatalf("%s: no ULID while %s", what, while)
 	}
-	inW.Close()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+}
+
+// finish closes stdin; the command must then end without an error.
+func (l *liveAppend) finish() {
+	l.t.Helper()
+	l.in.Close()
+	if err := <-l.done; err != nil {
+		l.t.Fatal(err)
 	}
-	outW.Close()
+	l.out.Close()
 }
 
 // Spec R52: a bad line in a batch (not JSON, or too long) stops the
@@ -240,42 +268,16 @@ func TestAppendReadErrorDropsPartialLine(t *testing.T) {
 // next line has begun and stays incomplete: the writer flushed mid-line
 // (stdio buffers, tail -f) and pauses.
 func TestAppendCompleteLineNotHeldByPartial(t *testing.T) {
-	a, _, _, _ := memAppender(t)
-	outR, outW := io.Pipe()
-	a.e.stdout = outW
-	inR, inW := io.Pipe()
-	done := make(chan error, 1)
-	go func() { done <- a.run(inR, queue.DefaultMaxRecordSize) }()
-	got := make(chan string, 2)
-	go func() {
-		sc := bufio.NewScanner(outR)
-		for sc.Scan() {
-			got <- sc.Text()
-		}
-	}()
-	expect := func(what string) {
-		t.Helper()
-		select {
-		case id := <-got:
-			if _, err := ulid.Parse(id); err != nil {
-				t.Errorf("%s: printed %q", what, id)
-			}
-		case <-time.After(time.Minute): // a safety valve: a held line never comes
-			t.Fatalf("%s: no ULID while the next line stays incomplete", what)
-		}
-	}
-	io.WriteString(inW, "{\"a\":1}\n{\"b\":") // then the writer pauses
-	expect("line 1")
-	if n, err := a.q.Count(); err != nil || n != 1 {
+	l := startLiveAppend(t)
+	const while = "the next line stays incomplete"
+	io.WriteString(l.in, "{\"a\":1}\n{\"b\":") // then the writer pauses
+	l.expect("line 1", while)
+	if n, err := l.a.q.Count(); err != nil || n != 1 {
 		t.Errorf("pending %d (%v) while line 2 is incomplete, want 1", n, err)
 	}
-	io.WriteString(inW, "2}\n")
-	expect("line 2")
-	inW.Close()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	outW.Close()
+	io.WriteString(l.in, "2}\n")
+	l.expect("line 2", while)
+	l.finish()
 }
 
 // Spec R52, R4: the size limit applies to the record, the line without its
