@@ -62,17 +62,25 @@ func queueRoundTrip(rec []byte) (roundTrip, error) {
 	return rt, nil
 }
 
+// The record limits of a queue opened with zero Options (queue.Options'
+// MaxRecordSize and MaxDepth docs); TestDefaultLimits checks them against
+// Queue.Options.
+const (
+	defaultMaxRecordSize = 4 << 20
+	defaultMaxDepth      = 512
+)
+
 // acceptableRecord is the oracle for Append's validation (Spec R5, R24): one
 // JSON object with only white space around it, in valid UTF-8, within the
 // default size and depth limits. encoding/json.Valid does not check UTF-8
 // inside strings, hence the separate check.
 func acceptableRecord(rec []byte) bool {
 	t := trimJSONSpace(rec)
-	return len(rec) <= queue.DefaultMaxRecordSize &&
+	return len(rec) <= defaultMaxRecordSize &&
 		utf8.Valid(rec) &&
 		len(t) > 0 && t[0] == '{' &&
 		json.Valid(rec) &&
-		jsonDepth(rec) <= queue.DefaultMaxDepth
+		jsonDepth(rec) <= defaultMaxDepth
 }
 
 // checkRoundTrip is the round-trip property (Spec R4, R5, R8): a record the
@@ -149,8 +157,8 @@ func FuzzRoundTrip(f *testing.F) {
 		{"raw", `{"a":1}{"b":2}`},
 		{"raw", `["not","an","object"]`},
 		{"raw", `{"a":NaN}`},
-		{"deep", `{"a":` + strings.Repeat("[", queue.DefaultMaxDepth-1) + strings.Repeat("]", queue.DefaultMaxDepth-1) + `}`},
-		{"deeper", `{"a":` + strings.Repeat("[", queue.DefaultMaxDepth) + strings.Repeat("]", queue.DefaultMaxDepth) + `}`},
+		{"deep", `{"a":` + strings.Repeat("[", defaultMaxDepth-1) + strings.Repeat("]", defaultMaxDepth-1) + `}`},
+		{"deeper", `{"a":` + strings.Repeat("[", defaultMaxDepth) + strings.Repeat("]", defaultMaxDepth) + `}`},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -175,4 +183,18 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("delivered record decodes to %q, want {%q: %q}", m, key, value)
 		}
 	})
+}
+
+// The oracle's limits are those of the queue it judges: a queue opened with
+// zero Options runs with defaultMaxRecordSize and defaultMaxDepth.
+func TestDefaultLimits(t *testing.T) {
+	t.Parallel()
+	mq, err := openMem(nil, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mq.close()
+	if o := mq.q.Options(); o.MaxRecordSize != defaultMaxRecordSize || o.MaxDepth != defaultMaxDepth {
+		t.Fatalf("Options() = MaxRecordSize %d, MaxDepth %d; the oracle assumes %d, %d", o.MaxRecordSize, o.MaxDepth, defaultMaxRecordSize, defaultMaxDepth)
+	}
 }

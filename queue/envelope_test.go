@@ -204,9 +204,9 @@ func TestRecordCheckLimits(t *testing.T) {
 		{"array depth at the limit", nest(3), 1 << 20, 3, nil, 0},
 		{"array depth one over", nest(4), 1 << 20, 3, ErrTooDeep, 7},
 		{"object depth one over", `{"a":{"b":{"c":{}}}}`, 1 << 20, 3, ErrTooDeep, 15},
-		{"default depth at the limit", nest(DefaultMaxDepth), 1 << 20, DefaultMaxDepth, nil, 0},
-		{"default depth one over", nest(DefaultMaxDepth + 1), 1 << 20, DefaultMaxDepth, ErrTooDeep, 4 + DefaultMaxDepth},
-		{"far too deep, not a stack overflow", nest(1_000_000), 1 << 22, DefaultMaxDepth, ErrTooDeep, 4 + DefaultMaxDepth},
+		{"default depth at the limit", nest(defaultMaxDepth), 1 << 20, defaultMaxDepth, nil, 0},
+		{"default depth one over", nest(defaultMaxDepth + 1), 1 << 20, defaultMaxDepth, ErrTooDeep, 4 + defaultMaxDepth},
+		{"far too deep, not a stack overflow", nest(1_000_000), 1 << 22, defaultMaxDepth, ErrTooDeep, 4 + defaultMaxDepth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

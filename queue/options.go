@@ -10,25 +10,27 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// Defaults for Options fields left at their zero value.
+// Defaults for Options fields left at their zero value. They are not
+// exported: each field's doc states its default, and Queue.Options returns
+// the values a queue runs with.
 const (
-	// DefaultMaxSize is the pending count above which an append prunes
+	// defaultMaxSize is the pending count above which an append prunes
 	// the oldest records (the reference's DEFAULT_MAX_SIZE).
-	DefaultMaxSize = 10000
-	// DefaultMaxRecordSize bounds a record's JSON, in bytes.
-	DefaultMaxRecordSize = 4 << 20
-	// DefaultMaxDepth bounds the nesting of a record's JSON at Append.
-	DefaultMaxDepth = 512
-	// DefaultTmpGrace is how old a stray .tmp file must be before Open
+	defaultMaxSize = 10000
+	// defaultMaxRecordSize bounds a record's JSON, in bytes.
+	defaultMaxRecordSize = 4 << 20
+	// defaultMaxDepth bounds the nesting of a record's JSON at Append.
+	defaultMaxDepth = 512
+	// defaultTmpGrace is how old a stray .tmp file must be before Open
 	// and Recover remove it: far longer than any append takes, so an
 	// append in progress in another process is never disturbed.
-	DefaultTmpGrace = 15 * time.Minute
-	// DefaultDeleteSyncEvery is how many deletes Ingest makes before it
+	defaultTmpGrace = 15 * time.Minute
+	// defaultDeleteSyncEvery is how many deletes Ingest makes before it
 	// fsyncs the directory (it always does at the end of a call too).
-	DefaultDeleteSyncEvery = 64
-	// DefaultAuditLogMaxSize is the audit log size at which a capq writer
+	defaultDeleteSyncEvery = 64
+	// defaultAuditLogMaxSize is the audit log size at which a capq writer
 	// rotates it (spec R30).
-	DefaultAuditLogMaxSize = 16 << 20
+	defaultAuditLogMaxSize = 16 << 20
 )
 
 // Options configure a Queue. The zero value is a durable queue with the
@@ -41,18 +43,18 @@ const (
 type Options struct {
 	// MaxSize is the pending count above which an append prunes the
 	// oldest records, down to MaxSize minus a headroom of a tenth of
-	// MaxSize (at least 1, at most 100). Zero means DefaultMaxSize; a
-	// negative value never prunes.
+	// MaxSize (at least 1, at most 100). Zero means 10,000 (the
+	// reference's DEFAULT_MAX_SIZE); a negative value never prunes.
 	MaxSize int
 
 	// MaxRecordSize bounds a record's JSON in bytes at Append, and (plus
 	// room for the envelope) a pending file's size at read. Zero means
-	// DefaultMaxRecordSize; negative is refused.
+	// 4 MiB; negative is refused.
 	MaxRecordSize int
 
 	// MaxDepth bounds the nesting of objects and arrays in a record at
-	// Append. Zero means DefaultMaxDepth; negative is refused. Reading
-	// tolerates much deeper files written by other implementations.
+	// Append. Zero means 512; negative is refused. Reading tolerates
+	// much deeper files written by other implementations.
 	MaxDepth int
 
 	// NoSync skips every fsync. Appends become about as fast as the page
@@ -64,29 +66,29 @@ type Options struct {
 	NoSync bool
 
 	// TmpGrace is the age beyond which Open and Recover remove stray
-	// .tmp files. Zero means DefaultTmpGrace; a negative value never
-	// removes them.
+	// .tmp files. Zero means 15 minutes (far longer than any append
+	// takes, so an append in progress in another process is never
+	// disturbed); a negative value never removes them.
 	TmpGrace time.Duration
 
 	// DeleteSyncEvery is how many successful deliveries Ingest deletes
 	// before it fsyncs the directory; a power cut can re-deliver at most
-	// that many records per consumer (spec R15). Zero means
-	// DefaultDeleteSyncEvery; a negative value fsyncs only at the end of
-	// each Ingest call.
+	// that many records per consumer (spec R15). Zero means 64; a
+	// negative value fsyncs only at the end of each Ingest call.
 	DeleteSyncEvery int
 
 	// AuditLogMaxSize is the size at which a capq writer renames the
 	// audit log to AuditLogRotatedName (replacing the generation before)
 	// after writing its lines, so that the log takes at most about twice
-	// this much space (spec R30). Zero means DefaultAuditLogMaxSize; a
-	// negative value never rotates.
+	// this much space (spec R30). Zero means 16 MiB; a negative value
+	// never rotates.
 	AuditLogMaxSize int64
 
 	// SpareLocks is how many spare files Ingest and Prune keep in the
 	// directory (.capq-spare-0, ...) to claim records with when no file
 	// can be created (out of inodes or disk space), so that draining and
-	// pruning can always free space (spec R32). Zero means
-	// DefaultSpareLocks; a negative value keeps none.
+	// pruning can always free space (spec R32). Zero means 4; a
+	// negative value keeps none.
 	SpareLocks int
 
 	// SkipRecover makes Open skip the recovery pass (stray .tmp removal,
@@ -123,29 +125,37 @@ func (o Options) validate() error {
 	return nil
 }
 
+// Options returns the options q runs with: those given to Open, with every
+// zero value replaced by its default (a negative DeleteSyncEvery reads as
+// math.MaxInt, a nil Logger as one that discards, a nil Clock as time.Now,
+// nil ULIDs as ulid.Default()). A caller that bounds what it hands the queue,
+// such as capq append reading records of at most MaxRecordSize bytes, reads
+// the bound here instead of repeating the default.
+func (q *Queue) Options() Options { return q.opts }
+
 // resolved returns o with defaults filled in.
 func (o Options) resolved() Options {
 	if o.MaxSize == 0 {
-		o.MaxSize = DefaultMaxSize
+		o.MaxSize = defaultMaxSize
 	}
 	if o.MaxRecordSize == 0 {
-		o.MaxRecordSize = DefaultMaxRecordSize
+		o.MaxRecordSize = defaultMaxRecordSize
 	}
 	if o.MaxDepth == 0 {
-		o.MaxDepth = DefaultMaxDepth
+		o.MaxDepth = defaultMaxDepth
 	}
 	if o.TmpGrace == 0 {
-		o.TmpGrace = DefaultTmpGrace // negative stays: never remove
+		o.TmpGrace = defaultTmpGrace // negative stays: never remove
 	}
 	if o.AuditLogMaxSize == 0 {
-		o.AuditLogMaxSize = DefaultAuditLogMaxSize
+		o.AuditLogMaxSize = defaultAuditLogMaxSize
 	}
 	if o.SpareLocks == 0 {
-		o.SpareLocks = DefaultSpareLocks
+		o.SpareLocks = defaultSpareLocks
 	}
 	switch {
 	case o.DeleteSyncEvery == 0:
-		o.DeleteSyncEvery = DefaultDeleteSyncEvery
+		o.DeleteSyncEvery = defaultDeleteSyncEvery
 	case o.DeleteSyncEvery < 0:
 		o.DeleteSyncEvery = math.MaxInt // only the fsync at the end of the call
 	}

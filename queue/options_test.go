@@ -16,8 +16,8 @@ import (
 func TestOptionsLimitsRule(t *testing.T) {
 	t.Parallel()
 	r := Options{}.resolved()
-	if r.MaxSize != DefaultMaxSize || r.MaxRecordSize != DefaultMaxRecordSize || r.MaxDepth != DefaultMaxDepth ||
-		r.TmpGrace != DefaultTmpGrace || r.DeleteSyncEvery != DefaultDeleteSyncEvery || r.AuditLogMaxSize != DefaultAuditLogMaxSize {
+	if r.MaxSize != defaultMaxSize || r.MaxRecordSize != defaultMaxRecordSize || r.MaxDepth != defaultMaxDepth ||
+		r.TmpGrace != defaultTmpGrace || r.DeleteSyncEvery != defaultDeleteSyncEvery || r.AuditLogMaxSize != defaultAuditLogMaxSize {
 		t.Errorf("zero Options resolved to %+v, want every default", r)
 	}
 	n := Options{MaxSize: -1, TmpGrace: -1, DeleteSyncEvery: -1, AuditLogMaxSize: -1}.resolved()

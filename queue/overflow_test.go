@@ -207,7 +207,7 @@ func TestAppendDoesNotRescanEveryTime(t *testing.T) {
 	for _, tt := range []struct {
 		maxSize, appends, maxListings int
 	}{
-		{maxSize: DefaultMaxSize, appends: 300, maxListings: 3},  // interval 100
+		{maxSize: defaultMaxSize, appends: 300, maxListings: 3},  // interval 100
 		{maxSize: 1000, appends: 300, maxListings: 3},            // interval 100
 		{maxSize: 100, appends: 95, maxListings: 95/10 + 1},      // interval 10, never over MaxSize
 		{maxSize: 1 << 20, appends: 250, maxListings: 250 / 100}, // interval 100 (count/100 is small)

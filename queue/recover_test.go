@@ -54,10 +54,10 @@ func newULID(t testing.TB) ulid.ULID {
 // append in progress in another process, which must not be disturbed).
 func TestRecoverStrayTmpByAge(t *testing.T) {
 	t.Parallel()
-	for _, grace := range []time.Duration{0, time.Minute} { // 0: DefaultTmpGrace
+	for _, grace := range []time.Duration{0, time.Minute} { // 0: defaultTmpGrace
 		effective := grace
 		if effective == 0 {
-			effective = DefaultTmpGrace
+			effective = defaultTmpGrace
 		}
 		ages := []struct {
 			age    time.Duration
@@ -305,7 +305,7 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 	if rep, err := q.Recover(t.Context()); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, p) {
 		t.Fatalf("Recover removed a fresh lock temporary: %+v, %v", rep, err)
 	}
-	old := time.Now().Add(-2 * DefaultTmpGrace)
+	old := time.Now().Add(-2 * defaultTmpGrace)
 	if err := os.Chtimes(p, old, old); err != nil {
 		t.Fatal(err)
 	}

@@ -256,8 +256,8 @@ func TestDrainAndPruneOutOfInodes(t *testing.T) {
 			defer q.Close()
 			// Open alone creates the spares while there is room: a
 			// queue that only producers used has its reserve too.
-			if st, err := q.Stats(context.Background()); err != nil || st.Spares != DefaultSpareLocks {
-				t.Fatalf("Stats after Open = %+v, %v; want %d spares", st, err, DefaultSpareLocks)
+			if st, err := q.Stats(context.Background()); err != nil || st.Spares != defaultSpareLocks {
+				t.Fatalf("Stats after Open = %+v, %v; want %d spares", st, err, defaultSpareLocks)
 			}
 			var ids []ulid.ULID
 			for {
@@ -294,7 +294,7 @@ func TestDrainAndPruneOutOfInodes(t *testing.T) {
 				t.Errorf("%d records left", n)
 			}
 			st, err := q.Stats(context.Background())
-			if err != nil || st.Spares != DefaultSpareLocks || st.Locks != 0 {
+			if err != nil || st.Spares != defaultSpareLocks || st.Locks != 0 {
 				t.Errorf("after the %s: Stats = %+v, %v; want the spares restored and no lock left", op, st, err)
 			}
 		})
@@ -406,7 +406,7 @@ func TestPruneAuditLinesCutBack(t *testing.T) {
 	if err := os.WriteFile(logPath, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for i := range DefaultSpareLocks {
+	for i := range defaultSpareLocks {
 		os.Remove(filepath.Join(dir, spareName(i)))
 	}
 	filler := filepath.Join(mnt, "filler")

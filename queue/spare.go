@@ -9,9 +9,9 @@ import (
 	"github.com/capq/capq/internal/fsys"
 )
 
-// DefaultSpareLocks is how many spare files Ingest and Prune keep for
+// defaultSpareLocks is how many spare files Ingest and Prune keep for
 // claiming records when no file can be created (spec R32).
-const DefaultSpareLocks = 4
+const defaultSpareLocks = 4
 
 func spareName(i int) string { return spareNamePrefix + itoa(i) }
 

@@ -404,7 +404,7 @@ func (e *Env) Ingest(depth int) func(b *testing.B) {
 		readBuf := make([]byte, 64<<10)
 		var ids [][floor.IDLen]byte
 		var name [len(floor.Prefix) + floor.IDLen + len(floor.LockSuffix)]byte
-		every := queue.DefaultDeleteSyncEvery
+		every := q.Options().DeleteSyncEvery
 		chunk := ingestChunk(depth)
 		var next, unsynced int
 		var inHandler time.Duration // floor time spent inside capq's handler
@@ -541,7 +541,7 @@ func (e *Env) FloorConsume(depth int) func(b *testing.B) {
 			n := min(chunk, b.N-done)
 			err := fl.timed(n, func() error {
 				var err error
-				ids, err = floorConsume(d, n, queue.DefaultDeleteSyncEvery, listBuf, readBuf, ids)
+				ids, err = floorConsume(d, n, 64 /* queue.Options.DeleteSyncEvery's default */, listBuf, readBuf, ids)
 				return err
 			})
 			if err != nil {

@@ -179,7 +179,7 @@ func (e *Env) OverflowMaxSize() int {
 	if e.cfg.Quick {
 		return 1_000
 	}
-	return queue.DefaultMaxSize
+	return 10_000 // queue.Options.MaxSize's default
 }
 
 // newDir creates a fresh, empty directory in the run directory.

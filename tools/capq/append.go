@@ -50,12 +50,9 @@ does not exist. As with any writer, an append that takes the queue past
 whose ULID is not printed yet; with a negative --max-size the queue is opened without listing it.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&record, "record", "", "append this one JSON object instead of reading stdin")
-			countVar(fs, &maxSize, "max-size", queue.DefaultMaxSize, "prune the oldest records above `N` pending (negative: never)")
+			countVar(fs, &maxSize, "max-size", 0, "prune the oldest records above `N` pending (0: the queue's default, 10,000; negative: never)")
 		},
 		run: func(e *env, fs *flag.FlagSet) error {
-			if maxSize == 0 {
-				return usageErrorf("usage: --max-size must not be 0")
-			}
 			q, err := openQueueOpts(e, true, queue.Options{SkipRecover: true, MaxSize: maxSize})
 			if err != nil {
 				return err
@@ -71,7 +68,7 @@ whose ULID is not printed yet; with a negative --max-size the queue is opened wi
 				a.add(0, []byte(record))
 				return a.flush()
 			}
-			return a.run(e.stdin, queue.DefaultMaxRecordSize)
+			return a.run(e.stdin, q.Options().MaxRecordSize)
 		},
 	}
 }

@@ -100,7 +100,7 @@ func TestAppendBatchesBufferedLines(t *testing.T) {
 		}
 	}
 	f.Reset()
-	if err := a.run(strings.NewReader(in.String()), queue.DefaultMaxRecordSize); err != nil {
+	if err := a.run(strings.NewReader(in.String()), a.q.Options().MaxRecordSize); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.Calls(fsys.OpSyncDir); got != 1 {
@@ -150,7 +150,7 @@ func startLiveAppend(t *testing.T) *liveAppend {
 	a.e.stdout = outW
 	inR, inW := io.Pipe()
 	l := &liveAppend{t: t, a: a, in: inW, out: outW, got: make(chan string, 2), done: make(chan error, 1)}
-	go func() { l.done <- a.run(inR, queue.DefaultMaxRecordSize) }()
+	go func() { l.done <- a.run(inR, a.q.Options().MaxRecordSize) }()
 	go func() {
 		sc := bufio.NewScanner(outR)
 		for sc.Scan() {
@@ -213,7 +213,7 @@ func TestAppendBatchFailureNamesLines(t *testing.T) {
 	a, f, out, errOut := memAppender(t)
 	f.Inject(fsys.Rule{Op: fsys.OpRename, After: 1, Times: 2, Err: syscall.ENOSPC})
 	in := "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n"
-	err := a.run(strings.NewReader(in), queue.DefaultMaxRecordSize)
+	err := a.run(strings.NewReader(in), a.q.Options().MaxRecordSize)
 	if exitCode(err) != exitFail || !strings.Contains(err.Error(), "line 2") || !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("err = %v (exit %d), want exit 1 naming line 2 and ENOSPC", err, exitCode(err))
 	}
@@ -251,7 +251,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 func TestAppendReadErrorDropsPartialLine(t *testing.T) {
 	a, _, out, _ := memAppender(t)
 	r := &failingReader{data: []byte("{\"n\":1}\n{\"n\":2}"), err: syscall.EIO}
-	err := a.run(r, queue.DefaultMaxRecordSize)
+	err := a.run(r, a.q.Options().MaxRecordSize)
 	if exitCode(err) != exitFail || !strings.Contains(err.Error(), "read stdin") {
 		t.Errorf("err = %v (exit %d), want exit 1 from reading stdin", err, exitCode(err))
 	}
@@ -385,7 +385,7 @@ func TestAppendBatchesKeepOverflowBounds(t *testing.T) {
 		for i := range lines {
 			fmt.Fprintf(&in, "{\"i\":%d}\n", i)
 		}
-		if err := a.run(strings.NewReader(in.String()), queue.DefaultMaxRecordSize); err != nil {
+		if err := a.run(strings.NewReader(in.String()), a.q.Options().MaxRecordSize); err != nil {
 			t.Fatal(err)
 		}
 		q.Close()
@@ -435,7 +435,7 @@ func TestAppendStopsOnSignal(t *testing.T) {
 			}
 		}()
 		done := make(chan error, 1)
-		go func() { done <- a.run(inR, queue.DefaultMaxRecordSize) }()
+		go func() { done <- a.run(inR, a.q.Options().MaxRecordSize) }()
 		<-out.first // run catches the signals before it reads
 		syscall.Kill(syscall.Getpid(), sig)
 		var err error

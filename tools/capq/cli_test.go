@@ -125,7 +125,7 @@ func TestRequeueAllGoesOn(t *testing.T) {
 func TestShowOversized(t *testing.T) {
 	dir, ids := newQueue(t, `{"n":1}`)
 	p := filepath.Join(dir, "pending-"+ids[0].String()+".json")
-	must(t, os.Truncate(p, queue.DefaultMaxRecordSize+1024))
+	must(t, os.Truncate(p, 4<<20+1024)) // over the default MaxRecordSize (4 MiB) plus the envelope
 	code, out, errOut := capqRun(t, "--dir", dir, "show", ids[0].String())
 	if code != exitFail || out != "" || !strings.Contains(errOut, "exceeds the size limit") {
 		t.Fatalf("show of an oversized file: exit %d, %d bytes out, stderr %q", code, len(out), errOut)

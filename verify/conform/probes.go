@@ -266,7 +266,7 @@ func probeInvalid(s *Session) error {
 	}
 	// Over the bounds (R5: MaxRecordSize 4 MiB, MaxDepth 512), each in
 	// its own request: a queue without bounds takes memory without end.
-	big := `{"s":"` + strings.Repeat("x", queue.DefaultMaxRecordSize) + `"}`
+	big := `{"s":"` + strings.Repeat("x", 4<<20) + `"}`
 	deep := `{"d":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`
 	for _, b := range []struct{ what, rec string }{{"a record over MaxRecordSize (4 MiB)", big}, {"a record nested 601 deep (MaxDepth 512)", deep}} {
 		rep, err := s.Call(Request{Op: "append", Record: str(b.rec)})
