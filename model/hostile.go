@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/queue"
@@ -19,12 +18,12 @@ import (
 
 // openErrnos are what an open can fail with beyond a failing disk:
 // EACCES and EPERM (a file left by `sudo capq`, an immutable file).
-var openErrnos = []error{syscall.EACCES, syscall.EPERM}
+var openErrnos = []error{fsys.EACCES, fsys.EPERM}
 
 // faultErrno chooses the errno of a fault on op: the disk's (EIO, ENOSPC,
 // EDQUOT), and for opens also the permission errors.
 func faultErrno(c chooser, op fsys.Op) error {
-	errs := []error{syscall.EIO, syscall.ENOSPC, syscall.EDQUOT}
+	errs := []error{fsys.EIO, fsys.ENOSPC, fsys.EDQUOT}
 	if op == fsys.OpOpen {
 		errs = append(errs, openErrnos...)
 	}

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
@@ -233,7 +232,7 @@ func (m *machine) hook(p *proc) {
 			if p.calls == p.crash {
 				p.view.Kill()
 				p.killed = true
-				return syscall.EIO
+				return fsys.EIO
 			}
 		}
 		if m.probing && c.Op == fsys.OpRemove && !strings.Contains(c.Name, "/") && strings.HasPrefix(c.Name, "pending-") && strings.HasSuffix(c.Name, ".json") {

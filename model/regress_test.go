@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,9 +43,9 @@ func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, uli
 func TestAuditTornTail(t *testing.T) {
 	t.Parallel()
 	mem, ft, q, id := corruptRecordQueue(t)
-	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: syscall.ENOSPC, Short: true})
+	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: fsys.ENOSPC, Short: true})
 	// Spec R33: the corrupt record is left in place and reported.
-	if res, err := q.Prune(t.Context(), 0); err != nil || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, syscall.ENOSPC) {
+	if res, err := q.Prune(t.Context(), 0); err != nil || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, fsys.ENOSPC) {
 		t.Fatalf("Prune with a failing audit write = %+v, %v; want the record left and ENOSPC reported", res, err)
 	}
 	ft.Reset()
@@ -77,11 +76,11 @@ var errLeft = errors.New("left")
 func TestQuarantineLstatError(t *testing.T) {
 	t.Parallel()
 	_, ft, q, _ := corruptRecordQueue(t)
-	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: syscall.EIO})
+	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: fsys.EIO})
 	done := make(chan error, 1)
 	go func() {
 		res, err := q.Ingest(context.Background(), func(context.Context, queue.Delivery) error { return nil }, queue.IngestOptions{})
-		if err == nil && (res.Quarantined != 0 || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, syscall.EIO)) {
+		if err == nil && (res.Quarantined != 0 || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, fsys.EIO)) {
 			err = fmt.Errorf("Ingest = %+v; want the file left and the EIO reported (spec R33)", res)
 		} else if err == nil {
 			err = errLeft
@@ -123,7 +122,7 @@ func TestAttemptHistoryReadError(t *testing.T) {
 		}
 	}
 	lock := "pending-" + id.String() + ".lock"
-	ft.Inject(fsys.Rule{Op: fsys.OpRead, Match: func(n string) bool { return n == lock }, Times: 1, Err: syscall.EIO})
+	ft.Inject(fsys.Rule{Op: fsys.OpRead, Match: func(n string) bool { return n == lock }, Times: 1, Err: fsys.EIO})
 	var attempts []int
 	_, err = q.Ingest(context.Background(), func(_ context.Context, d queue.Delivery) error {
 		attempts = append(attempts, d.Attempt)

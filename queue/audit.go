@@ -12,7 +12,6 @@ import (
 	"iter"
 	"os"
 	"strconv"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -454,7 +453,7 @@ func (h *holeSkipper) Read(p []byte) (int, error) {
 	}
 	if h.off < h.size {
 		next, err := h.ds.SeekData(h.off)
-		if errors.Is(err, syscall.ENXIO) {
+		if errors.Is(err, fsys.ENXIO) {
 			next, err = h.size, nil // a hole to the end
 		}
 		if err == nil && next-h.off > maxAuditLine+1 {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
@@ -50,7 +49,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 		var err error
 		if rn, ok := q.fs.(fsys.NoReplaceRenamer); ok {
 			err = rn.RenameNoReplace(name, dst)
-			if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) {
+			if errors.Is(err, fsys.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
 				// A file system without RENAME_NOREPLACE: the
 				// slot was checked free just before.
 				err = q.fs.Rename(name, dst)
@@ -179,7 +178,7 @@ func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 	defer q.leave()
 	name := DeadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
 	f, _, err := q.openRegular("dead-letters", name, os.O_RDONLY)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsys.ENOTDIR) {
 		return nil, ErrNotFound
 	}
 	if err != nil {

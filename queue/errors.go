@@ -3,7 +3,6 @@ package queue
 import (
 	"errors"
 	"fmt"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
@@ -12,8 +11,8 @@ import (
 // Errors returned by the queue. Every error the queue returns either is one
 // of these sentinels, wraps one (test with errors.Is), or is one of the
 // typed errors below (extract with errors.As). Errors that come from the
-// file system also wrap the underlying syscall.Errno, so
-// errors.Is(err, syscall.ENOSPC) works too.
+// file system also wrap the underlying errno (a syscall.Errno on every
+// system with a backend), so errors.Is(err, syscall.ENOSPC) works too.
 var (
 	// ErrClosed is returned by every operation on a closed Queue.
 	ErrClosed = errors.New("capq: queue is closed")
@@ -145,7 +144,7 @@ func (e *SchemaError) Unwrap() error { return ErrSchemaVersion }
 
 // OpError reports a failed file-system step of a queue operation: which
 // operation, which step, which file. It wraps the file system's error (and
-// so its syscall.Errno), and ErrSync when the failed step was an fsync.
+// so its errno), and ErrSync when the failed step was an fsync.
 type OpError struct {
 	Op   string // queue operation: "append", "ingest", "prune", ...
 	Step string // "create", "write", "fsync", "close", "rename", "fsync-dir", "unlink", "lock", "read", "list", ...
@@ -206,7 +205,7 @@ func opErr(op, step, name string, err error) error {
 
 // isBusy reports whether err means a lock is held elsewhere.
 func isBusy(err error) bool {
-	return errors.Is(err, fsys.ErrWouldBlock) || errors.Is(err, syscall.EAGAIN)
+	return errors.Is(err, fsys.ErrWouldBlock) || errors.Is(err, fsys.EAGAIN)
 }
 
 // unsafeErr adds ErrUnsafeFile to an error from opening a name that is not
@@ -214,8 +213,8 @@ func isBusy(err error) bool {
 // without a driver (ENXIO, ENODEV), or a directory (EISDIR). Every open of
 // a queue file reports such names the same way, through this function.
 func unsafeErr(err error) error {
-	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.ENXIO) ||
-		errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EISDIR) {
+	if errors.Is(err, fsys.ELOOP) || errors.Is(err, fsys.ENXIO) ||
+		errors.Is(err, fsys.ENODEV) || errors.Is(err, fsys.EISDIR) {
 		return errors.Join(err, ErrUnsafeFile)
 	}
 	return err
@@ -225,7 +224,7 @@ func unsafeErr(err error) error {
 // not a directory: a file (ENOTDIR) or a symlink, which
 // O_NOFOLLOW|O_DIRECTORY refuses with ELOOP (or ENOTDIR).
 func isNotFolder(err error) bool {
-	return errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP)
+	return errors.Is(err, fsys.ENOTDIR) || errors.Is(err, fsys.ELOOP)
 }
 
 // NotHandlerFault marks err, returned by a Handler, as a failure that is

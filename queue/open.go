@@ -2,7 +2,8 @@ package queue
 
 import (
 	"errors"
-	"syscall"
+	"io/fs"
+	"os"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -57,13 +58,13 @@ func (q *Queue) openRegular(op, name string, flag int) (fsys.File, fsys.FileInfo
 // file is removed and name is untouched.
 func (q *Queue) writeDurable(op, name string, data []byte) error {
 	tmp := name + ".tmp"
-	f, _, err := q.openRegular(op, tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
-	if errors.Is(err, syscall.EEXIST) {
+	f, _, err := q.openRegular(op, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if errors.Is(err, fs.ErrExist) {
 		// A regular file here is the tmp file of a writer that died: only
 		// capq uses this name, and it holds nothing anybody needs. Anything
 		// else (a symlink, a FIFO) is left alone and refused.
 		if fi, lerr := q.fs.Lstat(tmp); lerr == nil && fi.IsRegular() && q.fs.Remove(tmp) == nil {
-			f, _, err = q.openRegular(op, tmp, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL)
+			f, _, err = q.openRegular(op, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
 		} else {
 			err = errors.Join(err, ErrUnsafeFile)
 		}
@@ -98,7 +99,7 @@ func (q *Queue) writeDurable(op, name string, data []byte) error {
 // "unlink" (a missing name is not one): clean-up errors are returned to
 // the caller, never dropped.
 func (q *Queue) removeErr(op, name string) error {
-	if err := q.fs.Remove(name); err != nil && !errors.Is(err, syscall.ENOENT) {
+	if err := q.fs.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return opErr(op, stepUnlink, name, err)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
@@ -121,7 +120,7 @@ func openDir(dir string) (*fsys.OS, error) {
 	case err != nil:
 		return nil, opErr("open", stepOpen, dir, err)
 	case !fi.IsDir():
-		return nil, opErr("open", stepOpen, dir, syscall.ENOTDIR)
+		return nil, opErr("open", stepOpen, dir, fsys.ENOTDIR)
 	}
 	fsy, err := fsys.OpenOS(dir)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
@@ -160,7 +159,7 @@ func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 		}
 		return nil
 	})
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.ELOOP) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsys.ENOTDIR) || errors.Is(err, fsys.ELOOP) {
 		return nil // no folder, or not one capq will use (Verify reports it)
 	}
 	if err != nil {

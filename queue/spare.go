@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -17,7 +16,7 @@ func spareName(i int) string { return spareNamePrefix + itoa(i) }
 
 // isNoSpace reports whether err means no inode or block could be had.
 func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+	return errors.Is(err, fsys.ENOSPC) || errors.Is(err, fsys.EDQUOT)
 }
 
 // ensureSpares creates the missing spare files, best effort (spec R32).

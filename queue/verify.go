@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -78,7 +77,7 @@ func Verify(dir string, opts Options) ([]Finding, error) {
 		return nil, opErr("verify", stepOpen, dir, err)
 	}
 	if !fi.IsDir() {
-		return nil, opErr("verify", stepOpen, dir, syscall.ENOTDIR)
+		return nil, opErr("verify", stepOpen, dir, fsys.ENOTDIR)
 	}
 	fsy, err := fsys.OpenOS(dir)
 	if err != nil {

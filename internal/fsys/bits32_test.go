@@ -4,7 +4,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"syscall"
 	"testing"
 )
 
@@ -20,7 +19,7 @@ func TestMemTruncateBeyondInt(t *testing.T) {
 	f := mustOpen(t, m.FS(), "f", os.O_RDWR|os.O_CREATE, 0o600)
 	defer f.Close()
 	for _, size := range []int64{math.MaxInt32 + 1, 1 << 40, math.MaxInt64} {
-		wantErrno(t, f.(Truncater).Truncate(size), syscall.EFBIG)
+		wantErrno(t, f.(Truncater).Truncate(size), EFBIG)
 	}
 	if err := f.(Truncater).Truncate(3); err != nil {
 		t.Fatalf("Truncate(3): %v", err)

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 )
 
 // Op names one operation of FS or File, for Fault rules and counters.
@@ -64,9 +63,8 @@ type Rule struct {
 	// Times is how many matching calls fail once the rule fires; 0 means
 	// every one.
 	Times int
-	// Err is the error the failed call wraps, such as syscall.EIO,
-	// syscall.ENOSPC, syscall.EDQUOT or syscall.EMFILE; nil means
-	// syscall.EIO.
+	// Err is the error the failed call wraps, such as EIO, ENOSPC or
+	// EDQUOT (errno.go); nil means EIO.
 	Err error
 	// Short, for OpWrite only, makes a failed write first write the first
 	// half of the buffer to the inner file and then return that count with
@@ -85,8 +83,8 @@ type Rule struct {
 // existing files can still be opened, written, renamed and removed.
 func InodeExhaustion() []Rule {
 	return []Rule{
-		{Op: OpOpen, Creates: true, Err: syscall.ENOSPC},
-		{Op: OpMkdir, Creates: true, Err: syscall.ENOSPC},
+		{Op: OpOpen, Creates: true, Err: ENOSPC},
+		{Op: OpMkdir, Creates: true, Err: ENOSPC},
 	}
 }
 
@@ -107,8 +105,8 @@ type Call struct {
 // leaves it unlocked, and a failed Rename, Remove or Mkdir changes nothing.
 //
 // Failures are returned as *fs.PathError (*os.LinkError for Rename) wrapping
-// the rule's error, so errors.Is(err, syscall.EIO) works. A Fault is safe
-// for concurrent use.
+// the rule's error, so errors.Is(err, EIO) works. A Fault is safe for
+// concurrent use.
 type Fault struct {
 	inner FS
 
@@ -139,7 +137,7 @@ func (f *Fault) Inject(r Rule) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if r.Err == nil {
-		r.Err = syscall.EIO
+		r.Err = EIO
 	}
 	f.rules = append(f.rules, &ruleState{Rule: r})
 }

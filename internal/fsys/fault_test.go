@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -24,7 +23,7 @@ func TestFaultAfterTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := mustOpen(t, f, "a", os.O_RDWR, 0)
-	f.Inject(Rule{Op: OpSync, After: 1, Times: 2, Err: syscall.EIO})
+	f.Inject(Rule{Op: OpSync, After: 1, Times: 2, Err: EIO})
 	var got []bool
 	for range 5 {
 		got = append(got, file.Sync() == nil)
@@ -43,10 +42,10 @@ func TestFaultAfterTimes(t *testing.T) {
 func TestFaultForeverAndErrors(t *testing.T) {
 	t.Parallel()
 	_, f := newFault(t)
-	f.Inject(Rule{Op: OpMkdir, Err: syscall.ENOSPC})
+	f.Inject(Rule{Op: OpMkdir, Err: ENOSPC})
 	for range 3 {
 		err := f.Mkdir("d", 0o755)
-		wantErrno(t, err, syscall.ENOSPC)
+		wantErrno(t, err, ENOSPC)
 		var pe *fs.PathError
 		if !errors.As(err, &pe) || pe.Op != "mkdir" || pe.Path != "d" {
 			t.Errorf("error %#v, want *fs.PathError{mkdir, d}", err)
@@ -58,7 +57,7 @@ func TestFaultForeverAndErrors(t *testing.T) {
 	// A rule without Err fails with EIO.
 	f.Inject(Rule{Op: OpLstat})
 	_, err := f.Lstat(".")
-	wantErrno(t, err, syscall.EIO)
+	wantErrno(t, err, EIO)
 }
 
 func TestFaultMatch(t *testing.T) {
@@ -70,16 +69,16 @@ func TestFaultMatch(t *testing.T) {
 		}
 	}
 	pending := func(name string) bool { return strings.HasPrefix(name, "pending-") }
-	f.Inject(Rule{Op: OpOpen, Match: pending, Err: syscall.EMFILE})
-	f.Inject(Rule{Op: OpRename, Match: pending, Err: syscall.EDQUOT})
+	f.Inject(Rule{Op: OpOpen, Match: pending, Err: EMFILE})
+	f.Inject(Rule{Op: OpRename, Match: pending, Err: EDQUOT})
 	if _, err := f.OpenFile("tmp-1", os.O_RDONLY, 0); err != nil {
 		t.Errorf("open tmp-1: %v", err)
 	}
 	_, err := f.OpenFile("pending-1", os.O_RDONLY, 0)
-	wantErrno(t, err, syscall.EMFILE)
+	wantErrno(t, err, EMFILE)
 	// A rename matches on either name; the failure changes nothing.
 	err = f.Rename("tmp-1", "pending-2")
-	wantErrno(t, err, syscall.EDQUOT)
+	wantErrno(t, err, EDQUOT)
 	var le *os.LinkError
 	if !errors.As(err, &le) || le.Old != "tmp-1" || le.New != "pending-2" {
 		t.Errorf("rename error %#v, want *os.LinkError", err)
@@ -87,7 +86,7 @@ func TestFaultMatch(t *testing.T) {
 	if got := m.Names("."); strings.Join(got, ",") != "pending-1,tmp-1" {
 		t.Errorf("failed rename changed the directory: %v", got)
 	}
-	wantErrno(t, f.Rename("pending-1", "done-1"), syscall.EDQUOT)
+	wantErrno(t, f.Rename("pending-1", "done-1"), EDQUOT)
 	if err := f.Rename("tmp-1", "tmp-2"); err != nil {
 		t.Errorf("unmatched rename: %v", err)
 	}
@@ -97,19 +96,19 @@ func TestFaultShortWrite(t *testing.T) {
 	t.Parallel()
 	m, f := newFault(t)
 	file := mustOpen(t, f, "a", os.O_WRONLY|os.O_CREATE, 0o600)
-	f.Inject(Rule{Op: OpWrite, Times: 1, Err: syscall.ENOSPC, Short: true})
+	f.Inject(Rule{Op: OpWrite, Times: 1, Err: ENOSPC, Short: true})
 	n, err := file.Write([]byte("abcdef"))
 	if n != 3 {
 		t.Errorf("short Write wrote %d, want 3", n)
 	}
-	wantErrno(t, err, syscall.ENOSPC)
+	wantErrno(t, err, ENOSPC)
 	mustWrite(t, file, "XYZ")
 	if got := contents(t, m, "a"); got != "abcXYZ" {
 		t.Errorf("a = %q, want %q", got, "abcXYZ")
 	}
 	// Without Short, a failed write writes nothing.
-	f.Inject(Rule{Op: OpWrite, Times: 1, Err: syscall.EIO})
-	if n, err := file.Write([]byte("more")); n != 0 || !errors.Is(err, syscall.EIO) {
+	f.Inject(Rule{Op: OpWrite, Times: 1, Err: EIO})
+	if n, err := file.Write([]byte("more")); n != 0 || !errors.Is(err, EIO) {
 		t.Errorf("failed Write = %d, %v", n, err)
 	}
 	if got := contents(t, m, "a"); got != "abcXYZ" {
@@ -125,12 +124,12 @@ func TestFaultCloseStillCloses(t *testing.T) {
 	}
 	a := mustOpen(t, f, "lock", os.O_RDWR, 0)
 	mustFlock(t, a, LockExclusive)
-	f.Inject(Rule{Op: OpClose, Times: 1, Err: syscall.EIO})
-	wantErrno(t, a.Close(), syscall.EIO)
+	f.Inject(Rule{Op: OpClose, Times: 1, Err: EIO})
+	wantErrno(t, a.Close(), EIO)
 	// The lock went with the descriptor, and the file is closed.
 	b := mustOpen(t, m.FS(), "lock", os.O_RDWR, 0)
 	mustFlock(t, b, LockExclusive|LockNonBlocking)
-	wantErrno(t, a.Close(), syscall.EBADF)
+	wantErrno(t, a.Close(), EBADF)
 }
 
 func TestFaultSyncAndFlockDoNothing(t *testing.T) {
@@ -139,9 +138,9 @@ func TestFaultSyncAndFlockDoNothing(t *testing.T) {
 	file := mustOpen(t, f, "a", os.O_RDWR|os.O_CREATE, 0o600)
 	mustWrite(t, file, "data")
 	f.Inject(Rule{Op: OpSync, Times: 1})
-	f.Inject(Rule{Op: OpFlock, Times: 1, Err: syscall.ENOLCK})
-	wantErrno(t, file.Sync(), syscall.EIO)
-	wantErrno(t, file.Flock(LockExclusive|LockNonBlocking), syscall.ENOLCK)
+	f.Inject(Rule{Op: OpFlock, Times: 1, Err: ENOLCK})
+	wantErrno(t, file.Sync(), EIO)
+	wantErrno(t, file.Flock(LockExclusive|LockNonBlocking), ENOLCK)
 	other := mustOpen(t, m.FS(), "a", os.O_RDWR, 0)
 	mustFlock(t, other, LockExclusive|LockNonBlocking) // a did not lock
 	if err := f.SyncDir("."); err != nil {
@@ -159,7 +158,7 @@ func TestFaultRemoveFailsCleanly(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Inject(Rule{Op: OpRemove, Times: 1})
-	wantErrno(t, f.Remove("a"), syscall.EIO)
+	wantErrno(t, f.Remove("a"), EIO)
 	if got := contents(t, m, "a"); got != "x" {
 		t.Errorf("a = %q after a failed Remove", got)
 	}
@@ -175,15 +174,15 @@ func TestFaultHookAndReset(t *testing.T) {
 	f.SetHook(func(c Call) error {
 		seen = append(seen, c)
 		if c.Op == OpSyncDir {
-			return syscall.EROFS
+			return EDQUOT
 		}
 		return nil
 	})
-	wantErrno(t, f.SyncDir("."), syscall.EROFS)
+	wantErrno(t, f.SyncDir("."), EDQUOT)
 	if err := f.Mkdir("d", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	wantErrno(t, f.Rename("x", "d/y"), syscall.ENOENT) // passed through
+	wantErrno(t, f.Rename("x", "d/y"), ENOENT) // passed through
 	want := []Call{{Op: OpSyncDir, Name: "."}, {Op: OpMkdir, Name: "d", Create: true}, {Op: OpRename, Name: "x", NewName: "d/y"}}
 	if len(seen) != len(want) {
 		t.Fatalf("hook saw %v, want %v", seen, want)
@@ -271,7 +270,7 @@ func TestFaultInodeExhaustion(t *testing.T) {
 		{"remove", func() error { return f.Remove("older") }, false},
 	} {
 		err := tc.call()
-		if tc.fail != (err != nil) || tc.fail && !errors.Is(err, syscall.ENOSPC) {
+		if tc.fail != (err != nil) || tc.fail && !errors.Is(err, ENOSPC) {
 			t.Errorf("%s: %v; want failure %v with ENOSPC", tc.name, err, tc.fail)
 		}
 	}
@@ -299,7 +298,7 @@ func TestMemFIFO(t *testing.T) {
 		t.Fatalf("Stat: %+v, %v", fi, err)
 	}
 	f.Close()
-	if _, err := v.OpenFile("p", os.O_WRONLY|os.O_APPEND|ONonblock, 0); !errors.Is(err, syscall.ENXIO) {
+	if _, err := v.OpenFile("p", os.O_WRONLY|os.O_APPEND|ONonblock, 0); !errors.Is(err, ENXIO) {
 		t.Fatalf("non-blocking write open: %v, want ENXIO", err)
 	}
 	if m.BlockedOpens() != 0 {
@@ -326,7 +325,7 @@ func TestRenameNoReplace(t *testing.T) {
 	if !ok {
 		t.Fatal("WithNoReplace over a Mem offers no RenameNoReplace")
 	}
-	if err := rn.RenameNoReplace("a", "b"); !errors.Is(err, syscall.EEXIST) {
+	if err := rn.RenameNoReplace("a", "b"); !errors.Is(err, EEXIST) {
 		t.Fatalf("RenameNoReplace onto an existing name: %v, want EEXIST", err)
 	}
 	if got, _ := m.ReadFile("b"); string(got) != "b" {
@@ -338,8 +337,8 @@ func TestRenameNoReplace(t *testing.T) {
 	if got, _ := m.ReadFile("c"); string(got) != "a" || slices.Contains(m.Names("."), "a") {
 		t.Fatalf("after the rename: c = %q, names %v", got, m.Names("."))
 	}
-	f.Inject(Rule{Op: OpRename, Err: syscall.EIO})
-	if err := rn.RenameNoReplace("c", "d"); !errors.Is(err, syscall.EIO) {
+	f.Inject(Rule{Op: OpRename, Err: EIO})
+	if err := rn.RenameNoReplace("c", "d"); !errors.Is(err, EIO) {
 		t.Fatalf("RenameNoReplace under an OpRename rule: %v, want EIO", err)
 	}
 }

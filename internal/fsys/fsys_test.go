@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"sort"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -38,7 +37,7 @@ var conformance = []struct {
 		f := mustOpen(t, fsys, "a", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 		mustClose(t, f)
 		_, err := fsys.OpenFile("a", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		wantErrno(t, err, syscall.EEXIST)
+		wantErrno(t, err, EEXIST)
 		if !errors.Is(err, fs.ErrExist) {
 			t.Errorf("O_EXCL on existing: %v is not fs.ErrExist", err)
 		}
@@ -51,12 +50,12 @@ var conformance = []struct {
 	}},
 	{"OpenMissing", func(t *testing.T, fsys FS, _ func(string, string) error) {
 		_, err := fsys.OpenFile("missing", os.O_RDONLY, 0)
-		wantErrno(t, err, syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("open missing: %v is not fs.ErrNotExist", err)
 		}
 		_, err = fsys.OpenFile("nodir/x", os.O_RDWR|os.O_CREATE, 0o600)
-		wantErrno(t, err, syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
 	}},
 	{"WriteReadBack", func(t *testing.T, fsys FS, _ func(string, string) error) {
 		f := mustOpen(t, fsys, "a", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -79,7 +78,7 @@ var conformance = []struct {
 
 		r := mustOpen(t, fsys, "a", os.O_RDONLY, 0)
 		defer r.Close()
-		if _, err := r.Write([]byte("x")); !errors.Is(err, syscall.EBADF) {
+		if _, err := r.Write([]byte("x")); !errors.Is(err, EBADF) {
 			t.Errorf("Write to O_RDONLY file: %v, want EBADF", err)
 		}
 		if n, err := r.Read(make([]byte, 100)); n != 12 || err != nil {
@@ -125,8 +124,8 @@ var conformance = []struct {
 			t.Errorf("b has inode %d, want the renamed file's %d", fi.Ino, ino)
 		}
 		_, err := fsys.Lstat("a")
-		wantErrno(t, err, syscall.ENOENT)
-		wantErrno(t, fsys.Rename("a", "c"), syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
+		wantErrno(t, fsys.Rename("a", "c"), ENOENT)
 		if !errors.Is(fsys.Rename("a", "c"), fs.ErrNotExist) {
 			t.Errorf("rename missing is not fs.ErrNotExist")
 		}
@@ -137,23 +136,23 @@ var conformance = []struct {
 			t.Fatalf("Remove: %v", err)
 		}
 		_, err := fsys.Lstat("a")
-		wantErrno(t, err, syscall.ENOENT)
-		wantErrno(t, fsys.Remove("a"), syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
+		wantErrno(t, fsys.Remove("a"), ENOENT)
 		mustMkdir(t, fsys, "d")
-		wantErrno(t, fsys.Remove("d"), syscall.EISDIR)
+		wantErrno(t, fsys.Remove("d"), EISDIR)
 	}},
 	{"Subdir", func(t *testing.T, fsys FS, _ func(string, string) error) {
 		mustMkdir(t, fsys, "d")
-		wantErrno(t, fsys.Mkdir("d", 0o755), syscall.EEXIST)
+		wantErrno(t, fsys.Mkdir("d", 0o755), EEXIST)
 		writeFile(t, fsys, "f", "")
-		wantErrno(t, fsys.Mkdir("f", 0o755), syscall.EEXIST)
-		wantErrno(t, fsys.Mkdir("nodir/d", 0o755), syscall.ENOENT)
+		wantErrno(t, fsys.Mkdir("f", 0o755), EEXIST)
+		wantErrno(t, fsys.Mkdir("nodir/d", 0o755), ENOENT)
 		fi := mustLstat(t, fsys, "d")
 		if !fi.Mode.IsDir() || fi.Mode.Perm() != 0o755 || fi.Name != "d" {
 			t.Errorf("Lstat(d) = %+v, want directory d with perm 0755", fi)
 		}
 		_, err := fsys.OpenFile("f/x", os.O_RDWR|os.O_CREATE, 0o600)
-		wantErrno(t, err, syscall.ENOTDIR)
+		wantErrno(t, err, ENOTDIR)
 
 		writeFile(t, fsys, "d/x", "in d")
 		if fi := mustLstat(t, fsys, "d/x"); fi.Name != "x" || fi.Size != 4 {
@@ -178,17 +177,17 @@ var conformance = []struct {
 		if err := fsys.SyncDir("."); err != nil {
 			t.Errorf("SyncDir(.): %v", err)
 		}
-		wantErrno(t, fsys.SyncDir("nodir"), syscall.ENOENT)
+		wantErrno(t, fsys.SyncDir("nodir"), ENOENT)
 	}},
 	{"OpenDir", func(t *testing.T, fsys FS, _ func(string, string) error) {
 		mustMkdir(t, fsys, "d")
 		_, err := fsys.OpenFile("d", os.O_WRONLY, 0)
-		wantErrno(t, err, syscall.EISDIR)
+		wantErrno(t, err, EISDIR)
 		_, err = fsys.OpenFile("d", os.O_RDWR|os.O_CREATE, 0o600)
-		wantErrno(t, err, syscall.EISDIR)
+		wantErrno(t, err, EISDIR)
 		for _, name := range []string{"d", "."} {
 			f := mustOpen(t, fsys, name, os.O_RDONLY, 0)
-			if _, err := f.Read(make([]byte, 10)); !errors.Is(err, syscall.EISDIR) {
+			if _, err := f.Read(make([]byte, 10)); !errors.Is(err, EISDIR) {
 				t.Errorf("Read of directory %s: %v, want EISDIR", name, err)
 			}
 			if fi, err := f.Stat(); err != nil || !fi.Mode.IsDir() {
@@ -203,7 +202,7 @@ var conformance = []struct {
 			t.Errorf("Lstat(.) = %+v, want directory named .", fi)
 		}
 		_, err := fsys.Lstat("missing")
-		wantErrno(t, err, syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
 	}},
 	{"ReadDir", func(t *testing.T, fsys FS, symlink func(string, string) error) {
 		writeFile(t, fsys, "file", "x")
@@ -243,9 +242,9 @@ var conformance = []struct {
 		}
 
 		err = fsys.ReadDir("missing", func([]byte, EntryType) error { return nil })
-		wantErrno(t, err, syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
 		err = fsys.ReadDir("file", func([]byte, EntryType) error { return nil })
-		wantErrno(t, err, syscall.ENOTDIR)
+		wantErrno(t, err, ENOTDIR)
 	}},
 	{"Symlinks", func(t *testing.T, fsys FS, symlink func(string, string) error) {
 		writeFile(t, fsys, "target", "secret")
@@ -258,10 +257,10 @@ var conformance = []struct {
 		}
 		for _, flag := range []int{os.O_RDONLY, os.O_WRONLY, os.O_RDWR | os.O_CREATE, os.O_WRONLY | os.O_TRUNC} {
 			_, err := fsys.OpenFile("link", flag, 0o600)
-			wantErrno(t, err, syscall.ELOOP)
+			wantErrno(t, err, ELOOP)
 		}
 		_, err := fsys.OpenFile("link", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		wantErrno(t, err, syscall.EEXIST)
+		wantErrno(t, err, EEXIST)
 		if got := readAll(t, fsys, "target"); got != "secret" {
 			t.Errorf("target changed through the link: %q", got)
 		}
@@ -272,11 +271,11 @@ var conformance = []struct {
 		// A symlink as the directory component is never followed. Linux
 		// reports ENOTDIR rather than ELOOP for O_NOFOLLOW|O_DIRECTORY.
 		_, err = fsys.OpenFile("dirlink/x", os.O_RDWR|os.O_CREATE, 0o600)
-		wantErrno(t, err, syscall.ELOOP, syscall.ENOTDIR)
+		wantErrno(t, err, ELOOP, ENOTDIR)
 		_, err = fsys.Lstat("dirlink/x")
-		wantErrno(t, err, syscall.ELOOP, syscall.ENOTDIR)
+		wantErrno(t, err, ELOOP, ENOTDIR)
 		err = fsys.ReadDir("dirlink", func([]byte, EntryType) error { return nil })
-		wantErrno(t, err, syscall.ELOOP, syscall.ENOTDIR)
+		wantErrno(t, err, ELOOP, ENOTDIR)
 		if names := readDirNames(t, fsys, "realdir"); len(names) != 0 {
 			t.Errorf("realdir gained %v through the link", names)
 		}
@@ -381,7 +380,7 @@ var conformance = []struct {
 				t.Errorf("Lstat(%q) = %v, want a regular file with mode 0600", name, fi.Mode)
 			}
 			_, err = fsys.CreateLocked(name, 0o600)
-			wantErrno(t, err, syscall.EEXIST)
+			wantErrno(t, err, EEXIST)
 			mustFlock(t, f, Unlock)
 			mustFlock(t, other, LockExclusive|LockNonBlocking)
 			mustClose(t, other)
@@ -401,13 +400,13 @@ var conformance = []struct {
 		}
 		for _, name := range []string{"x.lock", "d.lock", "s.lock"} {
 			_, err := fsys.CreateLocked(name, 0o600)
-			wantErrno(t, err, syscall.EEXIST)
+			wantErrno(t, err, EEXIST)
 		}
 		if fi := mustLstat(t, fsys, "s.lock"); fi.Mode&fs.ModeSymlink == 0 {
 			t.Errorf("CreateLocked replaced the symlink s.lock: %v", fi.Mode)
 		}
 		_, err := fsys.CreateLocked("missing/z.lock", 0o600)
-		wantErrno(t, err, syscall.ENOENT)
+		wantErrno(t, err, ENOENT)
 	}},
 	{"ReadDirMany", func(t *testing.T, fsys FS, _ func(string, string) error) {
 		// Spec R45: a listing larger than any batch or buffer of the
@@ -460,7 +459,7 @@ var conformance = []struct {
 	}},
 }
 
-func wantErrno(t *testing.T, err error, want ...syscall.Errno) {
+func wantErrno(t *testing.T, err error, want ...Errno) {
 	t.Helper()
 	for _, w := range want {
 		if errors.Is(err, w) {

@@ -1,7 +1,5 @@
 package fsys
 
-import "syscall"
-
 // fullSync is the macOS flush (sync_darwin.go), written over two calls so
 // that its error handling is tested on every system: full is
 // fcntl(F_FULLFSYNC), plain is fsync(2).
@@ -21,11 +19,11 @@ func fullSync(fd int, full, plain func(fd int) error) error {
 		switch err {
 		case nil:
 			return nil
-		case syscall.EINTR:
+		case EINTR:
 			continue
-		case syscall.ENOTSUP, syscall.EINVAL, syscall.ENOTTY:
+		case ENOTSUP, EINVAL, ENOTTY:
 			for {
-				if err := plain(fd); err != syscall.EINTR {
+				if err := plain(fd); err != EINTR {
 					return err
 				}
 			}

@@ -2,7 +2,6 @@ package fsys
 
 import (
 	"slices"
-	"syscall"
 	"testing"
 )
 
@@ -11,27 +10,27 @@ import (
 // to fsync(2); every other error, EIO above all, is returned without a
 // fallback that could hide it; EINTR retries either call.
 func TestFullSync(t *testing.T) {
-	const eok = syscall.Errno(0)
+	const eok = Errno(0)
 	for _, tc := range []struct {
 		name      string
-		full      []syscall.Errno // successive results of F_FULLFSYNC
-		plain     []syscall.Errno // successive results of fsync(2)
+		full      []Errno // successive results of F_FULLFSYNC
+		plain     []Errno // successive results of fsync(2)
 		want      error
 		wantCalls []string
 	}{
-		{"full works", []syscall.Errno{eok}, nil, nil, []string{"full"}},
-		{"ENOTSUP falls back", []syscall.Errno{syscall.ENOTSUP}, []syscall.Errno{eok}, nil, []string{"full", "plain"}},
-		{"EINVAL falls back", []syscall.Errno{syscall.EINVAL}, []syscall.Errno{eok}, nil, []string{"full", "plain"}},
-		{"ENOTTY falls back", []syscall.Errno{syscall.ENOTTY}, []syscall.Errno{eok}, nil, []string{"full", "plain"}},
-		{"fallback error returned", []syscall.Errno{syscall.ENOTSUP}, []syscall.Errno{syscall.EIO}, syscall.EIO, []string{"full", "plain"}},
-		{"EIO not hidden", []syscall.Errno{syscall.EIO}, []syscall.Errno{eok}, syscall.EIO, []string{"full"}},
-		{"ENOSPC not hidden", []syscall.Errno{syscall.ENOSPC}, []syscall.Errno{eok}, syscall.ENOSPC, []string{"full"}},
-		{"EINTR retries full", []syscall.Errno{syscall.EINTR, syscall.EINTR, eok}, nil, nil, []string{"full", "full", "full"}},
-		{"EINTR retries plain", []syscall.Errno{syscall.ENOTSUP}, []syscall.Errno{syscall.EINTR, eok}, nil, []string{"full", "plain", "plain"}},
+		{"full works", []Errno{eok}, nil, nil, []string{"full"}},
+		{"ENOTSUP falls back", []Errno{ENOTSUP}, []Errno{eok}, nil, []string{"full", "plain"}},
+		{"EINVAL falls back", []Errno{EINVAL}, []Errno{eok}, nil, []string{"full", "plain"}},
+		{"ENOTTY falls back", []Errno{ENOTTY}, []Errno{eok}, nil, []string{"full", "plain"}},
+		{"fallback error returned", []Errno{ENOTSUP}, []Errno{EIO}, EIO, []string{"full", "plain"}},
+		{"EIO not hidden", []Errno{EIO}, []Errno{eok}, EIO, []string{"full"}},
+		{"ENOSPC not hidden", []Errno{ENOSPC}, []Errno{eok}, ENOSPC, []string{"full"}},
+		{"EINTR retries full", []Errno{EINTR, EINTR, eok}, nil, nil, []string{"full", "full", "full"}},
+		{"EINTR retries plain", []Errno{ENOTSUP}, []Errno{EINTR, eok}, nil, []string{"full", "plain", "plain"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var calls []string
-			next := func(name string, rs *[]syscall.Errno) func(int) error {
+			next := func(name string, rs *[]Errno) func(int) error {
 				return func(fd int) error {
 					if fd != 7 {
 						t.Errorf("%s got fd %d, want 7", name, fd)

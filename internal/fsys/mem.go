@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -144,23 +143,23 @@ func (m *Mem) FS() *MemFS {
 
 // pathErr wraps errno as the os package does, so that errors.Is matches both
 // the errno and its fs.Err* equivalent.
-func pathErr(op, name string, errno syscall.Errno) error {
+func pathErr(op, name string, errno Errno) error {
 	return &fs.PathError{Op: op, Path: name, Err: errno}
 }
 
 // splitName validates name and returns its directory component ("" for an
 // entry of the root) and its base name ("." for the root itself).
-func splitName(name string) (dir, base string, errno syscall.Errno) {
+func splitName(name string) (dir, base string, errno Errno) {
 	if name == "." {
 		return "", ".", 0
 	}
 	parts := strings.Split(name, "/")
 	if len(parts) > 2 {
-		return "", "", syscall.EINVAL
+		return "", "", EINVAL
 	}
 	for _, p := range parts {
 		if p == "" || p == "." || p == ".." {
-			return "", "", syscall.EINVAL
+			return "", "", EINVAL
 		}
 	}
 	if len(parts) == 1 {
@@ -174,7 +173,7 @@ func splitName(name string) (dir, base string, errno syscall.Errno) {
 // no such entry. The directory component is never followed if it is a
 // symlink (ELOOP), as the real implementation opens it O_NOFOLLOW.
 // The caller holds m.mu.
-func (m *Mem) lookup(name string) (parent *inode, base string, node *inode, errno syscall.Errno) {
+func (m *Mem) lookup(name string) (parent *inode, base string, node *inode, errno Errno) {
 	dir, base, errno := splitName(name)
 	if errno != 0 {
 		return nil, "", nil, errno
@@ -187,28 +186,28 @@ func (m *Mem) lookup(name string) (parent *inode, base string, node *inode, errn
 		parent = m.root.entries[dir]
 		switch {
 		case parent == nil:
-			return nil, "", nil, syscall.ENOENT
+			return nil, "", nil, ENOENT
 		case parent.isSymlink():
-			return nil, "", nil, syscall.ELOOP
+			return nil, "", nil, ELOOP
 		case !parent.isDir():
-			return nil, "", nil, syscall.ENOTDIR
+			return nil, "", nil, ENOTDIR
 		}
 	}
 	return parent, base, parent.entries[base], 0
 }
 
 // lookupDir resolves name, which must be a directory. The caller holds m.mu.
-func (m *Mem) lookupDir(name string) (*inode, syscall.Errno) {
+func (m *Mem) lookupDir(name string) (*inode, Errno) {
 	_, _, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
 		return nil, errno
 	case n == nil:
-		return nil, syscall.ENOENT
+		return nil, ENOENT
 	case n.isSymlink():
-		return nil, syscall.ELOOP
+		return nil, ELOOP
 	case !n.isDir():
-		return nil, syscall.ENOTDIR
+		return nil, ENOTDIR
 	}
 	return n, 0
 }
@@ -233,16 +232,16 @@ func (m *Mem) WriteFile(name string, data []byte, perm fs.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.crashed {
-		return pathErr("open", name, syscall.EIO)
+		return pathErr("open", name, EIO)
 	}
 	parent, base, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
 		return pathErr("open", name, errno)
 	case parent == nil || (n != nil && n.isDir()):
-		return pathErr("open", name, syscall.EISDIR)
+		return pathErr("open", name, EISDIR)
 	case n != nil && n.isSymlink():
-		return pathErr("open", name, syscall.ELOOP)
+		return pathErr("open", name, ELOOP)
 	case n == nil:
 		n = m.newInode(perm & fs.ModePerm)
 		parent.entries[base] = n
@@ -261,18 +260,18 @@ func (m *Mem) ReadFile(name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.crashed {
-		return nil, pathErr("open", name, syscall.EIO)
+		return nil, pathErr("open", name, EIO)
 	}
 	_, _, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
 		return nil, pathErr("open", name, errno)
 	case n == nil:
-		return nil, pathErr("open", name, syscall.ENOENT)
+		return nil, pathErr("open", name, ENOENT)
 	case n.isSymlink():
-		return nil, pathErr("open", name, syscall.ELOOP)
+		return nil, pathErr("open", name, ELOOP)
 	case n.isDir():
-		return nil, pathErr("read", name, syscall.EISDIR)
+		return nil, pathErr("read", name, EISDIR)
 	}
 	if n.data == nil {
 		return []byte{}, nil
@@ -303,14 +302,14 @@ func (m *Mem) mknod(op, name string, mode fs.FileMode, target string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.crashed {
-		return pathErr(op, name, syscall.EIO)
+		return pathErr(op, name, EIO)
 	}
 	parent, base, n, errno := m.lookup(name)
 	switch {
 	case errno != 0:
 		return pathErr(op, name, errno)
 	case parent == nil || n != nil:
-		return pathErr(op, name, syscall.EEXIST)
+		return pathErr(op, name, EEXIST)
 	}
 	n = m.newInode(mode)
 	n.target = target
@@ -527,12 +526,12 @@ type MemFS struct {
 var _ FS = (*MemFS)(nil)
 
 // check reports why p cannot be used. The caller holds p.m.mu.
-func (p *MemFS) check() syscall.Errno {
+func (p *MemFS) check() Errno {
 	switch {
 	case p.m.crashed:
-		return syscall.EIO
+		return EIO
 	case p.closed || p.killed:
-		return syscall.EBADF
+		return EBADF
 	}
 	return 0
 }
@@ -595,18 +594,18 @@ func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 	create := flag&os.O_CREATE != 0
 	switch {
 	case n != nil && create && flag&os.O_EXCL != 0:
-		return nil, pathErr("open", name, syscall.EEXIST)
+		return nil, pathErr("open", name, EEXIST)
 	case n != nil && n.isSymlink():
-		return nil, pathErr("open", name, syscall.ELOOP)
+		return nil, pathErr("open", name, ELOOP)
 	case n != nil && n.isDir():
 		if acc != os.O_RDONLY || create || flag&os.O_TRUNC != 0 {
-			return nil, pathErr("open", name, syscall.EISDIR)
+			return nil, pathErr("open", name, EISDIR)
 		}
 	case n != nil && n.isFIFO() && flag&ONonblock == 0:
 		m.blocked++
 		return nil, pathErr("open", name, ErrWouldBlock)
 	case n != nil && n.isFIFO() && acc != os.O_RDONLY:
-		return nil, pathErr("open", name, syscall.ENXIO)
+		return nil, pathErr("open", name, ENXIO)
 	case n != nil && n.isFIFO():
 	case n != nil:
 		if flag&os.O_TRUNC != 0 && acc != os.O_RDONLY && len(n.data) > 0 {
@@ -614,7 +613,7 @@ func (p *MemFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) 
 			n.mtime = m.clock()
 		}
 	case !create:
-		return nil, pathErr("open", name, syscall.ENOENT)
+		return nil, pathErr("open", name, ENOENT)
 	default:
 		n = m.newInode(perm & fs.ModePerm)
 		parent.entries[base] = n
@@ -638,7 +637,7 @@ func (p *MemFS) CreateLocked(name string, perm fs.FileMode) (File, error) {
 		return nil, pathErr("create", name, errno)
 	}
 	if n != nil {
-		return nil, pathErr("create", name, syscall.EEXIST)
+		return nil, pathErr("create", name, EEXIST)
 	}
 	n = m.newInode(perm & fs.ModePerm)
 	parent.entries[base] = n
@@ -670,7 +669,7 @@ func (p *MemFS) rename(oldname, newname string, noReplace bool) error {
 	m := p.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	linkErr := func(errno syscall.Errno) error {
+	linkErr := func(errno Errno) error {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: errno}
 	}
 	if errno := p.check(); errno != 0 {
@@ -685,21 +684,21 @@ func (p *MemFS) rename(oldname, newname string, noReplace bool) error {
 	case errno != 0:
 		return linkErr(errno)
 	case n == nil:
-		return linkErr(syscall.ENOENT)
+		return linkErr(ENOENT)
 	case oldParent == nil || newParent == nil:
-		return linkErr(syscall.EBUSY) // renaming the root, or onto it
+		return linkErr(EBUSY) // renaming the root, or onto it
 	case noReplace && target != nil:
-		return linkErr(syscall.EEXIST)
+		return linkErr(EEXIST)
 	case target == n:
 		return nil // rename(2) does nothing when both name the same file
 	case n.isDir() && newParent == n:
-		return linkErr(syscall.EINVAL) // a directory into itself
+		return linkErr(EINVAL) // a directory into itself
 	case target != nil && n.isDir() && !target.isDir():
-		return linkErr(syscall.ENOTDIR)
+		return linkErr(ENOTDIR)
 	case target != nil && !n.isDir() && target.isDir():
-		return linkErr(syscall.EISDIR)
+		return linkErr(EISDIR)
 	case target != nil && target.isDir() && len(target.entries) > 0:
-		return linkErr(syscall.ENOTEMPTY)
+		return linkErr(ENOTEMPTY)
 	}
 	now := m.clock()
 	delete(oldParent.entries, oldBase)
@@ -721,9 +720,9 @@ func (p *MemFS) Remove(name string) error {
 	case errno != 0:
 		return pathErr("remove", name, errno)
 	case n == nil:
-		return pathErr("remove", name, syscall.ENOENT)
+		return pathErr("remove", name, ENOENT)
 	case n.isDir():
-		return pathErr("remove", name, syscall.EISDIR)
+		return pathErr("remove", name, EISDIR)
 	}
 	delete(parent.entries, base)
 	parent.mtime = m.clock()
@@ -743,7 +742,7 @@ func (p *MemFS) Mkdir(name string, perm fs.FileMode) error {
 	case errno != 0:
 		return pathErr("mkdir", name, errno)
 	case parent == nil || n != nil:
-		return pathErr("mkdir", name, syscall.EEXIST)
+		return pathErr("mkdir", name, EEXIST)
 	}
 	n = m.newInode(fs.ModeDir | perm&fs.ModePerm)
 	parent.entries[base] = n
@@ -763,7 +762,7 @@ func (p *MemFS) Lstat(name string) (FileInfo, error) {
 	case errno != 0:
 		return FileInfo{}, pathErr("lstat", name, errno)
 	case n == nil:
-		return FileInfo{}, pathErr("lstat", name, syscall.ENOENT)
+		return FileInfo{}, pathErr("lstat", name, ENOENT)
 	}
 	return m.info(n, base), nil
 }
@@ -845,12 +844,12 @@ type memFile struct {
 }
 
 // check reports why f cannot be used. The caller holds f.p.m.mu.
-func (f *memFile) check() syscall.Errno {
+func (f *memFile) check() Errno {
 	switch {
 	case f.p.m.crashed:
-		return syscall.EIO
+		return EIO
 	case f.closed:
-		return syscall.EBADF
+		return EBADF
 	}
 	return 0
 }
@@ -863,9 +862,9 @@ func (f *memFile) Read(b []byte) (int, error) {
 	case errno != 0:
 		return 0, pathErr("read", f.name, errno)
 	case f.node.isDir():
-		return 0, pathErr("read", f.name, syscall.EISDIR)
+		return 0, pathErr("read", f.name, EISDIR)
 	case f.flag&accMode == os.O_WRONLY:
-		return 0, pathErr("read", f.name, syscall.EBADF)
+		return 0, pathErr("read", f.name, EBADF)
 	case len(b) == 0:
 		return 0, nil
 	case f.off >= len(f.node.data):
@@ -884,11 +883,11 @@ func (f *memFile) ReadAt(b []byte, off int64) (int, error) {
 	case errno != 0:
 		return 0, pathErr("read", f.name, errno)
 	case f.node.isDir():
-		return 0, pathErr("read", f.name, syscall.EISDIR)
+		return 0, pathErr("read", f.name, EISDIR)
 	case f.flag&accMode == os.O_WRONLY:
-		return 0, pathErr("read", f.name, syscall.EBADF)
+		return 0, pathErr("read", f.name, EBADF)
 	case off < 0:
-		return 0, pathErr("read", f.name, syscall.EINVAL)
+		return 0, pathErr("read", f.name, EINVAL)
 	case off >= int64(len(f.node.data)):
 		return 0, io.EOF
 	}
@@ -907,7 +906,7 @@ func (f *memFile) Write(b []byte) (int, error) {
 	case errno != 0:
 		return 0, pathErr("write", f.name, errno)
 	case f.flag&accMode == os.O_RDONLY:
-		return 0, pathErr("write", f.name, syscall.EBADF)
+		return 0, pathErr("write", f.name, EBADF)
 	case len(b) == 0:
 		return 0, nil
 	}
@@ -957,7 +956,7 @@ func (f *memFile) Flock(how LockHow) error {
 	defer m.mu.Unlock()
 	op := how &^ LockNonBlocking
 	if op != LockShared && op != LockExclusive && op != Unlock {
-		return pathErr("flock", f.name, syscall.EINVAL)
+		return pathErr("flock", f.name, EINVAL)
 	}
 	if errno := f.check(); errno != 0 {
 		return pathErr("flock", f.name, errno)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -183,15 +182,15 @@ func TestCrashFreezesOldMem(t *testing.T) {
 	m2 := m.Crash(nil)
 	select {
 	case err := <-done:
-		wantErrno(t, err, syscall.EIO)
+		wantErrno(t, err, EIO)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Flock blocked across a crash")
 	}
 	_, err := p.Lstat("lock")
-	wantErrno(t, err, syscall.EIO)
-	wantErrno(t, holder.Close(), syscall.EIO)
+	wantErrno(t, err, EIO)
+	wantErrno(t, holder.Close(), EIO)
 	_, err = m.FS().OpenFile("lock", os.O_RDONLY, 0)
-	wantErrno(t, err, syscall.EIO)
+	wantErrno(t, err, EIO)
 
 	// Locks do not survive: the new machine starts with none.
 	f := mustOpen(t, m2.FS(), "lock", os.O_RDWR, 0)
@@ -216,17 +215,17 @@ func TestKill(t *testing.T) {
 	victim.Kill()
 	select {
 	case err := <-done:
-		wantErrno(t, err, syscall.EBADF)
+		wantErrno(t, err, EBADF)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Flock of a killed process still blocked")
 	}
 	mustFlock(t, f, LockExclusive|LockNonBlocking)
 	_, err := held.Write([]byte("x"))
-	wantErrno(t, err, syscall.EBADF)
-	wantErrno(t, held.Close(), syscall.EBADF)
+	wantErrno(t, err, EBADF)
+	wantErrno(t, held.Close(), EBADF)
 	_, err = victim.OpenFile("lock", os.O_RDONLY, 0)
-	wantErrno(t, err, syscall.EBADF)
-	wantErrno(t, victim.SyncDir("."), syscall.EBADF)
+	wantErrno(t, err, EBADF)
+	wantErrno(t, victim.SyncDir("."), EBADF)
 }
 
 func TestKillKeepsPageCache(t *testing.T) {
@@ -257,15 +256,15 @@ func TestFlockConversion(t *testing.T) {
 	mustFlock(t, b, LockExclusive|LockNonBlocking)
 	mustFlock(t, b, LockShared|LockNonBlocking) // downgrade
 	mustFlock(t, a, LockShared|LockNonBlocking)
-	wantErrno(t, a.Flock(0), syscall.EINVAL)
-	wantErrno(t, a.Flock(LockShared|LockExclusive), syscall.EINVAL)
+	wantErrno(t, a.Flock(0), EINVAL)
+	wantErrno(t, a.Flock(LockShared|LockExclusive), EINVAL)
 }
 
 func TestMemNamesAndErrors(t *testing.T) {
 	t.Parallel()
 	for _, name := range []string{"", "/abs", "..", "a/..", "a/b/c", "a//b", "a/", "./a"} {
 		_, err := NewMem(nil).FS().OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-		wantErrno(t, err, syscall.EINVAL)
+		wantErrno(t, err, EINVAL)
 	}
 	m := NewMem(nil)
 	p := m.FS()
@@ -273,18 +272,18 @@ func TestMemNamesAndErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := p.OpenFile("dirlink/x", os.O_RDWR|os.O_CREATE, 0o600)
-	wantErrno(t, err, syscall.ELOOP)
-	wantErrno(t, p.SyncDir("dirlink"), syscall.ELOOP)
-	wantErrno(t, m.Symlink("x", "dirlink"), syscall.EEXIST)
+	wantErrno(t, err, ELOOP)
+	wantErrno(t, p.SyncDir("dirlink"), ELOOP)
+	wantErrno(t, m.Symlink("x", "dirlink"), EEXIST)
 
 	mustMkdir(t, p, "d")
 	writeFile(t, p, "d/x", "")
 	writeFile(t, p, "f", "")
-	wantErrno(t, p.Rename("f", "d"), syscall.EISDIR)
-	wantErrno(t, p.Rename("d", "f"), syscall.ENOTDIR)
+	wantErrno(t, p.Rename("f", "d"), EISDIR)
+	wantErrno(t, p.Rename("d", "f"), ENOTDIR)
 	mustMkdir(t, p, "e")
-	wantErrno(t, p.Rename("e", "d"), syscall.ENOTEMPTY)
-	wantErrno(t, p.Rename("d", "d/y"), syscall.EINVAL)
+	wantErrno(t, p.Rename("e", "d"), ENOTEMPTY)
+	wantErrno(t, p.Rename("d", "d/y"), EINVAL)
 	if err := p.Rename("f", "f"); err != nil {
 		t.Errorf("Rename onto itself: %v", err)
 	}
@@ -359,7 +358,7 @@ func TestMemHelpers(t *testing.T) {
 	if fi := mustLstat(t, m2.FS(), "d/x"); fi.Mode != 0o640 {
 		t.Errorf("d/x mode %v", fi.Mode)
 	}
-	if _, err := m2.ReadFile("d"); !errors.Is(err, syscall.EISDIR) {
+	if _, err := m2.ReadFile("d"); !errors.Is(err, EISDIR) {
 		t.Errorf("ReadFile(d): %v", err)
 	}
 }

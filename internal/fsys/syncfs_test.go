@@ -3,7 +3,6 @@ package fsys
 import (
 	"errors"
 	"os"
-	"syscall"
 	"testing"
 )
 
@@ -82,8 +81,8 @@ func TestFaultSyncFS(t *testing.T) {
 	if err := f.SyncFS(); err != nil {
 		t.Fatal(err)
 	}
-	f.Inject(Rule{Op: OpSyncFS, Times: 1, Err: syscall.EIO})
-	if err := f.SyncFS(); !errors.Is(err, syscall.EIO) {
+	f.Inject(Rule{Op: OpSyncFS, Times: 1, Err: EIO})
+	if err := f.SyncFS(); !errors.Is(err, EIO) {
 		t.Errorf("SyncFS with a rule = %v, want EIO", err)
 	}
 	if got := f.Calls(OpSyncFS); got != 2 {

@@ -2,7 +2,6 @@ package fsys
 
 import (
 	"os"
-	"syscall"
 )
 
 // Truncater is implemented by Files that can be cut to a length, as
@@ -23,13 +22,13 @@ func (f *memFile) Truncate(size int64) error {
 	case errno != 0:
 		return pathErr("truncate", f.name, errno)
 	case f.node.isDir() || f.flag&accMode == os.O_RDONLY:
-		return pathErr("truncate", f.name, syscall.EBADF)
+		return pathErr("truncate", f.name, EBADF)
 	case size < 0:
-		return pathErr("truncate", f.name, syscall.EINVAL)
+		return pathErr("truncate", f.name, EINVAL)
 	case int64(int(size)) != size:
 		// Beyond what a byte slice can hold on a 32-bit system: the
 		// errno a real file system gives past its largest file.
-		return pathErr("truncate", f.name, syscall.EFBIG)
+		return pathErr("truncate", f.name, EFBIG)
 	}
 	n := f.node
 	if int(size) <= len(n.data) {

@@ -1,4 +1,4 @@
-//go:build !wasip1
+//go:build !wasip1 && !plan9
 
 package fsys
 

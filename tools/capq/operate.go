@@ -13,9 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -39,7 +39,7 @@ func openQueueOpts(e *env, create bool, opts queue.Options) (*queue.Queue, error
 		return nil, usageErrorf("%s is not a directory", e.dir)
 	case errors.Is(err, iofs.ErrNotExist) && !create:
 		return nil, usageErrorf("no queue directory %s", e.dir)
-	case errors.Is(err, syscall.ENOTDIR):
+	case errors.Is(err, fsys.ENOTDIR):
 		return nil, usageErrorf("%s: a parent is not a directory", e.dir)
 	}
 	q, err := queue.Open(e.dir, opts)
@@ -259,7 +259,7 @@ func openQueueDirOnly(e *env) (os.FileInfo, error) {
 	switch {
 	case errors.Is(err, iofs.ErrNotExist):
 		return nil, usageErrorf("no queue directory %s", e.dir)
-	case errors.Is(err, syscall.ENOTDIR):
+	case errors.Is(err, fsys.ENOTDIR):
 		// As openQueue: a path under a regular file is a bad --dir.
 		return nil, usageErrorf("%s: a parent is not a directory", e.dir)
 	case err != nil:

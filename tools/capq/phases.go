@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
@@ -88,7 +87,7 @@ func powerCutRun(seed, run uint64) (int, error) {
 			survivor = mem.Crash(rng)
 		}
 		if survivor != nil {
-			return syscall.EIO
+			return fsys.EIO
 		}
 		return nil
 	})

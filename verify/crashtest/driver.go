@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/capq/capq/internal/mutate"
@@ -321,14 +320,14 @@ func runRound(ctx context.Context, cfg *Config, rng *rand.Rand, rep *Report) ([]
 	}
 	wg.Wait()
 	for _, in := range insts {
-		st, _ := in.cmd.ProcessState.Sys().(syscall.WaitStatus)
+		st := in.cmd.ProcessState
 		switch {
-		case in.hangup && st.Exited() && st.ExitStatus() <= 1:
+		case in.hangup && st.Exited() && st.ExitCode() <= 1:
 			// Exit 1 only says a handler failed during the run (R40).
 			rep.Hangups++
 		case in.hangup:
 			rep.violate("%s did not stop by itself after SIGHUP (spec R39): %v: %s", in.role, in.cmd.ProcessState, in.stderrText())
-		case st.Signaled() && st.Signal() == syscall.SIGKILL:
+		case killedBySIGKILL(st):
 			rep.Kills++
 		default:
 			// It ended before its kill: a failed operation.

@@ -8,7 +8,6 @@ package hostile
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 )
@@ -121,16 +120,7 @@ func Plant(path string, k Kind, folder bool, outside, inside string, data []byte
 	case FIFO:
 		return mkfifo(path)
 	case Socket:
-		if len(path) >= 108 {
-			return ErrSkip
-		}
-		l, err := net.Listen("unix", path)
-		if err != nil {
-			return err
-		}
-		// Closing a listener removes its socket file; keep the file.
-		l.(*net.UnixListener).SetUnlinkOnClose(false)
-		return l.Close()
+		return mksocket(path)
 	case Mode000, ReadOnly, OtherOwner:
 		mode := map[Kind]os.FileMode{Mode000: 0, ReadOnly: 0o400, OtherOwner: 0o600}[k]
 		if folder {
