@@ -18,8 +18,8 @@ portable backend (named temporary lock files locked before they are linked,
 batched ReadDir listings), which is tested on Linux with -tags capq_portable
 and vetted for each system in CI. On macOS every flush is F_FULLFSYNC, since
 fsync there leaves data in the drive's cache. 32-bit builds are tested as
-GOARCH=386. On other systems (Windows, WebAssembly, ...) the package builds
-and Open fails with an error wrapping errors.ErrUnsupported.
+GOARCH=386. On other systems (Windows, Plan 9, WebAssembly, ...) the package
+builds and Open fails with an error wrapping errors.ErrUnsupported.
 
 # Guarantees in one paragraph
 

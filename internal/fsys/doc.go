@@ -21,6 +21,11 @@
 // Names are slash-separated and relative to the root. They have at most two
 // components ("pending-X.json" or "quarantine/pending-X.json"); the directory
 // component is itself never followed if it is a symlink. Implementations
-// return errors that wrap the underlying syscall.Errno (ENOENT, EEXIST, ELOOP,
-// EWOULDBLOCK, ...) so that callers can use errors.Is.
+// return errors that wrap an Errno (ENOENT, EEXIST, ELOOP, EWOULDBLOCK, ...),
+// which is syscall.Errno wherever the system has one, so that callers can
+// use errors.Is. Callers test errnos by one rule (errno.go): through
+// fs.ErrNotExist, fs.ErrExist, fs.ErrPermission and errors.ErrUnsupported
+// where those say the same, otherwise through this package's constants
+// (fsys.ELOOP, fsys.ENOSPC, ...), never through package syscall, so that
+// every package builds on every system, Plan 9 included (errno_plan9.go).
 package fsys
