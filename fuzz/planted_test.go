@@ -186,7 +186,7 @@ func decodeFailure(dec envelopeDecoder, data string) error {
 
 func panickyDecoder(data []byte) (queue.Envelope, error) {
 	if data[0] != '{' {
-		return queue.Envelope{}, &queue.CorruptError{Reason: "not an object"}
+		return queue.Envelope{}, &queue.CorruptError{Detail: "not an object"}
 	}
 	return queue.DecodeEnvelope(data)
 }
@@ -203,15 +203,15 @@ func untypedDecoder(data []byte) (queue.Envelope, error) {
 func structDecoder(data []byte) (queue.Envelope, error) {
 	var e gen.Envelope
 	if err := json.Unmarshal(data, &e); err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Reason: err.Error()}
+		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
 	}
 	id, err := ulid.Parse(e.ULID)
 	if err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Reason: err.Error()}
+		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
 	}
 	at, err := queue.ParseAppendedAt(e.AppendedAt)
 	if err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Reason: err.Error()}
+		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
 	}
 	return queue.Envelope{ULID: id, AppendedAt: at, Record: e.Record, SchemaVersion: e.SchemaVersion}, nil
 }

@@ -345,7 +345,7 @@ func TestRequeueAllAndNotFound(t *testing.T) {
 		t.Errorf("DeadLetters of a fresh queue = %v, %v", ids, err)
 	}
 	ids := deadLetterN(t, q, 3)
-	if n, err := q.RequeueAll(); err != nil || n != 3 {
+	if n, err := q.RequeueAll(context.Background()); err != nil || n != 3 {
 		t.Fatalf("RequeueAll = %d, %v", n, err)
 	}
 	if got, _ := q.List(); !slices.Equal(got, ids) {
@@ -354,7 +354,7 @@ func TestRequeueAllAndNotFound(t *testing.T) {
 	if err := q.Requeue(ids[0]); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Requeue of a record already back = %v, want ErrNotFound", err)
 	}
-	if n, err := q.RequeueAll(); err != nil || n != 0 {
+	if n, err := q.RequeueAll(context.Background()); err != nil || n != 0 {
 		t.Errorf("second RequeueAll = %d, %v", n, err)
 	}
 }

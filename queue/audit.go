@@ -125,11 +125,11 @@ type AuditLineError struct {
 	File    string // AuditLogName or AuditLogRotatedName
 	Line    int    // 1-based line number in that file
 	TooLong bool   // the line exceeds 64 KiB (its bytes were not kept)
-	Reason  string // for people
+	Detail  string // for people
 }
 
 func (e *AuditLineError) Error() string {
-	return fmt.Sprintf("capq: audit log %s line %d: %s", e.File, e.Line, e.Reason)
+	return fmt.Sprintf("capq: audit log %s line %d: %s", e.File, e.Line, e.Detail)
 }
 
 // Unwrap returns ErrAuditLine.
@@ -417,16 +417,16 @@ func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(Au
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	switch {
 	case tooLong || len(b) > maxAuditLine:
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Reason: "line longer than " + itoa(maxAuditLine) + " bytes"})
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Detail: "line longer than " + itoa(maxAuditLine) + " bytes"})
 	case isBlank(b):
 		return true // a blank line says nothing
 	}
 	var e AuditEntry
 	if err := json.Unmarshal(b, &e); err != nil {
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Reason: "not a JSON object: " + err.Error()})
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Detail: "not a JSON object: " + err.Error()})
 	}
 	if e.Reason == "" {
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Reason: "no reason"})
+		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Detail: "no reason"})
 	}
 	return yield(e, nil)
 }

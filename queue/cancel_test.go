@@ -52,3 +52,28 @@ func TestPruneRecoverCancel(t *testing.T) {
 		t.Errorf("Recover = %+v, %v; want the tmp and the lock removed", rep, err)
 	}
 }
+
+// The rule for contexts: every call whose work grows with the directory's
+// contents (Ingest, Prune, Recover, Stats, AuditEntries, RequeueAll,
+// Verify) takes one and stops when it is cancelled. A cancelled RequeueAll
+// moves nothing back and a cancelled Verify returns no findings, and both
+// do their work with a live context.
+func TestRequeueAllVerifyCancel(t *testing.T) {
+	t.Parallel()
+	q, dir := openTest(t, Options{MaxSize: -1})
+	deadLetterN(t, q, 2)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if n, err := q.RequeueAll(ctx); !errors.Is(err, context.Canceled) || n != 0 {
+		t.Errorf("RequeueAll(cancelled) = %d, %v; want 0, context.Canceled", n, err)
+	}
+	if f, err := Verify(ctx, dir, Options{}); !errors.Is(err, context.Canceled) || f != nil {
+		t.Errorf("Verify(cancelled) = %v, %v; want nothing, context.Canceled", f, err)
+	}
+	if f, err := Verify(t.Context(), dir, Options{}); err != nil || len(f) != 2 {
+		t.Errorf("Verify = %v, %v; want the two dead letters", f, err)
+	}
+	if n, err := q.RequeueAll(t.Context()); err != nil || n != 2 {
+		t.Errorf("RequeueAll = %d, %v; want 2", n, err)
+	}
+}

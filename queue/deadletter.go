@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -272,8 +273,10 @@ func (q *Queue) requeue(id ulid.ULID) error {
 // dead letter it cannot requeue (a symlink or directory at its name, a
 // pending file of the same name, a lock held by a consumer) is left where
 // it is and the others are still requeued (spec R36): the error joins one
-// error per dead letter left (at most 64, then a count).
-func (q *Queue) RequeueAll() (int, error) {
+// error per dead letter left (at most 64, then a count). Cancelling ctx
+// stops it before the next dead letter, with ctx's error joined to the
+// others and the count so far.
+func (q *Queue) RequeueAll(ctx context.Context) (int, error) {
 	if err := q.enter(); err != nil {
 		return 0, err
 	}
@@ -287,6 +290,10 @@ func (q *Queue) RequeueAll() (int, error) {
 	n := 0
 	var errs []error
 	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
 		if err := q.requeue(id); err != nil {
 			if len(errs) < maxProblems {
 				errs = append(errs, err)

@@ -36,7 +36,7 @@ type Envelope struct {
 // surrounding white space, which is insignificant in JSON.
 func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 	if len(rec) > maxSize {
-		return nil, &RecordError{Offset: maxSize, Reason: "record of " + strconv.Itoa(len(rec)) + " bytes exceeds the limit of " + strconv.Itoa(maxSize), kind: ErrRecordTooLarge}
+		return nil, &RecordError{Offset: maxSize, Detail: "record of " + strconv.Itoa(len(rec)) + " bytes exceeds the limit of " + strconv.Itoa(maxSize), kind: ErrRecordTooLarge}
 	}
 	if !utf8.Valid(rec) {
 		off := 0
@@ -47,16 +47,16 @@ func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 			}
 			off += size
 		}
-		return nil, &RecordError{Offset: off, Reason: "not valid UTF-8"}
+		return nil, &RecordError{Offset: off, Detail: "not valid UTF-8"}
 	}
 	s := scanner{b: rec, maxDepth: maxDepth}
 	s.skipSpace()
 	start := s.i
 	if s.i >= len(rec) || rec[s.i] != '{' {
-		return nil, &RecordError{Offset: s.i, Reason: "a record must be a JSON object"}
+		return nil, &RecordError{Offset: s.i, Detail: "a record must be a JSON object"}
 	}
 	if !s.value(0) {
-		e := &RecordError{Offset: s.i, Reason: s.err}
+		e := &RecordError{Offset: s.i, Detail: s.err}
 		if s.deep {
 			e.kind = ErrTooDeep
 		}
@@ -65,7 +65,7 @@ func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 	end := s.i
 	s.skipSpace()
 	if s.i != len(rec) {
-		return nil, &RecordError{Offset: s.i, Reason: "data after the JSON object"}
+		return nil, &RecordError{Offset: s.i, Detail: "data after the JSON object"}
 	}
 	return rec[start:end], nil
 }
@@ -221,7 +221,7 @@ func DecodeEnvelope(data []byte) (Envelope, error) { return decodeFile("", data)
 // when it is a pending file name the envelope's ulid must be its ULID.
 func decodeFile(name string, data []byte) (Envelope, error) {
 	corrupt := func(reason string) (Envelope, error) {
-		return Envelope{}, &CorruptError{Name: name, Reason: reason}
+		return Envelope{}, &CorruptError{Name: name, Detail: reason}
 	}
 	if !utf8.Valid(data) {
 		return corrupt("not valid UTF-8")

@@ -167,11 +167,11 @@ func TestRecordCheckRefuses(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("error %T is not a *RecordError", err)
 			}
-			if re.Reason == "" || !strings.Contains(err.Error(), re.Reason) {
-				t.Errorf("Error() = %q does not give the reason %q", err, re.Reason)
+			if re.Detail == "" || !strings.Contains(err.Error(), re.Detail) {
+				t.Errorf("Error() = %q does not give the reason %q", err, re.Detail)
 			}
 			if tt.offset != anyOffset && re.Offset != tt.offset {
-				t.Errorf("Offset = %d, want %d (%s)", re.Offset, tt.offset, re.Reason)
+				t.Errorf("Offset = %d, want %d (%s)", re.Offset, tt.offset, re.Detail)
 			}
 			if re.Offset < 0 || re.Offset > len(tt.in) {
 				t.Errorf("Offset = %d is outside the record of %d bytes", re.Offset, len(tt.in))
@@ -546,7 +546,7 @@ func checkCorrupt(t *testing.T, name string, data []byte) {
 	if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrSchemaVersion) {
 		t.Errorf("error %v: Is(ErrCorrupt) = %v, Is(ErrSchemaVersion) = %v", err, errors.Is(err, ErrCorrupt), errors.Is(err, ErrSchemaVersion))
 	}
-	if ce.Name != name || ce.Reason == "" {
+	if ce.Name != name || ce.Detail == "" {
 		t.Errorf("CorruptError = %+v, want Name %q and a reason", ce, name)
 	}
 	if env.Record != nil || !env.ULID.IsZero() {

@@ -93,12 +93,12 @@ var (
 type RecordError struct {
 	Index  int    // position of the record in an AppendBatch call; 0 for Append
 	Offset int    // byte offset in the record where the problem was found
-	Reason string // what is wrong, for people
+	Detail string // what is wrong, for people
 	kind   error  // ErrRecordTooLarge, ErrTooDeep or nil
 }
 
 func (e *RecordError) Error() string {
-	return fmt.Sprintf("capq: invalid record (at byte %d): %s", e.Offset, e.Reason)
+	return fmt.Sprintf("capq: invalid record (at byte %d): %s", e.Offset, e.Detail)
 }
 
 // Is makes errors.Is(err, ErrInvalidRecord) true for every RecordError, and
@@ -110,14 +110,14 @@ func (e *RecordError) Is(target error) bool {
 // CorruptError describes a pending file that is not a valid envelope.
 type CorruptError struct {
 	Name   string // file name relative to the queue directory; empty from DecodeEnvelope
-	Reason string // what is wrong, for people
+	Detail string // what is wrong, for people
 }
 
 func (e *CorruptError) Error() string {
 	if e.Name == "" {
-		return "capq: corrupt envelope: " + e.Reason
+		return "capq: corrupt envelope: " + e.Detail
 	}
-	return fmt.Sprintf("capq: corrupt pending file %s: %s", e.Name, e.Reason)
+	return fmt.Sprintf("capq: corrupt pending file %s: %s", e.Name, e.Detail)
 }
 
 // Unwrap returns ErrCorrupt.

@@ -58,7 +58,7 @@ func assertClean(t testing.TB, q *Queue, dir string, want ...ulid.ULID) {
 			t.Errorf("left behind: %s", name)
 		}
 	}
-	fs, err := Verify(q.dir, q.opts)
+	fs, err := Verify(context.Background(), q.dir, q.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			} else if !errors.As(derr, &ce) || !errors.Is(derr, ErrCorrupt) || ce.Name != name {
 				t.Errorf("DecodeEnvelope = %v, want a *CorruptError naming %s", derr, name)
 			}
-			findings, err := Verify(q.dir, q.opts)
+			findings, err := Verify(context.Background(), q.dir, q.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +182,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			if a := auditFor(t, q, ReasonQuarantined, id.String()); len(a) != 1 || a[0].File != QuarantineDir+"/"+name {
 				t.Errorf("quarantine audit lines: %+v", a)
 			}
-			findings, _ = Verify(q.dir, q.opts)
+			findings, _ = Verify(context.Background(), q.dir, q.opts)
 			if !hasFinding(findings, FindingQuarantined, QuarantineDir+"/"+name) || slices.ContainsFunc(findings, func(f Finding) bool { return f.Kind.Violation() }) {
 				t.Errorf("Verify after the drain: %+v", findings)
 			}
@@ -206,7 +206,7 @@ func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 			writeRaw(t, filepath.Join(dir, name), data)
 			after := mustAppend(t, q, sampleRecord(1, "after"))
 
-			findings, _ := Verify(q.dir, q.opts)
+			findings, _ := Verify(context.Background(), q.dir, q.opts)
 			if !hasFinding(findings, FindingFutureSchema, name) {
 				t.Errorf("Verify findings %+v lack future_schema %s", findings, name)
 			}
@@ -278,7 +278,7 @@ func TestHostileLookalikeNames(t *testing.T) {
 			if ids, _ := q.List(); !slices.Equal(ids, []ulid.ULID{good}) {
 				t.Errorf("List = %v", ids)
 			}
-			findings, _ := Verify(q.dir, q.opts)
+			findings, _ := Verify(context.Background(), q.dir, q.opts)
 			if !hasFinding(findings, tc.kind, tc.name) {
 				t.Errorf("Verify findings %+v lack %s %s", findings, tc.kind, tc.name)
 			}
@@ -355,7 +355,7 @@ func TestHostileSymlinkPendingNeverFollowed(t *testing.T) {
 	if n := mustCount(t, q); n != 1 {
 		t.Errorf("Count = %d with a symlink, want 1", n)
 	}
-	findings, _ := Verify(q.dir, q.opts)
+	findings, _ := Verify(context.Background(), q.dir, q.opts)
 	if !hasFinding(findings, FindingSymlink, pendingName(id.String())) {
 		t.Errorf("Verify findings %+v lack the symlink", findings)
 	}
@@ -496,7 +496,7 @@ func TestHostileFIFOPending(t *testing.T) {
 		t.Skip("mkfifo:", err)
 	}
 	var findings []Finding
-	withWatchdog(t, func() { findings, _ = Verify(q.dir, q.opts) })
+	withWatchdog(t, func() { findings, _ = Verify(context.Background(), q.dir, q.opts) })
 	if !hasFinding(findings, FindingNotRegular, name) {
 		t.Errorf("Verify findings %+v lack not_regular %s", findings, name)
 	}
@@ -586,7 +586,7 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	was := fileState(t, outside)
-	findings, _ := Verify(q.dir, q.opts)
+	findings, _ := Verify(context.Background(), q.dir, q.opts)
 	if !hasFinding(findings, FindingSymlink, AuditLogName) {
 		t.Errorf("Verify findings %+v lack the audit log symlink", findings)
 	}
@@ -664,14 +664,14 @@ func TestHostileDirectoryFindings(t *testing.T) {
 	if err := os.Symlink(dir, link); err != nil {
 		t.Fatal(err)
 	}
-	findings, err := Verify(link, Options{})
+	findings, err := Verify(context.Background(), link, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !hasFinding(findings, FindingDirSymlink, ".") {
-		t.Errorf("Verify(symlink) = %+v, want dir_symlink", findings)
+		t.Errorf("Verify(context.Background(), symlink) = %+v, want dir_symlink", findings)
 	}
-	findings, _ = Verify(dir, Options{})
+	findings, _ = Verify(context.Background(), dir, Options{})
 	if len(findings) != 0 {
 		t.Errorf("Verify of a clean queue: %+v", findings)
 	}
@@ -679,7 +679,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 		if err := os.Chmod(dir, mode); err != nil {
 			t.Fatal(err)
 		}
-		findings, _ = Verify(dir, Options{})
+		findings, _ = Verify(context.Background(), dir, Options{})
 		if !hasFinding(findings, FindingPermissions, ".") {
 			t.Errorf("Verify of a %v directory: %+v", mode, findings)
 		}
@@ -688,7 +688,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 	if err := os.Chmod(pendingPath(dir, id), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	findings, _ = Verify(dir, Options{})
+	findings, _ = Verify(context.Background(), dir, Options{})
 	if !hasFinding(findings, FindingPermissions, pendingName(id.String())) {
 		t.Errorf("Verify of a 0644 pending file: %+v", findings)
 	}
@@ -957,8 +957,8 @@ func TestVerifyReadOnlyEveryFinding(t *testing.T) {
 
 	before := snapshot(t, dir)
 	for _, verify := range []func() ([]Finding, error){
-		func() ([]Finding, error) { return Verify(q.dir, q.opts) },
-		func() ([]Finding, error) { return Verify(dir, Options{}) },
+		func() ([]Finding, error) { return Verify(context.Background(), q.dir, q.opts) },
+		func() ([]Finding, error) { return Verify(context.Background(), dir, Options{}) },
 	} {
 		findings, err := verify()
 		if err != nil {
@@ -998,7 +998,7 @@ func TestVerifyReadOnlyEveryFinding(t *testing.T) {
 		t.Errorf("relocking the held lock: %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "nope")
-	if _, err := Verify(missing, Options{}); err == nil {
+	if _, err := Verify(context.Background(), missing, Options{}); err == nil {
 		t.Error("Verify of a missing directory succeeded")
 	}
 	if exists(t, missing) {
@@ -1085,7 +1085,7 @@ func TestHostileFolderSymlink(t *testing.T) {
 			if !exists(t, filepath.Join(dir, name)) {
 				t.Errorf("%s left its place", name)
 			}
-			findings, _ := Verify(q.dir, q.opts)
+			findings, _ := Verify(context.Background(), q.dir, q.opts)
 			if !slices.ContainsFunc(findings, func(f Finding) bool { return f.Name == folder && f.Kind.Violation() }) {
 				t.Errorf("Verify findings %+v do not flag the %s symlink", findings, folder)
 			}

@@ -367,7 +367,7 @@ func (q *Queue) readRecord(op, name string) ([]byte, error) {
 	defer f.Close()
 	limit := int64(q.opts.maxFileSize())
 	if fi.Size > limit {
-		return nil, &CorruptError{Name: name, Reason: "file of " + strconv.FormatInt(fi.Size, 10) + " bytes exceeds the size limit"}
+		return nil, &CorruptError{Name: name, Detail: "file of " + strconv.FormatInt(fi.Size, 10) + " bytes exceeds the size limit"}
 	}
 	buf := make([]byte, 0, fi.Size+1)
 	data, err := readAllLimit(f, buf, limit+1)
@@ -375,7 +375,7 @@ func (q *Queue) readRecord(op, name string) ([]byte, error) {
 		return nil, opErr(op, stepRead, name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, &CorruptError{Name: name, Reason: "file exceeds the size limit"}
+		return nil, &CorruptError{Name: name, Detail: "file exceeds the size limit"}
 	}
 	return data, nil
 }

@@ -249,13 +249,13 @@ func runCellOp(dir, op string, fx *fixture) cellResult {
 	case "requeue":
 		opErr = q.Requeue(ulid.MustParse(fx.dead))
 	case "requeue-all":
-		_, opErr = q.RequeueAll()
+		_, opErr = q.RequeueAll(context.Background())
 	case "recover":
 		rep, err := q.Recover(ctx)
 		opErr = err
 		note(fmt.Sprint(rep))
 	case "verify":
-		fs, err := Verify(dir, Options{})
+		fs, err := Verify(context.Background(), dir, Options{})
 		opErr = err
 		note(fmt.Sprint(fs))
 	case "stats":
@@ -293,7 +293,7 @@ func runCellOp(dir, op string, fx *fixture) cellResult {
 			r.FlowLeft = append(r.FlowLeft, id)
 		}
 	}
-	findings, err := Verify(dir, Options{})
+	findings, err := Verify(context.Background(), dir, Options{})
 	note(fmt.Sprint(findings), err)
 	r.Mentions = strings.Join(mentions, "\n")
 	return r

@@ -3,6 +3,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -28,8 +29,8 @@ func TestOptionsLimitsRule(t *testing.T) {
 		if _, err := Open(t.TempDir(), o); !errors.Is(err, ErrInvalidOptions) {
 			t.Errorf("Open(%+v) = %v, want ErrInvalidOptions", o, err)
 		}
-		if _, err := Verify(t.TempDir(), o); !errors.Is(err, ErrInvalidOptions) {
-			t.Errorf("Verify(%+v) = %v, want ErrInvalidOptions", o, err)
+		if _, err := Verify(context.Background(), t.TempDir(), o); !errors.Is(err, ErrInvalidOptions) {
+			t.Errorf("Verify(context.Background(), %+v) = %v, want ErrInvalidOptions", o, err)
 		}
 	}
 

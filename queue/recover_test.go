@@ -295,7 +295,7 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 	if err := os.WriteFile(p, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	findings, err := Verify(q.dir, q.opts)
+	findings, err := Verify(context.Background(), q.dir, q.opts)
 	if err != nil {
 		t.Fatal(err)
 	}

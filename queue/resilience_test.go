@@ -209,7 +209,7 @@ func TestDeadLetterNeverOverwrites(t *testing.T) {
 	if _, err := q.Ingest(context.Background(), failing(&seen, later), IngestOptions{MaxAttempts: 1}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := q.RequeueAll()
+	n, err := q.RequeueAll(context.Background())
 	if n != 2 || !errors.Is(err, ErrUnsafeFile) {
 		t.Errorf("RequeueAll = %d, %v; want 2 requeued and the directory reported", n, err)
 	}
@@ -528,7 +528,7 @@ func TestHardLinkedNames(t *testing.T) {
 		t.Errorf("Ingest = %+v; want the hard-linked entries reported", res)
 	}
 	_ = pend
-	findings, err := Verify(dir, Options{})
+	findings, err := Verify(context.Background(), dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,7 +562,7 @@ func TestRequeueAllNamesSymlinkedDeadLetter(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir, pendingName(linked.String()))); err != nil {
 		t.Fatal(err)
 	}
-	n, err := q.RequeueAll()
+	n, err := q.RequeueAll(context.Background())
 	if n != 1 || !errors.Is(err, ErrUnsafeFile) || !strings.Contains(err.Error(), linked.String()) {
 		t.Fatalf("RequeueAll = %d, %v; want 1 requeued (%s) and an ErrUnsafeFile naming %s", n, err, good, linked)
 	}
@@ -589,7 +589,7 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 	for name := range want {
 		writeRaw(t, filepath.Join(dl, name), "{}")
 	}
-	findings, err := Verify(dir, Options{})
+	findings, err := Verify(context.Background(), dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"github.com/capq/capq/ulid"
 	"io/fs"
@@ -56,15 +57,16 @@ type Finding struct {
 // neither creates dir nor needs an open Queue (so it works on a directory
 // no process may touch); opts are those the queue is used with, of which
 // MaxRecordSize matters (a larger pending file is corrupt). The error is
-// only for a directory that cannot be read at all.
-func Verify(dir string, opts Options) ([]Finding, error) {
+// only for a directory that cannot be read at all, or ctx's error when ctx
+// is cancelled (checked between files; no findings are returned then).
+func Verify(ctx context.Context, dir string, opts Options) ([]Finding, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
 	opts = opts.resolved()
 	if opts.fileSystem != nil {
 		q := newQueue(dir, opts, opts.fileSystem, false)
-		return q.verify()
+		return q.verify(ctx)
 	}
 	var out []Finding
 	if fi, err := os.Lstat(dir); err != nil {
@@ -85,11 +87,11 @@ func Verify(dir string, opts Options) ([]Finding, error) {
 	}
 	q := newQueue(dir, opts, fsy, true)
 	defer q.closeFS()
-	more, err := q.verify()
+	more, err := q.verify(ctx)
 	return append(out, more...), err
 }
 
-func (q *Queue) verify() ([]Finding, error) {
+func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 	var out []Finding
 	add := func(k FindingKind, name, detail string) {
 		out = append(out, Finding{Kind: k, Name: name, Detail: detail})
@@ -119,6 +121,9 @@ func (q *Queue) verify() ([]Finding, error) {
 		return nil, opErr("verify", stepList, ".", err)
 	}
 	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		k, idb := classify([]byte(e.name))
 		switch k {
 		case kindForeign:

@@ -113,7 +113,7 @@ is an object {"ulid","appended_at","size","state"}.`,
 			if err != nil {
 				return failf("%v", err)
 			}
-			findings, err := queue.Verify(q.Dir(), queue.Options{})
+			findings, err := queue.Verify(e.ctx, e.dir, q.Options())
 			if err != nil {
 				return failf("%v", err)
 			}
@@ -315,7 +315,7 @@ counts, and the exit status is 1.`,
 				return err
 			}
 			defer q.Close()
-			st, problems, err := stats(e.ctx, q)
+			st, problems, err := stats(e.ctx, e.dir, q)
 			if err != nil {
 				return failf("%v", err)
 			}
@@ -351,7 +351,7 @@ counts, and the exit status is 1.`,
 // R41): Stats lists the directory and folders without reading a record,
 // Get reads the oldest record (bounded), AuditEntries streams the audit
 // log a line at a time. The problems are what could not be counted.
-func stats(ctx context.Context, q *queue.Queue) (Stats, []string, error) {
+func stats(ctx context.Context, dir string, q *queue.Queue) (Stats, []string, error) {
 	var st Stats
 	var problems []string
 	qs, err := q.Stats(ctx)
@@ -371,7 +371,7 @@ func stats(ctx context.Context, q *queue.Queue) (Stats, []string, error) {
 		}
 		st.OldestAgeSeconds = max(0, time.Since(t).Seconds())
 	}
-	findings, err := queue.Verify(q.Dir(), queue.Options{})
+	findings, err := queue.Verify(ctx, dir, q.Options())
 	if err != nil {
 		return st, nil, err
 	}
@@ -466,7 +466,7 @@ violations break the spec. Nothing in the directory is changed.`,
 			if _, err := openQueueDirOnly(e); err != nil {
 				return err
 			}
-			findings, err := queue.Verify(e.dir, queue.Options{})
+			findings, err := queue.Verify(e.ctx, e.dir, queue.Options{})
 			if err != nil {
 				return failf("%v", err)
 			}
@@ -696,7 +696,7 @@ func requeueAll(e *env, q *queue.Queue) error {
 	// queue.RequeueAll goes on past every dead letter it cannot move,
 	// symlinks at dead letters' names included (spec R36), and returns
 	// their errors joined: each is named on its own line.
-	n, err := q.RequeueAll()
+	n, err := q.RequeueAll(e.ctx)
 	fmt.Fprintln(e.stdout, n)
 	if err == nil {
 		return nil

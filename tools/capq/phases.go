@@ -166,7 +166,7 @@ func powerCutRun(seed, run uint64) (int, error) {
 		return steps, fmt.Errorf("reopen after the power cut: %w", err)
 	}
 	defer q2.Close()
-	findings, err := queue.Verify("mem", queuefs.With(queue.Options{}, survivor.FS()))
+	findings, err := queue.Verify(context.Background(), "mem", queuefs.With(queue.Options{}, survivor.FS()))
 	if err != nil {
 		return steps, err
 	}

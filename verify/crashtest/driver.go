@@ -532,7 +532,7 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 	}
 
 	// No half-written file, nothing else against the spec.
-	findings, err := queue.Verify(cfg.Dir, queue.Options{})
+	findings, err := queue.Verify(context.Background(), cfg.Dir, queue.Options{})
 	if err != nil {
 		return err
 	}
