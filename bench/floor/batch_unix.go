@@ -99,19 +99,12 @@ func (d *Dir) appendBatch(open func(i int) (int, error), tmps, finals []string, 
 		}
 	}
 	fds = fds[:0]
-	// From here on the same tail as Append's, written out again rather
-	// than shared: Append stays free of slices, so the floor's lone append
-	// allocates nothing.
+	// The renames are Append's, in a loop: Append itself stays free of
+	// slices, so the floor's lone append allocates nothing.
 	for i, tmp := range tmps {
 		if err := unix.Renameat(d.fd, tmp, d.fd, finals[i]); err != nil {
 			return fmt.Errorf("floor: rename %s: %w", tmp, err)
 		}
 	}
-	if syncDir == nil {
-		return nil
-	}
-	if err := syncDir(); err != nil {
-		return fmt.Errorf("floor: fsync directory: %w", err)
-	}
-	return nil
+	return syncAfterRename(syncDir)
 }

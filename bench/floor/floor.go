@@ -57,6 +57,12 @@ func (d *Dir) Append(tmp, final string, data []byte, syncDir func() error) error
 	if err := unix.Renameat(d.fd, tmp, d.fd, final); err != nil {
 		return fmt.Errorf("floor: rename %s: %w", tmp, err)
 	}
+	return syncAfterRename(syncDir)
+}
+
+// syncAfterRename ends Append and AppendBatch: it runs syncDir, if any,
+// which makes their renames durable.
+func syncAfterRename(syncDir func() error) error {
 	if syncDir == nil {
 		return nil
 	}
