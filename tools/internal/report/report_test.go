@@ -133,6 +133,7 @@ func TestWriteFile(t *testing.T) {
 	}
 }
 
+// syncBuf is a bytes.Buffer safe for the progress line's goroutine.
 type syncBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer

@@ -343,6 +343,9 @@ func TestUsage(t *testing.T) {
 }
 
 // lockedBuffer is a bytes.Buffer safe for the command's log goroutines.
+// Intentionally separate from tools/internal/report's syncBuf, the same
+// few lines: this is another module, which cannot import capq's internal
+// or test code.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
