@@ -1113,14 +1113,22 @@ func TestPowerCutAtEveryStepOfAppend(t *testing.T) {
 				}
 				for i, o := range outcomes {
 					got := memPending(t, o) // fails on a torn file
-					q2 := openMem(t, o.FS(), Options{})
-					res, err := q2.Ingest(context.Background(), func(context.Context, Delivery) error { return nil }, IngestOptions{})
-					if err != nil || res.Delivered != len(got) || res.Quarantined != 0 {
-						t.Errorf("cut %d outcome %d: draining the survivor: %+v, %v", k, i, res, err)
-					}
+					drainSurvivor(t, o, len(got), fmt.Sprintf("cut %d outcome %d", k, i))
 				}
 			}
 		})
+	}
+}
+
+// drainSurvivor opens the queue a power cut left in o and drains it: it
+// must deliver its want pending records and quarantine none (no file is
+// torn). what names the cut and outcome.
+func drainSurvivor(t *testing.T, o *fsys.Mem, want int, what string) {
+	t.Helper()
+	q := openMem(t, o.FS(), Options{})
+	res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error { return nil }, IngestOptions{})
+	if err != nil || res.Delivered != want || res.Quarantined != 0 {
+		t.Errorf("%s: draining the survivor: %+v, %v", what, res, err)
 	}
 }
 
@@ -1189,11 +1197,7 @@ func TestPowerCutAtEveryStepOfGroupedAppends(t *testing.T) {
 					t.Errorf("cut %d outcome %d: acknowledged %s lost", k, j, ids[i])
 				}
 			}
-			q2 := openMem(t, o.FS(), Options{})
-			res, err := q2.Ingest(context.Background(), func(context.Context, Delivery) error { return nil }, IngestOptions{})
-			if err != nil || res.Delivered != len(got) || res.Quarantined != 0 {
-				t.Errorf("cut %d outcome %d: draining the survivor: %+v, %v", k, j, res, err)
-			}
+			drainSurvivor(t, o, len(got), fmt.Sprintf("cut %d outcome %d", k, j))
 		}
 	}
 }
