@@ -115,25 +115,37 @@ func TestDedupFailures(t *testing.T) {
 	}
 }
 
+// corpusDirs returns the run, corpus and seeds folders of a corpus test,
+// in a fresh temporary folder; writeIn creates them.
+func corpusDirs(t *testing.T) (run, corpus, seeds string) {
+	dir := t.TempDir()
+	return filepath.Join(dir, "run"), filepath.Join(dir, "corpus"), filepath.Join(dir, "seeds")
+}
+
+// writeIn writes text to the file name in the folder d, creating d.
+func writeIn(t *testing.T, d, name, text string) {
+	t.Helper()
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stringEntry is a corpus entry in go test's format holding the string v.
+func stringEntry(v string) string { return corpusHeader + "string(\"" + v + "\")\n" }
+
 func TestMergeCorpus(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	run, corpus, seeds := filepath.Join(dir, "run"), filepath.Join(dir, "corpus"), filepath.Join(dir, "seeds")
-	write := func(d, name, text string) {
-		t.Helper()
-		os.MkdirAll(d, 0o755)
-		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entry := func(v string) string { return corpusHeader + "string(\"" + v + "\")\n" }
-	write(corpus, "old", entry("a"))     // a hand-named entry
-	write(seeds, "seed1", entry("seed")) // a committed seed
-	write(run, entryName([]byte(entry("a"))), entry("a"))
-	write(run, "x1", entry("seed"))
-	write(run, "x2", entry("bb"))
-	write(run, "x3", entry("bb")) // the same input twice
-	write(run, "x4", entry("cccc"))
+	run, corpus, seeds := corpusDirs(t)
+	writeIn(t, corpus, "old", stringEntry("a"))     // a hand-named entry
+	writeIn(t, seeds, "seed1", stringEntry("seed")) // a committed seed
+	writeIn(t, run, entryName([]byte(stringEntry("a"))), stringEntry("a"))
+	writeIn(t, run, "x1", stringEntry("seed"))
+	writeIn(t, run, "x2", stringEntry("bb"))
+	writeIn(t, run, "x3", stringEntry("bb")) // the same input twice
+	writeIn(t, run, "x4", stringEntry("cccc"))
 
 	st, err := mergeCorpus(run, corpus, seeds, 0)
 	if err != nil {
@@ -153,7 +165,7 @@ func TestMergeCorpus(t *testing.T) {
 		}
 	}
 	slices.Sort(contents)
-	if want := []string{entry("a"), entry("bb"), entry("cccc")}; !slices.Equal(contents, want) {
+	if want := []string{stringEntry("a"), stringEntry("bb"), stringEntry("cccc")}; !slices.Equal(contents, want) {
 		t.Errorf("corpus %q holds %q, want %q", names, contents, want)
 	}
 
@@ -169,7 +181,7 @@ func TestMergeCorpus(t *testing.T) {
 	if st != (corpusStats{Dropped: 1, Size: 2}) {
 		t.Errorf("with a budget of 2: stats %+v", st)
 	}
-	if _, err := os.Stat(filepath.Join(corpus, entryName([]byte(entry("cccc"))))); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(corpus, entryName([]byte(stringEntry("cccc"))))); !os.IsNotExist(err) {
 		t.Errorf("the largest entry was not dropped: %v", err)
 	}
 }
@@ -200,17 +212,8 @@ func TestExitStatus(t *testing.T) {
 // out (attack report items 7 and 8).
 func TestCorpusRejectsJunk(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	run, corpus, seeds := filepath.Join(dir, "run"), filepath.Join(dir, "corpus"), filepath.Join(dir, "seeds")
-	write := func(d, name, text string) {
-		t.Helper()
-		os.MkdirAll(d, 0o755)
-		if err := os.WriteFile(filepath.Join(d, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entry := func(v string) string { return corpusHeader + "string(\"" + v + "\")\n" }
-	write(seeds, "seed1", entry("seed"))
+	run, corpus, seeds := corpusDirs(t)
+	writeIn(t, seeds, "seed1", stringEntry("seed"))
 	junk := map[string]string{
 		"junk":                  "not a fuzz file",
 		"-wrongtype":            corpusHeader + "int(5)\n",
@@ -219,16 +222,16 @@ func TestCorpusRejectsJunk(t *testing.T) {
 		"header-only":           corpusHeader,
 		"big":                   corpusHeader + "string(\"" + strings.Repeat("z", maxEntrySize) + "\")\n",
 		"we ird\nname":          "x",
-		"seedcopy":              entry("seed"),
+		"seedcopy":              stringEntry("seed"),
 		".tmp-deadbeefdeadbeef": corpusHeader + "string(\"0123",
 	}
 	for name, text := range junk {
-		write(corpus, name, text)
+		writeIn(t, corpus, name, text)
 	}
 	var real []string
 	for i := range 20 {
-		real = append(real, entry(strings.Repeat("r", 10+i)))
-		write(corpus, fmt.Sprintf("real%02d", i), real[i])
+		real = append(real, stringEntry(strings.Repeat("r", 10+i)))
+		writeIn(t, corpus, fmt.Sprintf("real%02d", i), real[i])
 	}
 	n, err := restoreCorpus(corpus, run, seeds)
 	if err != nil || n != 20 {
