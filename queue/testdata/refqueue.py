@@ -138,14 +138,22 @@ def ingest(qdir: str, handler, paths: list[str] | None = None) -> int:
             remove_lock = True
             n += 1
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)  # ... then unlock and delete the lock
-            os.close(fd)
-            if remove_lock:
-                try:
-                    os.unlink(lock)
-                except FileNotFoundError:
-                    pass
+            _release(fd, lock, remove_lock)  # ... then unlock and delete the lock
     return n
+
+
+def _release(fd: int, lock: str, remove_lock: bool) -> None:
+    """The end of a claim, in the reference's order: the record was
+    deleted first, then the lock is released and closed, and its file
+    deleted when remove_lock says so. Both ingests (the protocol's and
+    CaptureQueue's) end their claims here."""
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    if remove_lock:
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
 
 
 def _out(line: str) -> None:
@@ -559,13 +567,7 @@ class CaptureQueue:
                     remove_lock = True
                     n += 1
                 finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)  # ... then unlock and delete the lock
-                    os.close(fd)
-                    if remove_lock:
-                        try:
-                            os.unlink(lock)
-                        except FileNotFoundError:
-                            pass
+                    _release(fd, lock, remove_lock)  # ... then unlock and delete the lock
         finally:
             if deleted:
                 self._fsync_dir()  # the deletes are durable before ingest returns (R15)

@@ -3,7 +3,11 @@
 modelled on queue/testdata/refqueue.py's HardenedCaptureQueue, written by an
 outside tester to attack the conformance judge. Weaknesses are switched on by
 name with the WEAK environment variable (comma list) or argv; without any it
-reaches hardened. verify/conform's TestRawWeakQueues judges some of them."""
+reaches hardened. verify/conform's TestRawWeakQueues judges some of them.
+
+Intentionally separate from refqueue.py, though parts of its ingest are the
+same lines: it is an independent implementation, kept as its tester wrote
+it, so that a weakness of refqueue.py is not also its own."""
 import os, sys, json, time, fcntl, re, stat
 from datetime import datetime, timezone
 
