@@ -75,10 +75,7 @@ func writeOddModule(t *testing.T) string {
 // control bytes in its output still gives JUnit XML that parses (attack
 // items 11 and 2).
 func TestCampaignHangAndXML(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs go test -fuzz")
-	}
+	fuzzingTest(t)
 	mod := writeOddModule(t)
 	junit := filepath.Join(mod, "j.xml")
 	start := time.Now()
@@ -183,10 +180,7 @@ func TestCampaignOutLocked(t *testing.T) {
 // nor the reports: every target runs, every report is written, and the
 // exit status is 2 (attack item 14).
 func TestCampaignCorpusErrorKeepsReports(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs go test -fuzz")
-	}
+	fuzzingTest(t)
 	mod := writeModule(t)
 	corpus := filepath.Join(mod, "corpus")
 	// A file where the package's corpus directory should be.
@@ -213,10 +207,7 @@ func TestCampaignCorpusErrorKeepsReports(t *testing.T) {
 // short is interrupted and the one it never began is listed as not run,
 // so no report reads as a pass (attack items 1 and 22: SIGHUP too).
 func TestCampaignInterrupted(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs go test -fuzz")
-	}
+	fuzzingTest(t)
 	mod := writeOddModule(t)
 	junit, md := filepath.Join(mod, "j.xml"), filepath.Join(mod, "s.md")
 	cmd := exec.Command(fuzzrunBinary(t), "-pkgs", "./bug/,./odd/", "-targets", "FuzzOK|FuzzXML", "-duration", "60s", "-parallel", "1",

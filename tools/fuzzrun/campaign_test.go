@@ -183,10 +183,7 @@ func corpusContents(t *testing.T, dir string) []string {
 // JUnit report parses and names each target, and promote turns the kept
 // failing input into a regression seed.
 func TestCampaignCorpusCrashesPromote(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs go test -fuzz")
-	}
+	fuzzingTest(t)
 	mod := writeModule(t)
 	corpus := filepath.Join(mod, "corpus")
 	junit := filepath.Join(mod, "junit.xml")
@@ -352,10 +349,7 @@ var liveRE = regexp.MustCompile(`\r\x1b\[Kfuzzrun: \[1/1\] bug\.FuzzOK: [^\r\n]*
 // stdout is not a terminal, a live line redrawn in place on a
 // pseudo-terminal, neither with -quiet.
 func TestProgressDisplay(t *testing.T) {
-	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs go test -fuzz")
-	}
+	fuzzingTest(t)
 	mod := writeModule(t)
 	env := []string{report.IntervalEnv + "=300ms"}
 	args := []string{"-pkgs", "./bug/", "-targets", "FuzzOK", "-duration", "2s", "-parallel", "1"}
@@ -420,5 +414,15 @@ func TestProgressDisplay(t *testing.T) {
 	}
 	if !strings.Contains(got, "\r\x1b[K[1/1] bug.FuzzOK: pass") {
 		t.Errorf("the live line is not replaced by the target's result:\n%q", got)
+	}
+}
+
+// fuzzingTest starts a test that runs go test -fuzz: in parallel with the
+// others, and skipped with -short.
+func fuzzingTest(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs go test -fuzz")
 	}
 }
