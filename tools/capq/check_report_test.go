@@ -154,14 +154,7 @@ func TestCheckProgress(t *testing.T) {
 		t.Errorf("--quiet: stderr %q (want nothing), stdout:\n%s", stderr.String(), stdout.String())
 	}
 
-	ctl, term, err := ptytest.Open()
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
+	ctl, term := ptytest.OpenT(t)
 	var screen bytes.Buffer
 	copied := make(chan struct{})
 	go func() {

@@ -375,14 +375,7 @@ func TestProgressDisplay(t *testing.T) {
 		t.Errorf("-quiet dropped the summary:\n%s", out)
 	}
 
-	ctl, term, err := ptytest.Open()
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ctl.Close()
+	ctl, term := ptytest.OpenT(t)
 	cmd := exec.Command(fuzzrunBinary(t), args...)
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), env...)
