@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -369,11 +368,8 @@ func TestActionScript(t *testing.T) {
 			"GITHUB_STEP_SUMMARY=" + filepath.Join(tmp, "summary"), "SEED=3"}, env...)...)
 		start := time.Now()
 		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-		} else if err != nil {
+		code, ok := exitOf(err)
+		if !ok {
 			t.Fatal(err)
 		}
 		outputs := map[string]string{}

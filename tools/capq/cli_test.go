@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -190,11 +189,8 @@ func runCapqSh(t *testing.T, line string) (int, string, string) {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
+	code, ok := exitOf(err)
+	if !ok {
 		t.Fatal(err)
 	}
 	return code, out.String(), errOut.String()

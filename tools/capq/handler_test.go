@@ -32,15 +32,25 @@ func runCapq(t *testing.T, dir string, args ...string) (int, string, string) {
 	cmd, out, errOut := capqCmd(t, dir, args...)
 	cmd.WaitDelay = time.Minute
 	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
+	code, ok := exitOf(err)
+	if !ok {
 		t.Fatalf("capq %v: %v", args, err)
 	}
 	return code, out.String(), errOut.String()
+}
+
+// exitOf is the exit status of a command that ended with err (from
+// exec.Cmd's Run or Wait): 0 for nil. ok is false for an error that is no
+// exit status (the command did not start, or its output was not copied).
+func exitOf(err error) (code int, ok bool) {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.ExitCode(), true
+	case err != nil:
+		return 0, false
+	}
+	return 0, true
 }
 
 // appendOne appends one record and returns its ULID.

@@ -5,7 +5,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -248,11 +247,7 @@ func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp
 		t.Errorf("%s / %s: capq %s hangs (killed after %v)", name, kind.name, op.name, cliDeadline)
 		return "T"
 	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(werr, &ee) {
-		code = ee.ExitCode()
-	}
+	code, _ := exitOf(werr) // an error that is no exit status leaves code 0
 	cell := fmt.Sprint(code)
 	broken := func(format string, a ...any) {
 		cell = fmt.Sprintf("%d!", code)
