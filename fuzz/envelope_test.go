@@ -100,8 +100,6 @@ func checkDecode(dec envelopeDecoder, data []byte) (env queue.Envelope, err erro
 	switch {
 	case !ulid.Valid(s):
 		return env, err, fmt.Errorf("decoding %q: ULID %s is not canonical", data, s)
-	case env.SchemaVersion != 1:
-		return env, err, fmt.Errorf("decoding %q: schema version %d", data, env.SchemaVersion)
 	case len(env.Record) == 0 || env.Record[0] != '{' || !json.Valid(env.Record) || !bytes.Contains(data, env.Record):
 		return env, err, fmt.Errorf("decoding %q: record %q is not a JSON object taken from the file", data, env.Record)
 	case env.AppendedAt.IsZero():

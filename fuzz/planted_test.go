@@ -213,7 +213,7 @@ func structDecoder(data []byte) (queue.Envelope, error) {
 	if err != nil {
 		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
 	}
-	return queue.Envelope{ULID: id, AppendedAt: at, Record: e.Record, SchemaVersion: e.SchemaVersion}, nil
+	return queue.Envelope{ULID: id, AppendedAt: at, Record: e.Record}, nil
 }
 
 // structValidator is a fast validator that only decodes into the generated

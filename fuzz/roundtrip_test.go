@@ -50,8 +50,8 @@ func queueRoundTrip(rec []byte) (roundTrip, error) {
 			if d.ULID != id {
 				return rt, fmt.Errorf("delivered ULID %s, appended %s", d.ULID, id)
 			}
-			if d.SchemaVersion != 1 || !d.AppendedAt.Equal(fixedTime.Truncate(time.Microsecond)) {
-				return rt, fmt.Errorf("delivered envelope metadata %d %v", d.SchemaVersion, d.AppendedAt)
+			if !d.AppendedAt.Equal(fixedTime.Truncate(time.Microsecond)) {
+				return rt, fmt.Errorf("delivered envelope metadata %v", d.AppendedAt)
 			}
 			rt.delivered = append(rt.delivered, d.Record)
 		}

@@ -25,9 +25,6 @@ type Envelope struct {
 	// Record is the record's JSON object, byte for byte as appended: key
 	// order, number spellings (1.0, -0.0, 2^70) and escapes are kept.
 	Record json.RawMessage
-	// SchemaVersion is the envelope's schema_version: always
-	// gen.SchemaVersion for an Envelope that decoded without error.
-	SchemaVersion int
 }
 
 // checkRecord validates a record for Append (spec R5): valid UTF-8, one
@@ -326,7 +323,6 @@ func decodeFile(name string, data []byte) (Envelope, error) {
 	}
 
 	var env Envelope
-	env.SchemaVersion = schemaVersion
 	idStr, ok := jsonStringValue(spans[gen.IndexULID])
 	if !ok {
 		return corrupt(gen.FieldULID + " is not a string")

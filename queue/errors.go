@@ -82,10 +82,6 @@ var (
 	// a delivery that failed before its handler ran (spec R34).
 	ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
 
-	// ErrNoLockFile is returned by Delivery.LockFile when the queue's file
-	// system has no descriptor to hand over (an in-memory or
-	// fault-injecting file system of the tests).
-	ErrNoLockFile = errors.New("capq: the record's lock has no descriptor")
 )
 
 // RecordError describes why Append refused a record. It wraps

@@ -36,7 +36,8 @@ func ExampleOpen() {
 	}
 	defer os.RemoveAll(dir)
 
-	q, err := queue.Open(filepath.Join(dir, "pending"), queue.Options{})
+	qdir := filepath.Join(dir, "pending")
+	q, err := queue.Open(qdir, queue.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fi, err := os.Stat(q.Dir())
+	fi, err := os.Stat(qdir)
 	if err != nil {
 		log.Fatal(err)
 	}

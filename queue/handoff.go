@@ -1,6 +1,8 @@
 package queue
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/capq/capq/internal/fsys"
@@ -13,13 +15,13 @@ import (
 // description, so the record stays locked for as long as any process holds
 // a copy, even if this one dies (spec R39). The caller closes the returned
 // file once the child has exited; it must not read, write or unlock it.
-// Each call returns a new descriptor; it fails with ErrNoLockFile when the
+// Each call returns a new descriptor; it fails with an error wrapping errors.ErrUnsupported when the
 // queue's file system is not the operating system's, and with the dup's
 // error (EMFILE) when the process is out of descriptors.
 func (d Delivery) LockFile() (*os.File, error) {
 	f, ok := fsys.OSFile(d.lock)
 	if !ok {
-		return nil, ErrNoLockFile
+		return nil, errNoLockFile
 	}
 	sc, err := f.SyscallConn()
 	if err != nil {
@@ -37,3 +39,8 @@ func (d Delivery) LockFile() (*os.File, error) {
 	}
 	return os.NewFile(uintptr(nfd), f.Name()), nil
 }
+
+// errNoLockFile is LockFile's error when the queue's file system is not the
+// operating system's (the in-memory and fault-injecting ones of the tests):
+// there is no descriptor to hand over.
+var errNoLockFile = fmt.Errorf("capq: the record's lock has no descriptor: %w", errors.ErrUnsupported)

@@ -37,8 +37,8 @@ func TestDeliveryLockFile(t *testing.T) {
 	fq, _, _ := openFault(t, Options{NoSync: true})
 	mustAppend(t, fq, sampleRecord(2, ""))
 	fq.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
-		if _, err := d.LockFile(); !errors.Is(err, ErrNoLockFile) {
-			t.Errorf("LockFile behind the fault seam: %v, want ErrNoLockFile", err)
+		if _, err := d.LockFile(); !errors.Is(err, errors.ErrUnsupported) {
+			t.Errorf("LockFile behind the fault seam: %v, want errors.ErrUnsupported", err)
 		}
 		return nil
 	}, IngestOptions{})

@@ -202,9 +202,6 @@ func (q *Queue) leave() {
 // closing reports whether Close began (an Ingest checks it between records).
 func (q *Queue) closing() bool { return q.state.Load()&closedBit != 0 }
 
-// Dir returns the queue directory as given to Open.
-func (q *Queue) Dir() string { return q.dir }
-
 // Path returns the path of the pending file of id.
 func (q *Queue) Path(id ulid.ULID) string {
 	return filepath.Join(q.dir, pendingName(id.String()))

@@ -392,11 +392,12 @@ func ingestChunk(depth int) int { return max(min(depth/4, 1000), 1) }
 // delivered in each arm. Target: speed-vs-floor >= 0.8.
 func (e *Env) Ingest(depth int) func(b *testing.B) {
 	return func(b *testing.B) {
-		q := e.openQueue(b, e.fill(b, "depth", depth, false), noPrune)
+		qdir := e.fill(b, "depth", depth, false)
+		q := e.openQueue(b, qdir, noPrune)
 		defer q.Close()
 		d := e.openFloor(b, e.fill(b, "depth-floor", depth, false))
 		defer d.Close()
-		qd := e.openFloor(b, q.Dir()) // to write capq's records back
+		qd := e.openFloor(b, qdir) // to write capq's records back
 		defer qd.Close()
 		ctx := context.Background()
 		var capq, fl arm
@@ -664,7 +665,7 @@ func (e *Env) Overflow(b *testing.B) {
 	q := e.openQueue(b, dir, maxSize)
 	defer q.Close()
 	auditSize := func() int64 {
-		fi, err := os.Stat(filepath.Join(q.Dir(), queue.AuditLogName))
+		fi, err := os.Stat(filepath.Join(dir, queue.AuditLogName))
 		if err != nil {
 			return 0
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/capq/capq/gen"
 	"github.com/capq/capq/queue"
 )
 
@@ -214,7 +215,7 @@ func (f *Forwarder) Message(d queue.Delivery) *nats.Msg {
 	h.Set(HeaderMsgID, id)
 	h.Set(HeaderULID, id)
 	h.Set(HeaderAppendedAt, queue.FormatAppendedAt(d.AppendedAt))
-	h.Set(HeaderSchemaVersion, strconv.Itoa(d.SchemaVersion))
+	h.Set(HeaderSchemaVersion, strconv.Itoa(gen.SchemaVersion)) // d decoded without error: of this version
 	h.Set(HeaderAttempt, strconv.Itoa(d.Attempt))
 	return &nats.Msg{Subject: f.cfg.Subject, Header: h, Data: d.Record}
 }

@@ -86,7 +86,7 @@ func TestMessage(t *testing.T) {
 	id := ulid.MustParse("01JTA0000000000000000000AB")
 	rec := []byte(`{"a":1.0,"é":"\u00e9"}`)
 	at := time.Date(2026, 5, 2, 15, 0, 0, 120000000, time.UTC)
-	m := f.Message(queue.Delivery{Envelope: queue.Envelope{ULID: id, AppendedAt: at, Record: rec, SchemaVersion: 1}, Attempt: 3})
+	m := f.Message(queue.Delivery{Envelope: queue.Envelope{ULID: id, AppendedAt: at, Record: rec}, Attempt: 3})
 	want := map[string]string{
 		"Nats-Msg-Id":         "01JTA0000000000000000000AB",
 		"Capq-Ulid":           "01JTA0000000000000000000AB",

@@ -26,7 +26,7 @@ func TestEnvelopeLine(t *testing.T) {
 		{"{\"a\":\"x y\"\r\n}", `{"a":"x y"}`},
 	}
 	for _, tt := range tests {
-		got, err := envelopeLine(queue.Envelope{ULID: id, AppendedAt: at, Record: []byte(tt.record), SchemaVersion: 1})
+		got, err := envelopeLine(queue.Envelope{ULID: id, AppendedAt: at, Record: []byte(tt.record)})
 		if err != nil {
 			t.Fatal(err)
 		}

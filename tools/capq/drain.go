@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/capq/capq/gen"
 	"github.com/capq/capq/queue"
 )
 
@@ -409,7 +410,7 @@ func envelopeLine(env queue.Envelope) ([]byte, error) {
 	b.WriteString(`","record":`)
 	b.Write(rec)
 	b.WriteString(`,"schema_version":`)
-	b.WriteString(strconv.Itoa(env.SchemaVersion))
+	b.WriteString(strconv.Itoa(gen.SchemaVersion)) // env decoded without error: of this version
 	b.WriteString("}\n")
 	return b.Bytes(), nil
 }
