@@ -81,7 +81,6 @@ var (
 	// ErrNotHandlerFault is wrapped by the errors NotHandlerFault returns:
 	// a delivery that failed before its handler ran (spec R34).
 	ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
-
 )
 
 // RecordError describes why Append refused a record. It wraps
