@@ -293,14 +293,10 @@ func holdDirSyncsUntilRenames(f *fsys.Fault, n int32) {
 	})
 }
 
-func TestGroupCommitSharesDirFsync(t *testing.T) {
-	t.Parallel()
-	const n = 50
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
-	f.Reset()
-	holdDirSyncsUntilRenames(f, n)
+// appendConcurrently makes n Appends at once, one goroutine each
+// (sampleRecord i), and returns their ULIDs; any error fails the test.
+func appendConcurrently(t *testing.T, q *Queue, n int) []ulid.ULID {
+	t.Helper()
 	var wg sync.WaitGroup
 	ids := make([]ulid.ULID, n)
 	errs := make([]error, n)
@@ -313,6 +309,18 @@ func TestGroupCommitSharesDirFsync(t *testing.T) {
 			t.Fatalf("append %d: %v", i, err)
 		}
 	}
+	return ids
+}
+
+func TestGroupCommitSharesDirFsync(t *testing.T) {
+	t.Parallel()
+	const n = 50
+	m := fsys.NewMem(nil)
+	f := fsys.NewFault(m.FS())
+	q := openMem(t, f, Options{})
+	f.Reset()
+	holdDirSyncsUntilRenames(f, n)
+	ids := appendConcurrently(t, q, n)
 	syncs := f.Calls(fsys.OpSyncDir)
 	t.Logf("%d appends, %d directory fsyncs", n, syncs)
 	if syncs < 1 || syncs > n/2 {
@@ -423,18 +431,7 @@ func TestConcurrentAppendsFsyncSideBySide(t *testing.T) {
 		}
 		return nil
 	})
-	var wg sync.WaitGroup
-	ids := make([]ulid.ULID, n)
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() { ids[i], errs[i] = q.Append(sampleRecord(i, "")) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("append %d: %v", i, err)
-		}
-	}
+	ids := appendConcurrently(t, q, n)
 	if timedOut.Load() {
 		t.Errorf("the fsyncs of %d concurrent appends did not all run at once (%d arrived)", n, arrived.Load())
 	}
