@@ -117,10 +117,7 @@ def ingest(qdir: str, handler, paths: list[str] | None = None) -> int:
         ulid = os.path.basename(path)[len("pending-"):-len(".json")]
         lock = os.path.join(qdir, f"pending-{ulid}.lock")
         fd = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
+        if not _try_lock(fd):
             continue  # another consumer has it
         remove_lock = False
         try:
@@ -142,11 +139,23 @@ def ingest(qdir: str, handler, paths: list[str] | None = None) -> int:
     return n
 
 
+def _try_lock(fd: int) -> bool:
+    """The start of a claim: flock LOCK_EX|LOCK_NB on the record's lock
+    file. When another consumer holds it, the descriptor is closed and the
+    record skipped (False)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False
+    return True
+
+
 def _release(fd: int, lock: str, remove_lock: bool) -> None:
     """The end of a claim, in the reference's order: the record was
     deleted first, then the lock is released and closed, and its file
     deleted when remove_lock says so. Both ingests (the protocol's and
-    CaptureQueue's) end their claims here."""
+    CaptureQueue's) begin their claims with _try_lock and end them here."""
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
     if remove_lock:
@@ -535,10 +544,7 @@ class CaptureQueue:
                     fd = os.open(lock, os.O_WRONLY | os.O_CREAT | self._nofollow(), 0o600)
                 except OSError:
                     continue  # a lock name that is a symlink: never followed (R22)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
+                if not _try_lock(fd):
                     continue  # another consumer has it
                 remove_lock = False
                 try:
