@@ -40,18 +40,13 @@ func BenchmarkAppendAtDepth(b *testing.B) {
 // Spec R11, R15; target speed-vs-floor >= 0.8.
 func BenchmarkIngest(b *testing.B) {
 	e := env(b)
-	medium, deep := e.Depths()
-	for _, n := range []int{medium, deep} {
-		b.Run(fmt.Sprintf("pending=%d", n), e.Ingest(n))
-	}
+	benchsuite.RunDepths(b, e.DrainDepths(), e.Ingest)
 }
 
 // Spec R7; targets time-vs-floor <= 1.5 and capq-count-B/op < 16 MiB.
 func BenchmarkCountList(b *testing.B) {
 	e := env(b)
-	for _, n := range e.ListDepths() {
-		b.Run(fmt.Sprintf("pending=%d", n), e.CountList(n))
-	}
+	benchsuite.RunDepths(b, e.ListDepths(), e.CountList)
 }
 
 // Spec R18, R19: appends that prune at MaxSize 10,000.
@@ -69,10 +64,7 @@ func BenchmarkAppend(b *testing.B) { env(b).Append(b) }
 
 func BenchmarkIngestOnly(b *testing.B) {
 	e := env(b)
-	medium, deep := e.Depths()
-	for _, n := range []int{medium, deep} {
-		b.Run(fmt.Sprintf("pending=%d", n), e.IngestOnly(n))
-	}
+	benchsuite.RunDepths(b, e.DrainDepths(), e.IngestOnly)
 }
 
 // Spec R49; issue 16 targets batch-vs-single >= 5 and

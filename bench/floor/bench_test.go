@@ -1,7 +1,6 @@
 package floor_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/capq/capq/bench/floor"
@@ -22,17 +21,12 @@ func BenchmarkConcurrentAppend(b *testing.B) {
 
 func BenchmarkConsume(b *testing.B) {
 	e := env(b)
-	medium, deep := e.Depths()
-	for _, n := range []int{medium, deep} {
-		b.Run(fmt.Sprintf("pending=%d", n), e.FloorConsume(n))
-	}
+	benchsuite.RunDepths(b, e.DrainDepths(), e.FloorConsume)
 }
 
 func BenchmarkCount(b *testing.B) {
 	e := env(b)
-	for _, n := range e.ListDepths() {
-		b.Run(fmt.Sprintf("pending=%d", n), e.FloorCount(n))
-	}
+	benchsuite.RunDepths(b, e.ListDepths(), e.FloorCount)
 }
 
 func BenchmarkBatch(b *testing.B) {

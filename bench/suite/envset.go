@@ -163,6 +163,21 @@ func (e *Env) Depths() (medium, deep int) {
 	return 10_000, 100_000
 }
 
+// DrainDepths returns the depths of the drain benchmarks: Depths' medium
+// and deep.
+func (e *Env) DrainDepths() []int {
+	medium, deep := e.Depths()
+	return []int{medium, deep}
+}
+
+// RunDepths runs body(n) as the sub-benchmark "pending=n" for each depth
+// n: the shape of every benchmark that runs at several queue sizes.
+func RunDepths(b *testing.B, depths []int, body func(n int) func(*testing.B)) {
+	for _, n := range depths {
+		b.Run(fmt.Sprintf("pending=%d", n), body(n))
+	}
+}
+
 // ListDepths returns the depths of the listing benchmarks: the deep one,
 // and 1,000,000 with Config.Big.
 func (e *Env) ListDepths() []int {
