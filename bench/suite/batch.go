@@ -145,8 +145,7 @@ func (e *Env) ProducersAppend(b *testing.B) {
 	defer d1.Close()
 	var one, many, fl, fl1 arm
 	chunk := Producers * 4
-	names := make([]string, chunk)
-	datas := make([][]byte, chunk)
+	es := newEnvelopes(chunk)
 	buf := make([]byte, 0, 512)
 	arms := []func(n int) error{
 		func(n int) error {
@@ -172,20 +171,7 @@ func (e *Env) ProducersAppend(b *testing.B) {
 				return parallel(Producers, n, func(int) error { _, err := qn.Append(Record); return err })
 			})
 		},
-		func(n int) error {
-			for i := range n {
-				name, data, err := envelope(datas[i][:0])
-				if err != nil {
-					return err
-				}
-				names[i], datas[i] = name, data
-			}
-			return fl.timed(n, func() error {
-				return parallel(Producers, n, func(i int) error {
-					return d.Append(names[i]+floor.TmpSuffix, names[i], datas[i], group.Sync)
-				})
-			})
-		},
+		func(n int) error { return es.timedAppend(&fl, d, Producers, n, group.Sync) },
 	}
 	e.runArms(b, chunk, arms)
 	b.ReportMetric(one.nsPerOp(), "capq-1-ns/op")
