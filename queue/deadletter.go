@@ -37,8 +37,8 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 		return err
 	}
 	// The move never replaces an entry that appeared at dst since the
-	// slot was chosen (RENAME_NOREPLACE where the system has it), and a
-	// move that fails takes its audit line back (writeAuditThen).
+	// slot was chosen (moveNoReplace), and a move that fails takes its
+	// audit line back (writeAuditThen).
 	var rerr error
 	moved := false
 	if err := q.writeAuditThen(op, []AuditEntry{{
@@ -47,18 +47,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 		File:       dst, Attempts: c.attempt(),
 		Detail: truncate(herr.Error(), 1024),
 	}}, func() int {
-		var err error
-		if rn, ok := q.fs.(fsys.NoReplaceRenamer); ok {
-			err = rn.RenameNoReplace(name, dst)
-			if errors.Is(err, fsys.EINVAL) || errors.Is(err, errors.ErrUnsupported) {
-				// A file system without RENAME_NOREPLACE: the
-				// slot was checked free just before.
-				err = q.fs.Rename(name, dst)
-			}
-		} else {
-			err = q.fs.Rename(name, dst)
-		}
-		if err != nil {
+		if err := q.moveNoReplace(name, dst); err != nil {
 			rerr = opErr(op, stepRename, name, err)
 			return 0
 		}
@@ -257,7 +246,9 @@ func (q *Queue) requeue(id ulid.ULID) error {
 		c.release(false)
 		return opErr(op, stepOpen, name, err)
 	default:
-		if err := q.fs.Rename(src, name); err != nil {
+		// An entry that appeared at this name since the check above
+		// is kept, never replaced (moveNoReplace).
+		if err := q.moveNoReplace(src, name); err != nil {
 			c.release(false)
 			return opErr(op, stepRename, src, err)
 		}

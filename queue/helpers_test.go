@@ -163,6 +163,22 @@ func tmpfsMount(t *testing.T, opts string) string {
 	return mnt
 }
 
+// skipWithoutNoReplace skips a test of the reserve of spare files (spec
+// R32) on the real disk where its backend cannot rename without replacing:
+// with the portable paths forced (-tags capq_portable), as on the BSDs,
+// capq keeps no usable reserve (spec R45).
+func skipWithoutNoReplace(t *testing.T) {
+	t.Helper()
+	o, err := fsys.OpenOS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if _, ok := any(o).(fsys.NoReplaceRenamer); !ok || o.Portable() {
+		t.Skip("no rename without replacing on this backend: no reserve of spare files (spec R32, R45)")
+	}
+}
+
 // fillDisk writes a new file at path until its file system has no free
 // block left (ENOSPC or EDQUOT); any other error fails the test.
 func fillDisk(t *testing.T, path string) {

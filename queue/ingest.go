@@ -442,7 +442,7 @@ func (q *Queue) quarantine(op, name, why string) error {
 	}
 	var rerr error
 	if err := q.writeAuditThen(op, []AuditEntry{e}, func() int {
-		if err := q.fs.Rename(name, dst); err != nil {
+		if err := q.moveNoReplace(name, dst); err != nil {
 			rerr = opErr(op, stepRename, name, err)
 			return 0
 		}

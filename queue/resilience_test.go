@@ -243,6 +243,7 @@ func TestDeadLetterHistorySyncFailure(t *testing.T) {
 // turn spare files into lock files. A tmpfs with few inodes is filled with
 // records until no file can be created.
 func TestDrainAndPruneOutOfInodes(t *testing.T) {
+	skipWithoutNoReplace(t)
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
@@ -335,6 +336,7 @@ func TestFolderMovedOutAfterUse(t *testing.T) {
 // lines it needs before it deletes (a reserve kept past the end of the
 // log) and frees space.
 func TestPruneOnFullDisk(t *testing.T) {
+	skipWithoutNoReplace(t)
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}

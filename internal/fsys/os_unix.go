@@ -210,6 +210,13 @@ func lockAndLink(fd int, name string, link func() error) (File, error) {
 
 // Rename implements FS.
 func (o *OS) Rename(oldname, newname string) error {
+	return o.renameWith(oldname, newname, unix.Renameat)
+}
+
+// renameWith renames oldname to newname by call, relative to the held
+// directory descriptors of both names: the one place that resolves a
+// rename's two names, for Rename and RenameNoReplace (noreplace_*.go).
+func (o *OS) renameWith(oldname, newname string, call func(odfd int, obase string, ndfd int, nbase string) error) error {
 	odfd, obase, err := o.split("rename", oldname)
 	if err != nil {
 		return err
@@ -218,7 +225,7 @@ func (o *OS) Rename(oldname, newname string) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Renameat(odfd, obase, ndfd, nbase); err != nil {
+	if err := call(odfd, obase, ndfd, nbase); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldname, New: newname, Err: err}
 	}
 	return nil
