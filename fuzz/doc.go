@@ -10,7 +10,7 @@
 //     JSON object built from fuzzed keys and values, that Append accepts comes
 //     back from Ingest byte for byte; Append accepts a record exactly when it
 //     is one JSON object in valid UTF-8 within the limits, and a refused
-//     record is a *queue.RecordError that leaves no file behind.
+//     record is a *queue.DataError that leaves no file behind.
 //   - FuzzULIDGenerator (Spec R6): bursts of ULIDs under a fuzzed clock (steps
 //     back, many readings in one millisecond, overflow of the random part)
 //     and fuzzed entropy (short reads, failures) are strictly increasing as
@@ -21,8 +21,8 @@
 //     the value an independent base-32 decoder computes; ulid.Valid accepts
 //     exactly gen.ULIDPattern.
 //   - FuzzDecodeEnvelope (Spec R3, R14, R21): arbitrary bytes as a pending
-//     file decode to a valid envelope, a *queue.CorruptError or a
-//     *queue.SchemaError, never a panic; Ingest then delivers, quarantines
+//     file decode to a valid envelope, a *queue.DataError
+//     (ErrCorrupt or ErrSchemaVersion), never a panic; Ingest then delivers, quarantines
 //     (and goes on) or stops, accordingly.
 //   - FuzzDifferential (Spec R3): queue.DecodeEnvelope and the JSON Schema
 //     validator over gen.SchemaJSON agree on valid versus invalid for any

@@ -69,8 +69,8 @@ type envelopeDecoder func(data []byte) (queue.Envelope, error)
 // checkDecode is the decoding property (Spec R3, R14): decoding any bytes
 // returns, without panicking, either a valid envelope (canonical ULID, a
 // JSON object record that is a piece of data, schema version 1) or an error
-// that is a *queue.CorruptError wrapping queue.ErrCorrupt or a
-// *queue.SchemaError wrapping queue.ErrSchemaVersion. (That the ULID is the
+// that is a *queue.DataError wrapping queue.ErrCorrupt or
+// queue.ErrSchemaVersion. (That the ULID is the
 // file name's is the queue reader's check: checkIngestFile.)
 func checkDecode(dec envelopeDecoder, data []byte) (env queue.Envelope, err error, failure error) {
 	defer func() {
@@ -79,18 +79,13 @@ func checkDecode(dec envelopeDecoder, data []byte) (env queue.Envelope, err erro
 		}
 	}()
 	env, err = dec(data)
-	var ce *queue.CorruptError
-	var se *queue.SchemaError
+	var de *queue.DataError
 	switch {
 	case err == nil:
-	case errors.As(err, &ce):
-		if !errors.Is(err, queue.ErrCorrupt) {
-			return env, err, fmt.Errorf("decoding %q: malformed *CorruptError %#v", data, ce)
-		}
-		return env, err, nil
-	case errors.As(err, &se):
-		if !errors.Is(err, queue.ErrSchemaVersion) || se.Found == "1" {
-			return env, err, fmt.Errorf("decoding %q: malformed *SchemaError %#v", data, se)
+	case errors.As(err, &de):
+		corrupt, schema := errors.Is(err, queue.ErrCorrupt), errors.Is(err, queue.ErrSchemaVersion)
+		if corrupt == schema || (schema && strings.HasPrefix(de.Detail, "1 ")) {
+			return env, err, fmt.Errorf("decoding %q: malformed *DataError %#v", data, de)
 		}
 		return env, err, nil
 	default:
@@ -124,7 +119,7 @@ func pendingName(data []byte) string {
 // R21): data as the only pending file of a queue is delivered verbatim if it
 // decodes, moved byte for byte to the quarantine folder with an audit line
 // if it is corrupt (and the drain reports no error), or left in place with
-// a *SchemaError stopping the drain if its schema version is another.
+// a *DataError (ErrSchemaVersion) stopping the drain if its schema version is another.
 func checkIngestFile(data []byte) error {
 	name := pendingName(data)
 	want, werr, failure := checkDecode(queue.DecodeEnvelope, data)
@@ -140,18 +135,17 @@ func checkIngestFile(data []byte) error {
 		return err
 	}
 	got, res, err := mq.drain()
-	var se *queue.SchemaError
 	switch {
 	case werr == nil:
 		if err != nil || res.Delivered != 1 || len(got) != 1 || !bytes.Equal(got[0].Record, want.Record) || got[0].ULID != want.ULID {
 			return fmt.Errorf("ingest of valid %q: %+v, %v", data, res, err)
 		}
-	case errors.As(werr, &se):
-		if !errors.As(err, &se) || len(got) != 0 {
-			return fmt.Errorf("ingest of %q (schema %s): %+v, %v; want a *SchemaError", data, se.Found, res, err)
+	case errors.Is(werr, queue.ErrSchemaVersion):
+		if !errors.Is(err, queue.ErrSchemaVersion) || len(got) != 0 {
+			return fmt.Errorf("ingest of %q (%v): %+v, %v; want ErrSchemaVersion", data, werr, res, err)
 		}
 		if b, rerr := mq.mem.ReadFile(name); rerr != nil || !bytes.Equal(b, data) {
-			return fmt.Errorf("ingest of %q (schema %s) did not leave the file in place: %v", data, se.Found, rerr)
+			return fmt.Errorf("ingest of %q (%v) did not leave the file in place: %v", data, werr, rerr)
 		}
 		return nil
 	default:

@@ -184,9 +184,23 @@ func decodeFailure(dec envelopeDecoder, data string) error {
 	return failure
 }
 
+// corruptErr is a *queue.DataError wrapping queue.ErrCorrupt, as the
+// planted decoders return: the real decoder's error for empty input, with
+// detail as its text (only the queue can make one from scratch).
+func corruptErr(detail string) error {
+	_, err := queue.DecodeEnvelope(nil)
+	var de *queue.DataError
+	if !errors.As(err, &de) || !errors.Is(err, queue.ErrCorrupt) {
+		panic("DecodeEnvelope(nil) = " + fmt.Sprint(err) + ", want a *DataError wrapping ErrCorrupt")
+	}
+	c := *de
+	c.Detail = detail
+	return &c
+}
+
 func panickyDecoder(data []byte) (queue.Envelope, error) {
 	if data[0] != '{' {
-		return queue.Envelope{}, &queue.CorruptError{Detail: "not an object"}
+		return queue.Envelope{}, corruptErr("not an object")
 	}
 	return queue.DecodeEnvelope(data)
 }
@@ -203,15 +217,15 @@ func untypedDecoder(data []byte) (queue.Envelope, error) {
 func structDecoder(data []byte) (queue.Envelope, error) {
 	var e gen.Envelope
 	if err := json.Unmarshal(data, &e); err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
+		return queue.Envelope{}, corruptErr(err.Error())
 	}
 	id, err := ulid.Parse(e.ULID)
 	if err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
+		return queue.Envelope{}, corruptErr(err.Error())
 	}
 	at, err := queue.ParseAppendedAt(e.AppendedAt)
 	if err != nil {
-		return queue.Envelope{}, &queue.CorruptError{Detail: err.Error()}
+		return queue.Envelope{}, corruptErr(err.Error())
 	}
 	return queue.Envelope{ULID: id, AppendedAt: at, Record: e.Record}, nil
 }

@@ -86,7 +86,7 @@ func acceptableRecord(rec []byte) bool {
 // checkRoundTrip is the round-trip property (Spec R4, R5, R8): a record the
 // oracle accepts is appended and comes back from Ingest byte for byte
 // (surrounding white space aside) exactly once; any other record is refused
-// with a *queue.RecordError wrapping queue.ErrInvalidRecord, and no file of
+// with a *queue.DataError wrapping queue.ErrInvalidRecord, and no file of
 // it remains.
 func checkRoundTrip(sys roundTripper, rec []byte) error {
 	rt, err := sys(rec)
@@ -97,9 +97,9 @@ func checkRoundTrip(sys roundTripper, rec []byte) error {
 		return fmt.Errorf("record %q: files left behind: %q", rec, rt.left)
 	}
 	if !acceptableRecord(rec) {
-		var re *queue.RecordError
+		var re *queue.DataError
 		if !errors.As(rt.appendErr, &re) || !errors.Is(rt.appendErr, queue.ErrInvalidRecord) {
-			return fmt.Errorf("record %q: Append returned %v, want a *queue.RecordError wrapping ErrInvalidRecord", rec, rt.appendErr)
+			return fmt.Errorf("record %q: Append returned %v, want a *queue.DataError wrapping ErrInvalidRecord", rec, rt.appendErr)
 		}
 		return nil
 	}

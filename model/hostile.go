@@ -85,7 +85,7 @@ func (m *machine) drainWithoutInodes(p *proc) {
 	calls, res, ierr := m.runDrain(p, drain{failAt: -1})
 	var trs []Transition
 	planned, ci := 0, 0
-	stopped := errors.As(ierr, new(*queue.SchemaError)) // R14: a future record it could claim stops it
+	stopped := errors.Is(ierr, queue.ErrSchemaVersion) // R14: a future record it could claim stops it
 	reachedFuture := false
 	for _, ev := range evs {
 		r := m.model.Record(ev.ID)
@@ -228,8 +228,7 @@ func (m *machine) actSideBroken(c chooser) {
 		case EvSkip:
 			want.Skipped++
 		case EvSchema:
-			var se *queue.SchemaError
-			if !errors.As(ierr, &se) {
+			if !errors.Is(ierr, queue.ErrSchemaVersion) {
 				m.fatalf("R14: drain with %s broken reached %s (schema_version 2) and returned %v", name, ev.ID, ierr)
 			}
 			ierr = nil

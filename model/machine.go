@@ -728,7 +728,7 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.IngestResult, 
 			// Events before a later handler call must all have happened.
 		} else if ev.Kind == EvSkip && got.Skipped >= res.Skipped ||
 			ev.Kind == EvQuarantine && got.Quarantined >= res.Quarantined ||
-			ev.Kind == EvSchema && !errors.As(err, new(*queue.SchemaError)) {
+			ev.Kind == EvSchema && !errors.Is(err, queue.ErrSchemaVersion) {
 			break // the drain stopped before this event (a bound)
 		}
 		switch ev.Kind {
@@ -739,9 +739,9 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.IngestResult, 
 			trs = append(trs, m.model.Quarantine(ev.ID))
 			deletes = append(deletes, ev.ID)
 		case EvSchema:
-			var se *queue.SchemaError
-			if !errors.As(err, &se) || !strings.Contains(se.Name, ev.ID.String()) {
-				m.fatalf("R14: drain reached %s (schema_version 2) and returned %v, want a *SchemaError naming it", ev.ID, err)
+			var se *queue.DataError
+			if !errors.As(err, &se) || !errors.Is(err, queue.ErrSchemaVersion) || !strings.Contains(se.Name, ev.ID.String()) {
+				m.fatalf("R14: drain reached %s (schema_version 2) and returned %v, want a *DataError (ErrSchemaVersion) naming it", ev.ID, err)
 			}
 		}
 	}
@@ -1165,8 +1165,8 @@ func (m *machine) cutShort(p *proc, c chooser) {
 		var trs []Transition
 		ci := 0
 		left := false
-		var se *queue.SchemaError
-		if n := len(evs); n > 0 && evs[n-1].Kind == EvSchema && !(errors.As(ierr, &se) && strings.Contains(se.Name, evs[n-1].ID.String())) {
+		var se *queue.DataError
+		if n := len(evs); n > 0 && evs[n-1].Kind == EvSchema && !(errors.As(ierr, &se) && errors.Is(ierr, queue.ErrSchemaVersion) && strings.Contains(se.Name, evs[n-1].ID.String())) {
 			// R33: the drain did not stop at the record of a newer
 			// schema: the fault hit its claim or read, it was left in
 			// place, and the drain went on past it (or the fault stopped

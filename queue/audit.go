@@ -110,30 +110,13 @@ func appendJSONString(dst []byte, s string) []byte {
 const AuditLogRotatedName = AuditLogName + ".1"
 
 // maxAuditLine bounds one line of the audit log as read: a longer line is
-// reported as an *AuditLineError and skipped, and the lines after it are
+// reported as a *DataError (ErrAuditLine) and skipped, and the lines after it are
 // read (capq's own lines are at most a few KiB).
 const maxAuditLine = 64 << 10
 
 // auditReserve is how many bytes of blocks a writer keeps reserved past the
 // end of the audit log (spec R32): room for a chunk of prune lines.
 const auditReserve = 128 << 10
-
-// AuditLineError reports one line of the audit log that was skipped: longer
-// than 64 KiB, not a JSON object, or without a reason (a line torn by
-// a crash or disk full, or foreign content). Iteration goes on after it.
-type AuditLineError struct {
-	File    string // AuditLogName or AuditLogRotatedName
-	Line    int    // 1-based line number in that file
-	TooLong bool   // the line exceeds 64 KiB (its bytes were not kept)
-	Detail  string // for people
-}
-
-func (e *AuditLineError) Error() string {
-	return fmt.Sprintf("capq: audit log %s line %d: %s", e.File, e.Line, e.Detail)
-}
-
-// Unwrap returns ErrAuditLine.
-func (e *AuditLineError) Unwrap() error { return ErrAuditLine }
 
 // writeAudit appends entries to the audit log as the reference does: open
 // with O_APPEND (never following a symlink, never blocking on a FIFO), take
@@ -312,7 +295,7 @@ func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
 // generation (AuditLogRotatedName), then the current log (spec R29). It
 // streams: at most 64 KiB of one line are held at a time,
 // whatever the size of the log. A line that cannot be read (too long, not
-// JSON, torn by a crash) is yielded as an *AuditLineError (errors.Is
+// JSON, torn by a crash) is yielded as a *DataError (errors.Is
 // ErrAuditLine) and iteration goes on with the next line. Any other error
 // (the log is a FIFO or a symlink, a read fails, ctx is done, the queue is
 // closed) is yielded once, last. A missing log yields nothing.
@@ -417,16 +400,16 @@ func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(Au
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	switch {
 	case tooLong || len(b) > maxAuditLine:
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, TooLong: true, Detail: "line longer than " + itoa(maxAuditLine) + " bytes"})
+		return yield(AuditEntry{}, &DataError{Name: name, Line: line, Detail: "line longer than " + itoa(maxAuditLine) + " bytes", kind: ErrAuditLine})
 	case isBlank(b):
 		return true // a blank line says nothing
 	}
 	var e AuditEntry
 	if err := json.Unmarshal(b, &e); err != nil {
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Detail: "not a JSON object: " + err.Error()})
+		return yield(AuditEntry{}, &DataError{Name: name, Line: line, Detail: "not a JSON object: " + err.Error(), kind: ErrAuditLine})
 	}
 	if e.Reason == "" {
-		return yield(AuditEntry{}, &AuditLineError{File: name, Line: line, Detail: "no reason"})
+		return yield(AuditEntry{}, &DataError{Name: name, Line: line, Detail: "no reason", kind: ErrAuditLine})
 	}
 	return yield(e, nil)
 }

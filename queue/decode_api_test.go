@@ -17,17 +17,17 @@ func TestDecodeEnvelopeHasNoFileName(t *testing.T) {
 		t.Fatalf("DecodeEnvelope(note) = %v, %v", env.ULID, err)
 	}
 	other := "pending-01M89W077TES8Y8XEAP3E7KMB3.json"
-	var ce *CorruptError
+	var ce *DataError
 	if _, err := decodeFile(other, []byte(noteBytes)); !errors.As(err, &ce) || ce.Name != other || !strings.Contains(err.Error(), "differs from the file name") {
-		t.Errorf("decodeFile(%s, note) = %v; want a *CorruptError: ulid differs from the file name", other, err)
+		t.Errorf("decodeFile(%s, note) = %v; want a *DataError: ulid differs from the file name", other, err)
 	}
 	_, err = DecodeEnvelope([]byte(`{"ulid":1}`))
 	if !errors.As(err, &ce) || ce.Name != "" || !strings.HasPrefix(err.Error(), "capq: corrupt envelope: ") {
-		t.Errorf("DecodeEnvelope(bad) = %v; want a *CorruptError without a file name", err)
+		t.Errorf("DecodeEnvelope(bad) = %v; want a *DataError without a file name", err)
 	}
-	var se *SchemaError
+	var se *DataError
 	_, err = DecodeEnvelope([]byte(strings.Replace(noteBytes, `"schema_version":1`, `"schema_version":2`, 1)))
-	if !errors.As(err, &se) || se.Name != "" || se.Found != "2" || strings.Contains(err.Error(), "capq: :") {
-		t.Errorf("DecodeEnvelope(version 2) = %v; want a *SchemaError without a file name", err)
+	if !errors.As(err, &se) || se.Name != "" || found(se) != "2" || strings.Contains(err.Error(), "capq: :") {
+		t.Errorf("DecodeEnvelope(version 2) = %v; want a *DataError without a file name", err)
 	}
 }

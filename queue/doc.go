@@ -66,7 +66,7 @@ appended_at is Python's isoformat of the UTC time (no fraction when the
 microseconds are zero); readers accept any RFC 3339 date-time, including "Z".
 record is the appended JSON object, verbatim. schema_version is the integer
 gen.SchemaVersion; a file with another integer stops Ingest with a
-*SchemaError (R14). The JSON Schema spec/envelope.schema.json is the source of
+*DataError wrapping ErrSchemaVersion (R14). The JSON Schema spec/envelope.schema.json is the source of
 truth; package gen is generated from it, and DecodeEnvelope enforces it.
 
 # Protocols

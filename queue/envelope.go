@@ -33,7 +33,7 @@ type Envelope struct {
 // surrounding white space, which is insignificant in JSON.
 func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 	if len(rec) > maxSize {
-		return nil, &RecordError{Offset: maxSize, Detail: "record of " + strconv.Itoa(len(rec)) + " bytes exceeds the limit of " + strconv.Itoa(maxSize), kind: ErrRecordTooLarge}
+		return nil, &DataError{Offset: maxSize, Detail: "record of " + strconv.Itoa(len(rec)) + " bytes exceeds the limit of " + strconv.Itoa(maxSize), kind: ErrInvalidRecord, why: errRecordTooLarge}
 	}
 	if !utf8.Valid(rec) {
 		off := 0
@@ -44,25 +44,25 @@ func checkRecord(rec []byte, maxSize, maxDepth int) ([]byte, error) {
 			}
 			off += size
 		}
-		return nil, &RecordError{Offset: off, Detail: "not valid UTF-8"}
+		return nil, recordError(off, "not valid UTF-8")
 	}
 	s := scanner{b: rec, maxDepth: maxDepth}
 	s.skipSpace()
 	start := s.i
 	if s.i >= len(rec) || rec[s.i] != '{' {
-		return nil, &RecordError{Offset: s.i, Detail: "a record must be a JSON object"}
+		return nil, recordError(s.i, "a record must be a JSON object")
 	}
 	if !s.value(0) {
-		e := &RecordError{Offset: s.i, Detail: s.err}
+		e := recordError(s.i, s.err)
 		if s.deep {
-			e.kind = ErrTooDeep
+			e.why = errTooDeep
 		}
 		return nil, e
 	}
 	end := s.i
 	s.skipSpace()
 	if s.i != len(rec) {
-		return nil, &RecordError{Offset: s.i, Detail: "data after the JSON object"}
+		return nil, recordError(s.i, "data after the JSON object")
 	}
 	return rec[start:end], nil
 }
@@ -208,17 +208,17 @@ func isRFC3339(s string) bool {
 // pending-<ULID>.json also checks that Envelope.ULID is that ULID, as the
 // queue does (a file whose ulid differs from its name is corrupt).
 //
-// A schema_version written as a different integer gives a *SchemaError,
-// whatever else is wrong with the file, so that files of a newer format
-// stop the drain instead of being quarantined. Every other problem gives a
-// *CorruptError (their Name is empty). Envelope.Record aliases data.
+// A schema_version written as a different integer gives a *DataError
+// wrapping ErrSchemaVersion, whatever else is wrong with the file, so that
+// files of a newer format stop the drain instead of being quarantined.
+// Every other problem gives one wrapping ErrCorrupt (their Name is empty). Envelope.Record aliases data.
 func DecodeEnvelope(data []byte) (Envelope, error) { return decodeFile("", data) }
 
 // decodeFile is DecodeEnvelope for the file name: errors carry it, and
 // when it is a pending file name the envelope's ulid must be its ULID.
 func decodeFile(name string, data []byte) (Envelope, error) {
 	corrupt := func(reason string) (Envelope, error) {
-		return Envelope{}, &CorruptError{Name: name, Detail: reason}
+		return Envelope{}, corruptError(name, reason)
 	}
 	if !utf8.Valid(data) {
 		return corrupt("not valid UTF-8")
@@ -307,7 +307,7 @@ func decodeFile(name string, data []byte) (Envelope, error) {
 	}
 	for _, v := range [][]byte{sv, otherVersion} {
 		if v != nil && isIntegerToken(v) && string(v) != strconv.Itoa(schemaVersion) {
-			return Envelope{}, &SchemaError{Name: name, Found: truncate(string(v), 64)}
+			return Envelope{}, &DataError{Name: name, Detail: truncate(string(v), 64) + " (this code reads " + itoa(schemaVersion) + ")", kind: ErrSchemaVersion}
 		}
 	}
 	if dup != "" {

@@ -86,7 +86,7 @@ func TestRecordCheckAccepts(t *testing.T) {
 	}
 }
 
-// Spec R5, R24: records Append refuses, with a *RecordError wrapping
+// Spec R5, R24: records Append refuses, with a *DataError wrapping
 // ErrInvalidRecord, and the byte offset of the problem where it is
 // unambiguous.
 func TestRecordCheckRefuses(t *testing.T) {
@@ -160,12 +160,12 @@ func TestRecordCheckRefuses(t *testing.T) {
 			if !errors.Is(err, ErrInvalidRecord) {
 				t.Errorf("error %v does not wrap ErrInvalidRecord", err)
 			}
-			if errors.Is(err, ErrTooDeep) || errors.Is(err, ErrRecordTooLarge) {
+			if errors.Is(err, errTooDeep) || errors.Is(err, errRecordTooLarge) {
 				t.Errorf("error %v claims a limit was hit", err)
 			}
-			var re *RecordError
+			var re *DataError
 			if !errors.As(err, &re) {
-				t.Fatalf("error %T is not a *RecordError", err)
+				t.Fatalf("error %T is not a *DataError", err)
 			}
 			if re.Detail == "" || !strings.Contains(err.Error(), re.Detail) {
 				t.Errorf("Error() = %q does not give the reason %q", err, re.Detail)
@@ -196,17 +196,17 @@ func TestRecordCheckLimits(t *testing.T) {
 		wantOffset int
 	}{
 		{"size at the limit", rec, len(rec), 64, nil, 0},
-		{"size one over", rec, len(rec) - 1, 64, ErrRecordTooLarge, len(rec) - 1},
-		{"space counts toward the size", rec + "  ", len(rec) + 1, 64, ErrRecordTooLarge, len(rec) + 1},
-		{"size checked before syntax", "[" + rec, len(rec), 64, ErrRecordTooLarge, len(rec)},
+		{"size one over", rec, len(rec) - 1, 64, errRecordTooLarge, len(rec) - 1},
+		{"space counts toward the size", rec + "  ", len(rec) + 1, 64, errRecordTooLarge, len(rec) + 1},
+		{"size checked before syntax", "[" + rec, len(rec), 64, errRecordTooLarge, len(rec)},
 		{"depth 1 at limit 1", `{"a":1}`, 1 << 20, 1, nil, 0},
-		{"depth 2 over limit 1", `{"a":{}}`, 1 << 20, 1, ErrTooDeep, 5},
+		{"depth 2 over limit 1", `{"a":{}}`, 1 << 20, 1, errTooDeep, 5},
 		{"array depth at the limit", nest(3), 1 << 20, 3, nil, 0},
-		{"array depth one over", nest(4), 1 << 20, 3, ErrTooDeep, 7},
-		{"object depth one over", `{"a":{"b":{"c":{}}}}`, 1 << 20, 3, ErrTooDeep, 15},
+		{"array depth one over", nest(4), 1 << 20, 3, errTooDeep, 7},
+		{"object depth one over", `{"a":{"b":{"c":{}}}}`, 1 << 20, 3, errTooDeep, 15},
 		{"default depth at the limit", nest(defaultMaxDepth), 1 << 20, defaultMaxDepth, nil, 0},
-		{"default depth one over", nest(defaultMaxDepth + 1), 1 << 20, defaultMaxDepth, ErrTooDeep, 4 + defaultMaxDepth},
-		{"far too deep, not a stack overflow", nest(1_000_000), 1 << 22, defaultMaxDepth, ErrTooDeep, 4 + defaultMaxDepth},
+		{"default depth one over", nest(defaultMaxDepth + 1), 1 << 20, defaultMaxDepth, errTooDeep, 4 + defaultMaxDepth},
+		{"far too deep, not a stack overflow", nest(1_000_000), 1 << 22, defaultMaxDepth, errTooDeep, 4 + defaultMaxDepth},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,16 +220,16 @@ func TestRecordCheckLimits(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) || !errors.Is(err, ErrInvalidRecord) {
 				t.Fatalf("err = %v, want one wrapping %v and ErrInvalidRecord", err, tt.wantErr)
 			}
-			other := ErrTooDeep
-			if tt.wantErr == ErrTooDeep {
-				other = ErrRecordTooLarge
+			other := errTooDeep
+			if tt.wantErr == errTooDeep {
+				other = errRecordTooLarge
 			}
 			if errors.Is(err, other) {
 				t.Errorf("err = %v also claims %v", err, other)
 			}
-			var re *RecordError
+			var re *DataError
 			if !errors.As(err, &re) {
-				t.Fatalf("error %T is not a *RecordError", err)
+				t.Fatalf("error %T is not a *DataError", err)
 			}
 			if re.Offset != tt.wantOffset {
 				t.Errorf("Offset = %d, want %d", re.Offset, tt.wantOffset)
@@ -458,7 +458,7 @@ func TestEnvelopeDecodeAccepts(t *testing.T) {
 	}
 }
 
-// Spec R3: envelopes DecodeEnvelope refuses with a *CorruptError, so that
+// Spec R3: envelopes DecodeEnvelope refuses with a *DataError, so that
 // Ingest quarantines them.
 func TestEnvelopeDecodeCorrupt(t *testing.T) {
 	t.Parallel()
@@ -536,15 +536,15 @@ func TestEnvelopeDecodeCorrupt(t *testing.T) {
 func checkCorrupt(t *testing.T, name string, data []byte) {
 	t.Helper()
 	env, err := decodeFile(name, data)
-	var ce *CorruptError
+	var ce *DataError
 	if !errors.As(err, &ce) {
-		t.Fatalf("DecodeEnvelope(%.80q) = %+v, %v; want a *CorruptError", data, env, err)
+		t.Fatalf("DecodeEnvelope(%.80q) = %+v, %v; want a *DataError", data, env, err)
 	}
 	if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrSchemaVersion) {
 		t.Errorf("error %v: Is(ErrCorrupt) = %v, Is(ErrSchemaVersion) = %v", err, errors.Is(err, ErrCorrupt), errors.Is(err, ErrSchemaVersion))
 	}
 	if ce.Name != name || ce.Detail == "" {
-		t.Errorf("CorruptError = %+v, want Name %q and a reason", ce, name)
+		t.Errorf("DataError = %+v, want Name %q and a reason", ce, name)
 	}
 	if env.Record != nil || !env.ULID.IsZero() {
 		t.Errorf("a failed decode returned a partial envelope: %+v", env)
@@ -565,7 +565,7 @@ func TestEnvelopeDecodeEveryTruncation(t *testing.T) {
 }
 
 // Spec R14: a schema_version written as another integer gives a
-// *SchemaError carrying the value as written, whatever else is wrong with
+// *DataError carrying the value as written, whatever else is wrong with
 // the file, so that a newer format stops the drain instead of being
 // quarantined.
 func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
@@ -595,15 +595,15 @@ func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := decodeFile(noteName, []byte(tt.data))
-			var se *SchemaError
+			var se *DataError
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %v, want a *SchemaError", err)
+				t.Fatalf("err = %v, want a *DataError", err)
 			}
 			if !errors.Is(err, ErrSchemaVersion) || errors.Is(err, ErrCorrupt) {
 				t.Errorf("err = %v: want ErrSchemaVersion and not ErrCorrupt", err)
 			}
-			if se.Found != tt.found || se.Name != noteName {
-				t.Errorf("SchemaError = %+v, want Found %q, Name %q", se, tt.found, noteName)
+			if found(se) != tt.found || se.Name != noteName {
+				t.Errorf("DataError = %+v, want the value %q, Name %q", se, tt.found, noteName)
 			}
 			// The seed's test_schema_version_mismatch_raises checks the
 			// message names the field and the value.
@@ -614,12 +614,12 @@ func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
 	}
 	t.Run("long value truncated", func(t *testing.T) {
 		_, err := decodeFile(noteName, []byte(envelopeJSON(mULID, mAt, mRecord, sv(long))))
-		var se *SchemaError
+		var se *DataError
 		if !errors.As(err, &se) {
-			t.Fatalf("err = %v, want a *SchemaError", err)
+			t.Fatalf("err = %v, want a *DataError", err)
 		}
-		if !strings.HasPrefix(long, strings.TrimSuffix(se.Found, "...")) || len(se.Found) > 80 {
-			t.Errorf("Found = %q, want a short prefix of the value", se.Found)
+		if !strings.HasPrefix(long, strings.TrimSuffix(found(se), "...")) || len(found(se)) > 80 {
+			t.Errorf("Found = %q, want a short prefix of the value", found(se))
 		}
 	})
 }

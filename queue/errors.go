@@ -17,26 +17,18 @@ var (
 	// ErrClosed is returned by every operation on a closed Queue.
 	ErrClosed = errors.New("capq: queue is closed")
 
-	// ErrInvalidRecord is wrapped by every error that refuses a record at
-	// Append: not valid UTF-8, not valid JSON, not a JSON object, too large
+	// ErrInvalidRecord is wrapped by the *DataError that refuses a record
+	// at Append: not valid UTF-8, not valid JSON, not a JSON object, too large
 	// or too deeply nested. Nothing touches the disk before the record is
 	// accepted.
 	ErrInvalidRecord = errors.New("capq: invalid record")
 
-	// ErrRecordTooLarge is wrapped (together with ErrInvalidRecord) when a
-	// record exceeds Options.MaxRecordSize.
-	ErrRecordTooLarge = errors.New("capq: record too large")
-
-	// ErrTooDeep is wrapped (together with ErrInvalidRecord) when a record
-	// nests arrays and objects deeper than Options.MaxDepth.
-	ErrTooDeep = errors.New("capq: record nested too deeply")
-
-	// ErrCorrupt is wrapped by every *CorruptError: a pending file that is
+	// ErrCorrupt is wrapped by the *DataError of a pending file that is
 	// not a valid envelope. Ingest moves such files to the quarantine
 	// folder and goes on; they are never deleted.
 	ErrCorrupt = errors.New("capq: corrupt pending file")
 
-	// ErrSchemaVersion is wrapped by every *SchemaError: a pending file
+	// ErrSchemaVersion is wrapped by the *DataError of a pending file
 	// written for a schema version this code does not understand.
 	ErrSchemaVersion = errors.New("capq: unsupported schema_version")
 
@@ -69,8 +61,8 @@ var (
 	// that bound, never silently.
 	ErrReadLimit = errors.New("capq: file exceeds the read limit")
 
-	// ErrAuditLine is wrapped by every *AuditLineError: a line of the
-	// audit log that AuditEntries skipped.
+	// ErrAuditLine is wrapped by the *DataError of a line of the audit
+	// log that AuditEntries skipped.
 	ErrAuditLine = errors.New("capq: unreadable audit log line")
 
 	// ErrAuditFile is wrapped by the error AuditEntries yields for a
@@ -83,59 +75,77 @@ var (
 	ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
 )
 
-// RecordError describes why Append refused a record. It wraps
-// ErrInvalidRecord, and ErrRecordTooLarge or ErrTooDeep where they apply.
-type RecordError struct {
-	Index  int    // position of the record in an AppendBatch call; 0 for Append
-	Offset int    // byte offset in the record where the problem was found
-	Detail string // what is wrong, for people
-	kind   error  // ErrRecordTooLarge, ErrTooDeep or nil
+// DataError reports bytes that are not what they should be, and says where:
+// a record Append refused (it wraps ErrInvalidRecord), a pending file that
+// is not a valid envelope (ErrCorrupt), one written for another
+// schema_version (ErrSchemaVersion), or a line of the audit log that
+// AuditEntries skipped (ErrAuditLine). Test which with errors.Is; the
+// fields that do not apply are zero.
+type DataError struct {
+	// Name is the file, relative to the queue directory: the pending
+	// file, or the audit log generation. Empty for a record given to
+	// Append and for DecodeEnvelope, which judge bytes alone.
+	Name string
+	// Index is the position of the refused record in an AppendBatch
+	// call (0 for Append).
+	Index int
+	// Line is the 1-based line of the audit log.
+	Line int
+	// Offset is the byte offset in a refused record where the problem
+	// was found.
+	Offset int
+	// Detail says what is wrong, for people.
+	Detail string
+
+	kind error // ErrInvalidRecord, ErrCorrupt, ErrSchemaVersion or ErrAuditLine
+	why  error // for a refused record: errRecordTooLarge, errTooDeep or nil
 }
 
-func (e *RecordError) Error() string {
-	return fmt.Sprintf("capq: invalid record (at byte %d): %s", e.Offset, e.Detail)
-}
-
-// Is makes errors.Is(err, ErrInvalidRecord) true for every RecordError, and
-// errors.Is(err, ErrRecordTooLarge) or ErrTooDeep where that is the reason.
-func (e *RecordError) Is(target error) bool {
-	return target == ErrInvalidRecord || (e.kind != nil && target == e.kind)
-}
-
-// CorruptError describes a pending file that is not a valid envelope.
-type CorruptError struct {
-	Name   string // file name relative to the queue directory; empty from DecodeEnvelope
-	Detail string // what is wrong, for people
-}
-
-func (e *CorruptError) Error() string {
+func (e *DataError) Error() string {
+	switch e.kind {
+	case ErrInvalidRecord:
+		return fmt.Sprintf("capq: invalid record (at byte %d): %s", e.Offset, e.Detail)
+	case ErrSchemaVersion:
+		if e.Name == "" {
+			return "capq: unsupported schema_version " + e.Detail
+		}
+		return fmt.Sprintf("capq: %s: unsupported schema_version %s", e.Name, e.Detail)
+	case ErrAuditLine:
+		return fmt.Sprintf("capq: audit log %s line %d: %s", e.Name, e.Line, e.Detail)
+	}
 	if e.Name == "" {
 		return "capq: corrupt envelope: " + e.Detail
 	}
 	return fmt.Sprintf("capq: corrupt pending file %s: %s", e.Name, e.Detail)
 }
 
-// Unwrap returns ErrCorrupt.
-func (e *CorruptError) Unwrap() error { return ErrCorrupt }
-
-// SchemaError is returned by Ingest when a pending file carries a
-// schema_version other than gen.SchemaVersion. The drain stops, the
-// handler is not called and the file stays where it is, so that a newer
-// consumer can read it (spec R14).
-type SchemaError struct {
-	Name  string // file name relative to the queue directory; empty from DecodeEnvelope
-	Found string // the schema_version value found, as written in the file
-}
-
-func (e *SchemaError) Error() string {
-	if e.Name == "" {
-		return fmt.Sprintf("capq: unsupported schema_version %s (this code reads %d)", e.Found, schemaVersion)
+// Unwrap returns the sentinel that says which kind of data error e is
+// (ErrInvalidRecord, ErrCorrupt, ErrSchemaVersion or ErrAuditLine).
+func (e *DataError) Unwrap() []error {
+	if e.why != nil {
+		return []error{e.kind, e.why}
 	}
-	return fmt.Sprintf("capq: %s: unsupported schema_version %s (this code reads %d)", e.Name, e.Found, schemaVersion)
+	return []error{e.kind}
 }
 
-// Unwrap returns ErrSchemaVersion.
-func (e *SchemaError) Unwrap() error { return ErrSchemaVersion }
+// Why a record is refused, beyond ErrInvalidRecord; unexported, since the
+// Detail says it for people and no caller acts on the difference. The
+// queue's tests tell them apart.
+var (
+	errRecordTooLarge = errors.New("capq: record too large")
+	errTooDeep        = errors.New("capq: record nested too deeply")
+)
+
+// recordError returns the DataError of a refused record.
+func recordError(off int, detail string) *DataError {
+	return &DataError{Offset: off, Detail: detail, kind: ErrInvalidRecord}
+}
+
+// corruptError returns the DataError of a pending file that is not a valid
+// envelope.
+func corruptError(name, detail string) *DataError {
+	return &DataError{Name: name, Detail: detail, kind: ErrCorrupt}
+}
 
 // OpError reports a failed file-system step of a queue operation: which
 // operation, which step, which file. It wraps the file system's error (and

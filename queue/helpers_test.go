@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/capq/capq/internal/fsys"
@@ -198,3 +199,14 @@ func fillDisk(t *testing.T, path string) {
 		}
 	}
 }
+
+// found is the schema_version value a *DataError wrapping ErrSchemaVersion
+// found: its Detail up to the first space.
+func found(e *DataError) string {
+	v, _, _ := strings.Cut(e.Detail, " ")
+	return v
+}
+
+// tooLong reports whether a *DataError wrapping ErrAuditLine is about a line
+// too long to keep.
+func tooLong(e *DataError) bool { return strings.HasPrefix(e.Detail, "line longer than") }

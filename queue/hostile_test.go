@@ -80,7 +80,7 @@ func delivered(seen []Delivery, id ulid.ULID) bool {
 }
 
 // Spec R21, R3, R24: each corrupt pending file is found by Verify, refused
-// by DecodeEnvelope with a *CorruptError, and moved by Ingest to the
+// by DecodeEnvelope with a *DataError, and moved by Ingest to the
 // quarantine folder, bytes intact, with an audit line; the records before
 // and after it are delivered in the same drain.
 func TestHostileCorruptFilesQuarantined(t *testing.T) {
@@ -149,13 +149,13 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			after := mustAppend(t, q, sampleRecord(1, "after"))
 
 			_, derr := decodeFile(name, []byte(data))
-			var ce *CorruptError
+			var ce *DataError
 			if tc.decodes {
 				if derr != nil {
 					t.Fatalf("DecodeEnvelope: %v", derr)
 				}
 			} else if !errors.As(derr, &ce) || !errors.Is(derr, ErrCorrupt) || ce.Name != name {
-				t.Errorf("DecodeEnvelope = %v, want a *CorruptError naming %s", derr, name)
+				t.Errorf("DecodeEnvelope = %v, want a *DataError naming %s", derr, name)
 			}
 			findings, err := Verify(context.Background(), q.dir, q.opts)
 			if err != nil {
@@ -192,7 +192,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 
 // Spec R14, R3: a schema_version that is an integer other than 1 is a
 // newer (or older) format, not corruption: Ingest stops with a
-// *SchemaError naming the value as written, the handler never sees the
+// *DataError naming the value as written, the handler never sees the
 // record, the file stays in place, and the records after it wait.
 func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 	t.Parallel()
@@ -212,9 +212,9 @@ func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 			}
 			var seen []Delivery
 			_, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
-			var se *SchemaError
-			if !errors.As(err, &se) || !errors.Is(err, ErrSchemaVersion) || se.Found != v || se.Name != name {
-				t.Fatalf("Ingest = %v, want a *SchemaError naming %s and %s", err, name, v)
+			var se *DataError
+			if !errors.As(err, &se) || !errors.Is(err, ErrSchemaVersion) || found(se) != v || se.Name != name {
+				t.Fatalf("Ingest = %v, want a *DataError naming %s and %s", err, name, v)
 			}
 			if !strings.Contains(err.Error(), "schema_version") || !strings.Contains(err.Error(), v) {
 				t.Errorf("error text %q lacks schema_version or %s", err, v)
@@ -786,12 +786,12 @@ func TestHostileAppendLimits(t *testing.T) {
 		want error // nil: accepted
 	}{
 		{"size at the limit", sized(maxSize), nil},
-		{"size one over", sized(maxSize + 1), ErrRecordTooLarge},
-		{"size far over", sized(100 * maxSize), ErrRecordTooLarge},
+		{"size one over", sized(maxSize + 1), errRecordTooLarge},
+		{"size far over", sized(100 * maxSize), errRecordTooLarge},
 		{"objects at the depth limit", nest(maxDepth), nil},
-		{"objects one too deep", nest(maxDepth + 1), ErrTooDeep},
+		{"objects one too deep", nest(maxDepth + 1), errTooDeep},
 		{"arrays at the depth limit", arrays(maxDepth), nil},
-		{"arrays one too deep", arrays(maxDepth + 1), ErrTooDeep},
+		{"arrays one too deep", arrays(maxDepth + 1), errTooDeep},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q, dir := openTest(t, Options{MaxRecordSize: maxSize, MaxDepth: maxDepth})
@@ -802,9 +802,9 @@ func TestHostileAppendLimits(t *testing.T) {
 				}
 				return
 			}
-			var re *RecordError
+			var re *DataError
 			if !errors.Is(err, tc.want) || !errors.Is(err, ErrInvalidRecord) || !errors.As(err, &re) {
-				t.Errorf("Append = %v, want a *RecordError wrapping %v and ErrInvalidRecord", err, tc.want)
+				t.Errorf("Append = %v, want a *DataError wrapping %v and ErrInvalidRecord", err, tc.want)
 			}
 			names := slices.DeleteFunc(dirNames(t, dir), func(n string) bool {
 				return strings.HasPrefix(n, spareNamePrefix) // Open's reserve (R32)
@@ -818,8 +818,8 @@ func TestHostileAppendLimits(t *testing.T) {
 	// overflow a naive recursive parser.
 	q, _ := openTest(t, Options{})
 	_, err := q.Append(arrays(1_500_000))
-	if !errors.Is(err, ErrTooDeep) {
-		t.Errorf("1.5 million levels: %v, want ErrTooDeep", err)
+	if !errors.Is(err, errTooDeep) {
+		t.Errorf("1.5 million levels: %v, want errTooDeep", err)
 	}
 }
 

@@ -77,7 +77,7 @@ type IngestResult struct {
 // counted in IngestResult.Left and listed in IngestResult.Problems, and the
 // drain goes on; a broken side path is off for the rest of the call (spec
 // R33). A file with another schema_version stops the
-// drain with a *SchemaError and is left in place. A handler error stops the
+// drain with a *DataError wrapping ErrSchemaVersion and is left in place. A handler error stops the
 // drain with a *HandlerError that wraps it, leaving the record and its lock
 // file (the reference's crash marker); with opts.MaxAttempts set, a record
 // that has failed that many times is dead-lettered instead and the drain
@@ -206,14 +206,13 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 	if err == nil {
 		env, err = decodeFile(name, data)
 	}
-	var se *SchemaError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// Delivered or dropped by someone else since we listed it.
 		c.gone = true
 		res.Skipped++
 		return outcomeNone, nil
-	case errors.As(err, &se):
+	case errors.Is(err, ErrSchemaVersion):
 		return outcomeNone, err // R14: stop, leave it for a newer consumer
 	case errors.Is(err, ErrUnsafeFile) || errors.Is(err, ErrCorrupt):
 		if q.setAside(d, name, err) {
@@ -367,7 +366,7 @@ func (q *Queue) readRecord(op, name string) ([]byte, error) {
 	defer f.Close()
 	limit := int64(q.opts.maxFileSize())
 	if fi.Size > limit {
-		return nil, &CorruptError{Name: name, Detail: "file of " + strconv.FormatInt(fi.Size, 10) + " bytes exceeds the size limit"}
+		return nil, corruptError(name, "file of "+strconv.FormatInt(fi.Size, 10)+" bytes exceeds the size limit")
 	}
 	buf := make([]byte, 0, fi.Size+1)
 	data, err := readAllLimit(f, buf, limit+1)
@@ -375,7 +374,7 @@ func (q *Queue) readRecord(op, name string) ([]byte, error) {
 		return nil, opErr(op, stepRead, name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, &CorruptError{Name: name, Detail: "file exceeds the size limit"}
+		return nil, corruptError(name, "file exceeds the size limit")
 	}
 	return data, nil
 }

@@ -30,8 +30,8 @@ type Stored struct {
 // bytes, never follows a symlink (neither at the file nor at the
 // dead-letter folder), and never blocks on a FIFO. Errors: ErrNotFound
 // when neither file exists; ErrUnsafeFile for a symlink or special file;
-// a *CorruptError (ErrCorrupt) for a file that is over the limit or not a
-// valid envelope, and a *SchemaError for another schema_version, both
+// a *DataError wrapping ErrCorrupt for a file that is over the limit or
+// not a valid envelope, or ErrSchemaVersion for another schema_version, both
 // with Stored.Name and Stored.Data set when the bytes could be read.
 func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 	if err := q.enter(); err != nil {
@@ -92,7 +92,7 @@ type Stats struct {
 // record or side path it reported and left alone.
 type Problem struct {
 	Name string // relative to the queue directory
-	Err  error  // typed: an *OpError, *CorruptError, ...; wraps the errno
+	Err  error  // typed: an *OpError, *DataError, ...; wraps the errno
 }
 
 func (p Problem) String() string { return p.Name + ": " + p.Err.Error() }

@@ -16,7 +16,7 @@ import (
 )
 
 // Spec R29: AuditEntries streams the log with a bounded line length; an
-// over-long or torn line is an *AuditLineError and the lines after it are
+// over-long or torn line is an *DataError and the lines after it are
 // still read.
 func TestAuditEntriesBoundedLines(t *testing.T) {
 	t.Parallel()
@@ -27,10 +27,10 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 	writeRaw(t, filepath.Join(dir, AuditLogName), log)
 	var got []string
 	for e, err := range q.AuditEntries(context.Background()) {
-		var le *AuditLineError
+		var le *DataError
 		switch {
 		case errors.As(err, &le) && errors.Is(err, ErrAuditLine):
-			got = append(got, "err:"+itoa(le.Line)+":"+map[bool]string{true: "long", false: "bad"}[le.TooLong])
+			got = append(got, "err:"+itoa(le.Line)+":"+map[bool]string{true: "long", false: "bad"}[tooLong(le)])
 		case err != nil:
 			t.Fatalf("fatal error %v", err)
 		default:

@@ -151,9 +151,8 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Prune
 			}
 			err = derr
 		}
-		var se *SchemaError
 		switch {
-		case errors.As(err, &se):
+		case errors.Is(err, ErrSchemaVersion):
 			// A record of a newer format is not ours to judge as
 			// corrupt; it can be dropped like any other, with the
 			// reference's empty appended_at for an unreadable one.

@@ -249,7 +249,7 @@ const batchChunk = 256
 // R49), and renames them under one directory fsync.
 //
 // Every record is validated before any is written: if one is refused,
-// AppendBatch returns a *RecordError (its Index says which) and nil, and
+// AppendBatch returns a *DataError (its Index says which) and nil, and
 // nothing was written. Otherwise each record succeeds or fails on its own:
 // if any failed, AppendBatch returns every ULID with the zero ULID in the
 // place of each failed record, and a *BatchError whose Errs holds the
@@ -271,7 +271,7 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 	for i, r := range records {
 		rec, err := checkRecord(r, q.opts.MaxRecordSize, q.opts.MaxDepth)
 		if err != nil {
-			var re *RecordError
+			var re *DataError
 			if errors.As(err, &re) {
 				re.Index = i
 			}

@@ -652,11 +652,11 @@ func TestAuditEntriesSparseLog(t *testing.T) {
 	go func() {
 		var r result
 		for _, err := range q.AuditEntries(ctx) {
-			var le *AuditLineError
+			var le *DataError
 			switch {
 			case err == nil:
 				r.entries++
-			case errors.As(err, &le) && le.TooLong:
+			case errors.As(err, &le) && tooLong(le):
 				r.tooLong++
 			default:
 				r.other++

@@ -362,12 +362,12 @@ func TestSchemaVersionMismatchRaises(t *testing.T) {
 		t.Fatal("handler must not be called on schema mismatch")
 		return nil
 	}, IngestOptions{})
-	var se *SchemaError
+	var se *DataError
 	if !errors.As(err, &se) || !errors.Is(err, ErrSchemaVersion) {
-		t.Fatalf("err = %v, want *SchemaError", err)
+		t.Fatalf("err = %v, want *DataError", err)
 	}
-	if se.Found != "99" || !strings.Contains(err.Error(), "schema_version") || !strings.Contains(err.Error(), "99") {
-		t.Fatalf("error %q must name schema_version and 99 (Found=%q)", err, se.Found)
+	if found(se) != "99" || !strings.Contains(err.Error(), "schema_version") || !strings.Contains(err.Error(), "99") {
+		t.Fatalf("error %q must name schema_version and 99 (Found=%q)", err, found(se))
 	}
 	if !exists(t, p) {
 		t.Fatal("the file must stay in place")

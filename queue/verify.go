@@ -160,10 +160,9 @@ func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 			if err == nil {
 				_, err = decodeFile(e.name, data)
 			}
-			var se *SchemaError
 			switch {
 			case err == nil:
-			case errors.As(err, &se):
+			case errors.Is(err, ErrSchemaVersion):
 				add(FindingFutureSchema, e.name, err.Error())
 			case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
 				add(FindingCorrupt, e.name, err.Error())

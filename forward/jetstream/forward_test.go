@@ -323,9 +323,8 @@ func TestSchemaErrorStops(t *testing.T) { // Spec R14
 		t.Fatal(err)
 	}
 	err = f.Run(context.Background())
-	var se *queue.SchemaError
-	if !errors.As(err, &se) {
-		t.Fatalf("Run: %v, want *queue.SchemaError", err)
+	if !errors.Is(err, queue.ErrSchemaVersion) {
+		t.Fatalf("Run: %v, want queue.ErrSchemaVersion", err)
 	}
 	if st := f.State(); st.Forwarded != 1 || st.Phase != PhaseStopped || st.LastError == "" {
 		t.Fatalf("state: %+v", st)

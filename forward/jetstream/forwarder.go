@@ -306,7 +306,7 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 //
 // Run returns ctx's error when ctx is done, and returns at once, with the
 // error, when the queue cannot be forwarded by this code at all: a record
-// of another schema_version (*queue.SchemaError; forwarding it out of order
+// of another schema_version (queue.ErrSchemaVersion; forwarding it out of order
 // is not an option) or a closed queue.
 func (f *Forwarder) Run(ctx context.Context) error {
 	if !f.running.CompareAndSwap(false, true) {

@@ -270,7 +270,7 @@ func (a *appender) endLine(l *lineReader, line, limit int) error {
 		if ferr := a.flush(); ferr != nil {
 			return ferr
 		}
-		return usageErrorf("line %d: %v: a record of more than %d bytes", line, queue.ErrRecordTooLarge, limit)
+		return usageErrorf("line %d: %v: a record of more than %d bytes", line, queue.ErrInvalidRecord, limit)
 	}
 	if len(rec) == 0 {
 		return nil
@@ -299,7 +299,7 @@ func (a *appender) flush() error {
 		return nil
 	}
 	ids, err := a.q.AppendBatch(recs)
-	var re *queue.RecordError
+	var re *queue.DataError
 	if errors.As(err, &re) {
 		// Nothing of the batch was written: append the lines before
 		// the bad one, then report it.

@@ -280,9 +280,7 @@ func fuzzOne(rng *rand.Rand, q *queue.Queue, seedEnv []byte) (err error) {
 		input = mutateBytes(rng, seedEnv)
 		env, derr := queue.DecodeEnvelope(input)
 		if derr != nil {
-			var ce *queue.CorruptError
-			var se *queue.SchemaError
-			if !errors.As(derr, &ce) && !errors.As(derr, &se) {
+			if !errors.As(derr, new(*queue.DataError)) {
 				return fmt.Errorf("DecodeEnvelope(%s) returned an untyped error %v", jsonString(input), derr)
 			}
 			return nil
