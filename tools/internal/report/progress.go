@@ -145,13 +145,7 @@ type Task struct {
 // task ends the current one.
 func (p *Progress) Start(label string, budget time.Duration) *Task {
 	t := &Task{p: p, label: label, budget: budget, start: time.Now(), left: -1, quit: make(chan struct{})}
-	p.mu.Lock()
-	prev := p.cur
-	p.cur = t
-	p.mu.Unlock()
-	if prev != nil {
-		prev.stop()
-	}
+	p.replace(t)
 	if p.quiet {
 		return t
 	}
@@ -276,16 +270,23 @@ func (t *Task) Done(final string) {
 
 // Close ends the current task, if any, and clears the live line.
 func (p *Progress) Close() {
-	p.mu.Lock()
-	cur := p.cur
-	p.cur = nil
-	p.mu.Unlock()
-	if cur != nil {
-		cur.stop()
-	}
+	p.replace(nil)
 	p.mu.Lock()
 	p.clearLocked()
 	p.mu.Unlock()
+}
+
+// replace makes t (nil: none) the current task and stops the one it
+// replaces, outside the lock: stop waits for that task's goroutine, which
+// takes the lock to print.
+func (p *Progress) replace(t *Task) {
+	p.mu.Lock()
+	prev := p.cur
+	p.cur = t
+	p.mu.Unlock()
+	if prev != nil {
+		prev.stop()
+	}
 }
 
 // Round rounds a duration for people: tenths of a second under a minute,
