@@ -38,24 +38,35 @@ func report(b *testing.B, d []time.Duration, n int) {
 	}
 }
 
+// rotate runs the peers' rounds of a benchmark: b.N ops in rounds of
+// chunk (the last one shorter), each round calling op(j, n) for every
+// peer j in turn, starting one peer further each round so that no peer
+// always runs first. Only op's calls are timed, per peer; then it reports.
+func rotate(b *testing.B, peers, chunk int, op func(j, n int) error) {
+	d := make([]time.Duration, peers)
+	b.ResetTimer()
+	for done, round := 0, 0; done < b.N; round++ {
+		n := min(chunk, b.N-done)
+		for k := range peers {
+			j := (k + round) % peers
+			t0 := time.Now()
+			err := op(j, n)
+			d[j] += time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		done += n
+	}
+	b.StopTimer()
+	report(b, d, b.N)
+}
+
 // BenchmarkAppend interleaves one durable append of each peer per
 // iteration, rotating the order.
 func BenchmarkAppend(b *testing.B) {
 	qs := openAll(b)
-	d := make([]time.Duration, len(qs))
-	b.ResetTimer()
-	for i := range b.N {
-		for k := range qs {
-			j := (k + i) % len(qs)
-			t0 := time.Now()
-			if err := qs[j].Append(record); err != nil {
-				b.Fatal(err)
-			}
-			d[j] += time.Since(t0)
-		}
-	}
-	b.StopTimer()
-	report(b, d, b.N)
+	rotate(b, len(qs), 1, func(j, _ int) error { return qs[j].Append(record) })
 }
 
 // batchSize is the records per batch of BenchmarkAppendBatch (issue 16).
@@ -66,26 +77,11 @@ const batchSize = 100
 // rotating the order; an op is one record.
 func BenchmarkAppendBatch(b *testing.B) {
 	qs := openAll(b)
-	d := make([]time.Duration, len(qs))
 	recs := make([][]byte, batchSize)
 	for i := range recs {
 		recs[i] = record
 	}
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
-		n := min(batchSize, b.N-done)
-		for k := range qs {
-			j := (k + round) % len(qs)
-			t0 := time.Now()
-			if err := qs[j].AppendBatch(recs[:n]); err != nil {
-				b.Fatal(err)
-			}
-			d[j] += time.Since(t0)
-		}
-		done += n
-	}
-	b.StopTimer()
-	report(b, d, b.N)
+	rotate(b, len(qs), batchSize, func(j, n int) error { return qs[j].AppendBatch(recs[:n]) })
 }
 
 // producers is the goroutines of BenchmarkProducers (issue 16).
@@ -96,38 +92,24 @@ const producers = 16
 // DB.Batch), rotating the order; an op is one record.
 func BenchmarkProducers(b *testing.B) {
 	qs := openAll(b)
-	d := make([]time.Duration, len(qs))
-	chunk := producers * 4
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
-		n := min(chunk, b.N-done)
-		for k := range qs {
-			j := (k + round) % len(qs)
-			var next atomic.Int64
-			errs := make(chan error, producers)
-			var wg sync.WaitGroup
-			t0 := time.Now()
-			for range producers {
-				wg.Go(func() {
-					for next.Add(1) <= int64(n) {
-						if err := qs[j].AppendShared(record); err != nil {
-							errs <- err
-							return
-						}
+	rotate(b, len(qs), producers*4, func(j, n int) error {
+		var next atomic.Int64
+		errs := make(chan error, producers)
+		var wg sync.WaitGroup
+		for range producers {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					if err := qs[j].AppendShared(record); err != nil {
+						errs <- err
+						return
 					}
-				})
-			}
-			wg.Wait()
-			d[j] += time.Since(t0)
-			close(errs)
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
+				}
+			})
 		}
-		done += n
-	}
-	b.StopTimer()
-	report(b, d, b.N)
+		wg.Wait()
+		close(errs)
+		return <-errs
+	})
 }
 
 // consumeChunk is how many records each peer consumes in turn: capq's
@@ -146,22 +128,12 @@ func BenchmarkConsume(b *testing.B) {
 			}
 		}
 	}
-	d := make([]time.Duration, len(qs))
 	noop := func([]byte) error { return nil }
-	b.ResetTimer()
-	for done, round := 0, 0; done < b.N; round++ {
-		n := min(consumeChunk, b.N-done)
-		for k := range qs {
-			j := (k + round) % len(qs)
-			t0 := time.Now()
-			got, err := qs[j].Consume(n, noop)
-			d[j] += time.Since(t0)
-			if err != nil || got != n {
-				b.Fatal(fmt.Errorf("%s consumed %d of %d: %v", Peers[j].Name, got, n, err))
-			}
+	rotate(b, len(qs), consumeChunk, func(j, n int) error {
+		got, err := qs[j].Consume(n, noop)
+		if err != nil || got != n {
+			return fmt.Errorf("%s consumed %d of %d: %v", Peers[j].Name, got, n, err)
 		}
-		done += n
-	}
-	b.StopTimer()
-	report(b, d, b.N)
+		return nil
+	})
 }
