@@ -10,6 +10,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,12 +181,7 @@ func citedNumbers(list string) []int {
 // check applies the three rules and returns one message per violation.
 func check(root string, reqs map[int]*requirement, code *goCode) []string {
 	var problems []string
-	nums := make([]int, 0, len(reqs))
-	for n := range reqs {
-		nums = append(nums, n)
-	}
-	slices.Sort(nums)
-	for _, n := range nums {
+	for _, n := range slices.Sorted(maps.Keys(reqs)) {
 		r := reqs[n]
 		where := fmt.Sprintf("spec/SPEC.md:%d: R%d", r.line, n)
 		// Every test named anywhere in the requirement must exist.

@@ -4,6 +4,7 @@ package layers
 
 import (
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strings"
@@ -73,12 +74,7 @@ func graph(t *testing.T) map[string][]string {
 // check returns one message per import that runs against the layers.
 func check(g map[string][]string) []string {
 	var bad []string
-	pkgs := make([]string, 0, len(g))
-	for p := range g {
-		pkgs = append(pkgs, p)
-	}
-	slices.Sort(pkgs)
-	for _, p := range pkgs {
+	for _, p := range slices.Sorted(maps.Keys(g)) {
 		lp, err := layerOf(p)
 		if err != nil {
 			bad = append(bad, err.Error())
