@@ -262,16 +262,12 @@ type BatchError struct {
 }
 
 func (e *BatchError) Error() string {
-	failed, first := 0, error(nil)
-	for _, err := range e.Errs {
-		if err != nil {
-			failed++
-			if first == nil {
-				first = err
-			}
-		}
+	failed := e.Unwrap()
+	var first error
+	if len(failed) > 0 {
+		first = failed[0]
 	}
-	return fmt.Sprintf("capq: append: %d of %d records not appended; first: %v", failed, len(e.Errs), first)
+	return fmt.Sprintf("capq: append: %d of %d records not appended; first: %v", len(failed), len(e.Errs), first)
 }
 
 // Failed returns the indexes (in the batch) of the records that were not
@@ -289,10 +285,8 @@ func (e *BatchError) Failed() []int {
 // Unwrap returns the errors of the failed records.
 func (e *BatchError) Unwrap() []error {
 	var errs []error
-	for _, err := range e.Errs {
-		if err != nil {
-			errs = append(errs, err)
-		}
+	for _, i := range e.Failed() {
+		errs = append(errs, e.Errs[i])
 	}
 	return errs
 }

@@ -419,3 +419,39 @@ func TestAppendBatchSyncFSFailureFailsItsChunk(t *testing.T) {
 		t.Errorf("pending = %d records, want the second chunk's %d", len(list), n-batchChunk)
 	}
 }
+
+// A BatchError's message counts the failed records and names the first
+// error; Failed and Unwrap list the failed records in batch order, and a
+// batch without a failure (never returned, but a value a caller can build)
+// neither panics nor lists anything.
+func TestBatchErrorMethods(t *testing.T) {
+	t.Parallel()
+	one, two := errors.New("one"), errors.New("two")
+	for _, tc := range []struct {
+		errs   []error
+		failed []int
+		msg    string
+	}{
+		{[]error{nil, one, nil, two}, []int{1, 3}, "capq: append: 2 of 4 records not appended; first: one"},
+		{[]error{two}, []int{0}, "capq: append: 1 of 1 records not appended; first: two"},
+		{[]error{nil, nil}, nil, "capq: append: 0 of 2 records not appended; first: <nil>"},
+	} {
+		be := &BatchError{Errs: tc.errs}
+		if got := be.Error(); got != tc.msg {
+			t.Errorf("%v: Error() = %q, want %q", tc.errs, got, tc.msg)
+		}
+		if got := be.Failed(); !slices.Equal(got, tc.failed) {
+			t.Errorf("%v: Failed() = %v, want %v", tc.errs, got, tc.failed)
+		}
+		var want []error
+		for _, i := range tc.failed {
+			want = append(want, tc.errs[i])
+		}
+		if got := be.Unwrap(); !slices.Equal(got, want) {
+			t.Errorf("%v: Unwrap() = %v, want %v", tc.errs, got, want)
+		}
+		if len(tc.failed) > 0 && !errors.Is(be, tc.errs[tc.failed[0]]) {
+			t.Errorf("%v: errors.Is does not see the first failure", tc.errs)
+		}
+	}
+}
