@@ -16,6 +16,9 @@ import (
 )
 
 // groupAlive reports whether a live (not zombie) process is in group pgid.
+// Intentionally separate from verify/conform's groupGone (its negation):
+// the two are test helpers of two packages, and a package that exported
+// one for both would put /proc parsing into a non-test API.
 func groupAlive(pgid int) bool {
 	if errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH) {
 		return false
