@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/model"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
@@ -152,7 +153,7 @@ func checkIngestFile(data []byte) error {
 		if err != nil || res.Quarantined != 1 || len(got) != 0 {
 			return fmt.Errorf("ingest of corrupt %q: %+v, %v; want it quarantined", data, res, err)
 		}
-		if b, rerr := mq.mem.ReadFile(queue.QuarantineDir + "/" + name); rerr != nil || !bytes.Equal(b, data) {
+		if b, rerr := mq.mem.ReadFile(layout.QuarantineDir + "/" + name); rerr != nil || !bytes.Equal(b, data) {
 			return fmt.Errorf("quarantine of %q did not keep its bytes: %v", data, rerr)
 		}
 		entries, aerr := model.AuditAll(mq.q)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -81,7 +82,7 @@ func (m *machine) drainWithoutInodes(p *proc) {
 	for _, id := range futures {
 		m.model.Record(id).Held = false
 	}
-	_, auditErr := m.admin.Lstat(queue.AuditLogName)
+	_, auditErr := m.admin.Lstat(layout.AuditLogName)
 	calls, res, ierr := m.runDrain(p, drain{failAt: -1})
 	var trs []Transition
 	planned, ci := 0, 0
@@ -147,7 +148,7 @@ func (m *machine) drainWithoutInodes(p *proc) {
 
 // sideNames are the side paths a drain may need besides the record:
 // the quarantine and dead-letter folders and the audit log (R33).
-var sideNames = []string{queue.QuarantineDir, queue.DeadLetterDir, queue.AuditLogName}
+var sideNames = []string{layout.QuarantineDir, layout.DeadLetterDir, layout.AuditLogName}
 
 // savedPrefix names where a side path waits while a hostile entry takes its
 // name: a name the queue ignores (kindForeign).
@@ -184,7 +185,7 @@ func (m *machine) actSideBroken(c chooser) {
 	case 1:
 		err = m.mem.Symlink("/etc", name)
 	default:
-		if name == queue.AuditLogName {
+		if name == layout.AuditLogName {
 			err = m.mem.Symlink("/etc/passwd", name)
 		} else {
 			err = m.mem.WriteFile(name, []byte("not a folder\n"), 0o600)
@@ -204,8 +205,8 @@ func (m *machine) actSideBroken(c chooser) {
 
 	evs := m.model.PlanIngest(d.failAt, d.fail, d.maxAttempts)
 	calls, res, ierr := m.runDrain(p, d)
-	quarantineOff := name == queue.QuarantineDir || name == queue.AuditLogName
-	deadOff := name == queue.DeadLetterDir || name == queue.AuditLogName
+	quarantineOff := name == layout.QuarantineDir || name == layout.AuditLogName
+	deadOff := name == layout.DeadLetterDir || name == layout.AuditLogName
 
 	// Put the side path back before anything looks at the directory.
 	if err := m.admin.Remove(name); err != nil {

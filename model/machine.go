@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
@@ -301,7 +302,7 @@ func (m *machine) observe() Observation {
 			}
 		}
 	}
-	for _, name := range m.mem.Names(queue.QuarantineDir) {
+	for _, name := range m.mem.Names(layout.QuarantineDir) {
 		if len(name) >= 8+26 && strings.HasPrefix(name, "pending-") {
 			if id, err := ulid.Parse(name[8 : 8+26]); err == nil && strings.HasPrefix(name[8+26:], ".json") {
 				obs.Locs[id] |= InQuarantine
@@ -752,7 +753,7 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.IngestResult, 
 		return trs, deletes
 	}
 	if !sameIngest(got, res) {
-		m.fatalf("Ingest result %+v, the model counts %+v (events %v; quarantine %v)", res, got, evs, m.mem.Names(queue.QuarantineDir))
+		m.fatalf("Ingest result %+v, the model counts %+v (events %v; quarantine %v)", res, got, evs, m.mem.Names(layout.QuarantineDir))
 	}
 	done := i == len(evs)
 	var last Event

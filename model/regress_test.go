@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
@@ -43,7 +44,7 @@ func corruptRecordQueue(t *testing.T) (*fsys.Mem, *fsys.Fault, *queue.Queue, uli
 func TestAuditTornTail(t *testing.T) {
 	t.Parallel()
 	mem, ft, q, id := corruptRecordQueue(t)
-	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == queue.AuditLogName }, Times: 1, Err: fsys.ENOSPC, Short: true})
+	ft.Inject(fsys.Rule{Op: fsys.OpWrite, Match: func(n string) bool { return n == layout.AuditLogName }, Times: 1, Err: fsys.ENOSPC, Short: true})
 	// Spec R33: the corrupt record is left in place and reported.
 	if res, err := q.Prune(t.Context(), 0); err != nil || res.Left != 1 || len(res.Problems) != 1 || !errors.Is(res.Problems[0].Err, fsys.ENOSPC) {
 		t.Fatalf("Prune with a failing audit write = %+v, %v; want the record left and ENOSPC reported", res, err)
@@ -61,7 +62,7 @@ func TestAuditTornTail(t *testing.T) {
 		found = found || e.Reason == queue.ReasonQuarantined && e.ULID == id.String()
 	}
 	if !found {
-		data, _ := mem.ReadFile(queue.AuditLogName)
+		data, _ := mem.ReadFile(layout.AuditLogName)
 		t.Fatalf("R20: %s was quarantined, but the audit log has no readable line for it:\n%s", id, strings.ReplaceAll(string(data), "\n", "\\n\n"))
 	}
 }
@@ -76,7 +77,7 @@ var errLeft = errors.New("left")
 func TestQuarantineLstatError(t *testing.T) {
 	t.Parallel()
 	_, ft, q, _ := corruptRecordQueue(t)
-	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, queue.QuarantineDir+"/") }, Err: fsys.EIO})
+	ft.Inject(fsys.Rule{Op: fsys.OpLstat, Match: func(n string) bool { return strings.HasPrefix(n, layout.QuarantineDir+"/") }, Err: fsys.EIO})
 	done := make(chan error, 1)
 	go func() {
 		res, err := q.Ingest(context.Background(), func(context.Context, queue.Delivery) error { return nil }, queue.IngestOptions{})

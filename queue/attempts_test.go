@@ -234,7 +234,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	if exists(t, pendingPath(dir, bad)) || exists(t, lockPath(dir, bad)) {
 		t.Error("dead letter still pending, or its lock left")
 	}
-	dl := filepath.Join(dir, DeadLetterDir, "pending-"+bad.String()+".json")
+	dl := filepath.Join(dir, deadLetterDir, "pending-"+bad.String()+".json")
 	got, err := os.ReadFile(dl)
 	if err != nil || !bytes.Equal(got, badBytes) {
 		t.Errorf("dead letter %s: %v; bytes equal: %v", dl, err, bytes.Equal(got, badBytes))
@@ -299,7 +299,7 @@ func TestRequeue(t *testing.T) {
 	q, dir := openTest(t, Options{})
 	ids := deadLetterN(t, q, 1)
 	id := ids[0]
-	before, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, "pending-"+id.String()+".json"))
+	before, err := os.ReadFile(filepath.Join(dir, deadLetterDir, "pending-"+id.String()+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}

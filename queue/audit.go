@@ -103,12 +103,6 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 }
 
-// AuditLogRotatedName is the previous generation of the audit log: when a
-// capq writer finds the log at or above Options.AuditLogMaxSize after
-// writing its lines, it renames the log to this name, replacing the
-// generation before (spec R30).
-const AuditLogRotatedName = AuditLogName + ".1"
-
 // maxAuditLine bounds one line of the audit log as read: a longer line is
 // reported as a *DataError (ErrAuditLine) and skipped, and the lines after it are
 // read (capq's own lines are at most a few KiB).
@@ -160,12 +154,12 @@ func (q *Queue) writeAuditThen(op string, entries []AuditEntry, then func() int)
 }
 
 func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() int, retry bool) (again bool, err error) {
-	f, fi, err := q.openRegular(op, AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
+	f, fi, err := q.openRegular(op, auditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err != nil && isNoSpace(err) && retry {
 		// No inode for a new log: a spare file becomes the log (R32),
 		// so that a prune can still write the lines it needs before it
 		// frees space.
-		if q.spareTo(AuditLogName) {
+		if q.spareTo(auditLogName) {
 			return true, nil
 		}
 	}
@@ -174,17 +168,17 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() in
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
-			err = opErr(op, stepClose, AuditLogName, cerr)
+			err = opErr(op, stepClose, auditLogName, cerr)
 		}
 	}()
 	if err := f.Flock(fsys.LockExclusive); err != nil {
-		return false, opErr(op, stepLock, AuditLogName, err)
+		return false, opErr(op, stepLock, auditLogName, err)
 	}
-	if cur, err := q.fs.Lstat(AuditLogName); retry && (err != nil || cur.Ino != fi.Ino) {
+	if cur, err := q.fs.Lstat(auditLogName); retry && (err != nil || cur.Ino != fi.Ino) {
 		return true, nil // rotated while we waited for the lock
 	}
 	if fi, err = f.Stat(); err != nil {
-		return false, opErr(op, stepOpen, AuditLogName, err)
+		return false, opErr(op, stepOpen, auditLogName, err)
 	}
 	if fi.Size > 0 {
 		// A write cut short (disk full, power cut before its fsync) can
@@ -192,7 +186,7 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() in
 		// would be glued to the fragment and be unreadable too.
 		var last [1]byte
 		if _, err := f.ReadAt(last[:], fi.Size-1); err != nil {
-			return false, opErr(op, stepRead, AuditLogName, err)
+			return false, opErr(op, stepRead, auditLogName, err)
 		}
 		if last[0] != '\n' {
 			buf = append([]byte{'\n'}, buf...)
@@ -212,21 +206,21 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() in
 		}
 		t, ok := f.(fsys.Truncater)
 		if !ok {
-			return opErr(op, stepWrite, AuditLogName, errors.ErrUnsupported)
+			return opErr(op, stepWrite, auditLogName, errors.ErrUnsupported)
 		}
 		if err := t.Truncate(at); err != nil {
-			return opErr(op, stepWrite, AuditLogName, err)
+			return opErr(op, stepWrite, auditLogName, err)
 		}
 		if q.opts.NoSync {
 			return nil
 		}
 		if err := f.Sync(); err != nil {
-			return opErr(op, stepSync, AuditLogName, err)
+			return opErr(op, stepSync, auditLogName, err)
 		}
 		return nil
 	}
 	if err := writeFull(f, buf); err != nil {
-		return false, errors.Join(opErr(op, stepWrite, AuditLogName, err), cut(0))
+		return false, errors.Join(opErr(op, stepWrite, auditLogName, err), cut(0))
 	}
 	if r, ok := f.(fsys.Reserver); ok {
 		// Keep blocks reserved past the end (the size does not change, so
@@ -238,7 +232,7 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() in
 	}
 	if !q.opts.NoSync {
 		if err := f.Sync(); err != nil {
-			return false, errors.Join(opErr(op, stepSync, AuditLogName, err), cut(0))
+			return false, errors.Join(opErr(op, stepSync, auditLogName, err), cut(0))
 		}
 		if fi.Size == 0 {
 			// The log may be new: its name must be durable before the
@@ -266,19 +260,19 @@ func (q *Queue) writeAuditOnce(op string, buf []byte, ends []int, then func() in
 	return false, nil
 }
 
-// rotateAudit renames the audit log to AuditLogRotatedName. The caller
+// rotateAudit renames the audit log to auditLogRotatedName. The caller
 // holds the log's flock, so no capq or reference writer is between its
 // open and its write on the file being renamed; one that opened it and
 // waits for the lock writes its lines into the rotated file, where readers
 // find them.
 func (q *Queue) rotateAudit(op string) {
-	if fi, err := q.fs.Lstat(AuditLogRotatedName); err == nil && !fi.IsRegular() {
+	if fi, err := q.fs.Lstat(auditLogRotatedName); err == nil && !fi.IsRegular() {
 		// Never replace what capq did not create: a directory, symlink
 		// or FIFO there disables rotation until a human removes it.
-		q.opts.Logger.Warn("capq: audit log not rotated: "+AuditLogRotatedName+" is not a regular file", "dir", q.dir, "op", op)
+		q.opts.Logger.Warn("capq: audit log not rotated: "+auditLogRotatedName+" is not a regular file", "dir", q.dir, "op", op)
 		return
 	}
-	if err := q.fs.Rename(AuditLogName, AuditLogRotatedName); err != nil {
+	if err := q.fs.Rename(auditLogName, auditLogRotatedName); err != nil {
 		q.opts.Logger.Warn("capq: audit log rotation failed", "dir", q.dir, "op", op, "err", err)
 		return
 	}
@@ -292,7 +286,7 @@ func (q *Queue) rotateAudit(op string) {
 func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
 
 // AuditEntries iterates over the audit log, oldest first: the rotated
-// generation (AuditLogRotatedName), then the current log (spec R29). It
+// generation (.overflow-audit.log.1), then the current log (spec R29). It
 // streams: at most 64 KiB of one line are held at a time,
 // whatever the size of the log. A line that cannot be read (too long, not
 // JSON, torn by a crash) is yielded as a *DataError (errors.Is
@@ -314,11 +308,11 @@ func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
 		// Each generation is read on its own: one that cannot be opened
 		// (a FIFO, a directory, unreadable) is reported once, wrapping
 		// ErrAuditFile, and the other is still read (spec R29).
-		cur, curInfo, cerr := q.openAuditFile(AuditLogName)
+		cur, curInfo, cerr := q.openAuditFile(auditLogName)
 		if cur != nil {
 			defer cur.Close()
 		}
-		old, oldInfo, oerr := q.openAuditFile(AuditLogRotatedName)
+		old, oldInfo, oerr := q.openAuditFile(auditLogRotatedName)
 		if old != nil {
 			defer old.Close()
 			if cur != nil && oldInfo.Ino == curInfo.Ino {
@@ -328,14 +322,14 @@ func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
 		if oerr != nil && !yield(AuditEntry{}, fmt.Errorf("%w: %w", ErrAuditFile, oerr)) {
 			return
 		}
-		if old != nil && !q.scanAudit(ctx, old, AuditLogRotatedName, yield) {
+		if old != nil && !q.scanAudit(ctx, old, auditLogRotatedName, yield) {
 			return
 		}
 		if cerr != nil && !yield(AuditEntry{}, fmt.Errorf("%w: %w", ErrAuditFile, cerr)) {
 			return
 		}
 		if cur != nil {
-			q.scanAudit(ctx, cur, AuditLogName, yield)
+			q.scanAudit(ctx, cur, auditLogName, yield)
 		}
 	}
 }

@@ -15,7 +15,7 @@ func BenchmarkAuditEntries(b *testing.B) {
 	q, dir := openTest(b, Options{NoSync: true})
 	line := `{"ts":"2026-01-01T00:00:00.000000+00:00","dropped_ulid":"01ARZ3NDEKTSV4RRFFQ69G5FAV","appended_at":"2026-01-01T00:00:00.000000+00:00","reason":"queue_overflow","queue_size_before_prune":10000}` + "\n"
 	const lines = 100_000
-	if err := os.WriteFile(filepath.Join(dir, AuditLogName), []byte(strings.Repeat(line, lines)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, auditLogName), []byte(strings.Repeat(line, lines)), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

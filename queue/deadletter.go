@@ -20,7 +20,7 @@ import (
 // ends it.
 func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	const op = "dead-letter"
-	if err := q.ensureDir(op, DeadLetterDir); err != nil {
+	if err := q.ensureDir(op, deadLetterDir); err != nil {
 		return err
 	}
 	name := pendingName(c.id)
@@ -33,7 +33,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 	if err := q.writeDurable(op, hist, c.history()); err != nil {
 		return err
 	}
-	if err := q.syncDirs(op, DeadLetterDir); err != nil {
+	if err := q.syncDirs(op, deadLetterDir); err != nil {
 		return err
 	}
 	// The move never replaces an entry that appeared at dst since the
@@ -67,7 +67,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 		return errors.Join(rerr, err)
 	}
 	c.gone = true // the caller's claim.end removes the lock
-	return q.syncDirs(op, DeadLetterDir, ".")
+	return q.syncDirs(op, deadLetterDir, ".")
 }
 
 // deadLetterSlot returns the names a new dead letter of id takes: its own
@@ -77,7 +77,7 @@ func (q *Queue) deadLetter(c *claim, env Envelope, herr error) error {
 // pending-<ULID>.history.N. An earlier dead letter and its history are
 // never replaced (spec R36).
 func (q *Queue) deadLetterSlot(op, id string) (dst, hist string, err error) {
-	base := DeadLetterDir + "/" + pendingPrefix + id
+	base := deadLetterDir + "/" + pendingPrefix + id
 	for i := 0; i <= maxQuarantineCopies; i++ {
 		suffix := ""
 		if i > 0 {
@@ -138,7 +138,7 @@ func (q *Queue) DeadLetters() ([]ulid.ULID, error) {
 // than pass over them in silence, spec R36).
 func (q *Queue) deadLetters(withUnsafe bool) ([]ulid.ULID, error) {
 	var ids []ulid.ULID
-	err := q.fs.ReadDir(DeadLetterDir, func(name []byte, typ fsys.EntryType) error {
+	err := q.fs.ReadDir(deadLetterDir, func(name []byte, typ fsys.EntryType) error {
 		if k, idb := classify(name); k == kindPending && (withUnsafe || typ != fsys.TypeSymlink) {
 			var id ulid.ULID
 			if id.UnmarshalText(idb) == nil {
@@ -151,7 +151,7 @@ func (q *Queue) deadLetters(withUnsafe bool) ([]ulid.ULID, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, opErr("dead-letters", stepList, DeadLetterDir, folderErr(err))
+		return nil, opErr("dead-letters", stepList, deadLetterDir, folderErr(err))
 	}
 	slices.SortFunc(ids, ulid.ULID.Compare)
 	return ids, nil
@@ -166,7 +166,7 @@ func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 		return nil, err
 	}
 	defer q.leave()
-	name := DeadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
+	name := deadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
 	f, _, err := q.openRegular("dead-letters", name, os.O_RDONLY)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fsys.ENOTDIR) {
 		return nil, ErrNotFound
@@ -203,7 +203,7 @@ func (q *Queue) requeue(id ulid.ULID) error {
 	const op = "requeue"
 	s := id.String()
 	name := pendingName(s)
-	src := DeadLetterDir + "/" + name
+	src := deadLetterDir + "/" + name
 	fi, err := q.fs.Lstat(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
@@ -256,8 +256,8 @@ func (q *Queue) requeue(id ulid.ULID) error {
 	// The record is back: what follows is clean-up, whose errors are
 	// returned (the requeue itself happened).
 	return errors.Join(c.finish(),
-		q.removeErr(op, DeadLetterDir+"/"+pendingPrefix+s+historySuffix),
-		q.syncDirs(op, ".", DeadLetterDir))
+		q.removeErr(op, deadLetterDir+"/"+pendingPrefix+s+historySuffix),
+		q.syncDirs(op, ".", deadLetterDir))
 }
 
 // RequeueAll requeues every dead letter and returns how many it moved. A

@@ -28,8 +28,8 @@ func TestDeadLetterAfterKilledMoveKeepsItsName(t *testing.T) {
 	id := mustAppend(t, producer, sampleRecord(0, ""))
 	fail := func(context.Context, Delivery) error { return errors.New("handler failed") }
 	opts := IngestOptions{MaxAttempts: 1}
-	dst := DeadLetterDir + "/" + pendingName(id.String())
-	hist := DeadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
+	dst := deadLetterDir + "/" + pendingName(id.String())
+	hist := deadLetterDir + "/" + pendingPrefix + id.String() + historySuffix
 
 	// The kill point: the consumer dies just before its move of the
 	// record, after the history is durable. Every later call of the

@@ -933,11 +933,11 @@ func TestPowerCutAtEveryStepOfIngest(t *testing.T) {
 			break
 		}
 		for i, o := range outcomes {
-			if !findBytes(o, pendingName(corrupt), corruptData, QuarantineDir) {
-				t.Errorf("cut %d outcome %d: the corrupt file's bytes are gone: root %v, quarantine %v", k, i, o.Names("."), o.Names(QuarantineDir))
+			if !findBytes(o, pendingName(corrupt), corruptData, quarantineDir) {
+				t.Errorf("cut %d outcome %d: the corrupt file's bytes are gone: root %v, quarantine %v", k, i, o.Names("."), o.Names(quarantineDir))
 			}
-			if !findBytes(o, pendingName(poison), poisonData, DeadLetterDir) {
-				t.Errorf("cut %d outcome %d: the poison record is gone: root %v, dead-letter %v", k, i, o.Names("."), o.Names(DeadLetterDir))
+			if !findBytes(o, pendingName(poison), poisonData, deadLetterDir) {
+				t.Errorf("cut %d outcome %d: the poison record is gone: root %v, dead-letter %v", k, i, o.Names("."), o.Names(deadLetterDir))
 			}
 			// A file never moves without a durable line saying why.
 			// BUG(lead): writeAudit (queue/audit.go:106) creates the
@@ -961,9 +961,9 @@ func TestPowerCutAtEveryStepOfIngest(t *testing.T) {
 				// final syncDirs, so a cut before it can keep the record
 				// and lose the history (cuts 54-56), although the code
 				// promises "a dead letter is never without it". Fix:
-				// syncDirs(op, DeadLetterDir) right after writeFile.
-				if !slices.Contains(o.Names(DeadLetterDir), pendingName(poison)[:len(pendingName(poison))-len(pendingSuffix)]+historySuffix) {
-					t.Errorf("cut %d outcome %d: a dead letter without its history: %v", k, i, o.Names(DeadLetterDir))
+				// syncDirs(op, deadLetterDir) right after writeFile.
+				if !slices.Contains(o.Names(deadLetterDir), pendingName(poison)[:len(pendingName(poison))-len(pendingSuffix)]+historySuffix) {
+					t.Errorf("cut %d outcome %d: a dead letter without its history: %v", k, i, o.Names(deadLetterDir))
 				}
 			}
 			if !goodSeen.Load() && !findBytes(o, pendingName(good), goodData) {
@@ -982,7 +982,7 @@ func TestPowerCutAtEveryStepOfIngest(t *testing.T) {
 // keys.
 func auditReasons(m *fsys.Mem) map[string]bool {
 	out := map[string]bool{}
-	data, err := m.ReadFile(AuditLogName)
+	data, err := m.ReadFile(auditLogName)
 	if err != nil {
 		return out
 	}
@@ -1014,8 +1014,8 @@ func TestPowerCutAtEveryStepOfRequeue(t *testing.T) {
 			break
 		}
 		for i, o := range outcomes {
-			if !findBytes(o, pendingName(id.String()), data, DeadLetterDir) {
-				t.Errorf("cut %d outcome %d: the record is gone: root %v, dead-letter %v", k, i, o.Names("."), o.Names(DeadLetterDir))
+			if !findBytes(o, pendingName(id.String()), data, deadLetterDir) {
+				t.Errorf("cut %d outcome %d: the record is gone: root %v, dead-letter %v", k, i, o.Names("."), o.Names(deadLetterDir))
 			}
 		}
 	}
@@ -1218,7 +1218,7 @@ func powerCutOverflow(t *testing.T, existingLog bool) {
 	for k := 1; ; k++ {
 		m := fsys.NewMem(nil)
 		if existingLog {
-			if err := m.WriteFile(AuditLogName, nil, 0o600); err != nil {
+			if err := m.WriteFile(auditLogName, nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -1244,7 +1244,7 @@ func powerCutOverflow(t *testing.T, existingLog bool) {
 		for i, o := range outcomes {
 			got := memPending(t, o)
 			logged := map[string]bool{}
-			if data, err := o.ReadFile(AuditLogName); err == nil {
+			if data, err := o.ReadFile(auditLogName); err == nil {
 				for line := range strings.Lines(string(data)) {
 					var e AuditEntry
 					if json.Unmarshal([]byte(line), &e) == nil && e.Reason == ReasonOverflow {

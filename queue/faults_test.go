@@ -353,7 +353,7 @@ func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
 	// that retries forever ends (and is counted) instead of hanging.
 	var probes int
 	f.SetHook(func(c fsys.Call) error {
-		if c.Op == fsys.OpLstat && strings.HasPrefix(c.Name, QuarantineDir+"/") {
+		if c.Op == fsys.OpLstat && strings.HasPrefix(c.Name, quarantineDir+"/") {
 			probes++
 			if probes <= 1000 {
 				return syscall.EIO
@@ -376,7 +376,7 @@ func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
 		t.Errorf("Ingest = %+v, %v, want the file left and the EIO of the failed probe reported", res, err)
 	}
 	kept := exists(t, filepath.Join(dir, name))
-	if ents, err := os.ReadDir(filepath.Join(dir, QuarantineDir)); err == nil {
+	if ents, err := os.ReadDir(filepath.Join(dir, quarantineDir)); err == nil {
 		for _, e := range ents {
 			kept = kept || strings.HasPrefix(e.Name(), name)
 		}

@@ -175,15 +175,15 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			if exists(t, filepath.Join(dir, name)) || exists(t, filepath.Join(dir, lockName(id.String()))) {
 				t.Error("corrupt file or its lock still in the queue")
 			}
-			moved, err := os.ReadFile(filepath.Join(dir, QuarantineDir, name))
+			moved, err := os.ReadFile(filepath.Join(dir, quarantineDir, name))
 			if err != nil || string(moved) != data {
 				t.Errorf("quarantined bytes: %v; equal: %v", err, string(moved) == data)
 			}
-			if a := auditFor(t, q, ReasonQuarantined, id.String()); len(a) != 1 || a[0].File != QuarantineDir+"/"+name {
+			if a := auditFor(t, q, ReasonQuarantined, id.String()); len(a) != 1 || a[0].File != quarantineDir+"/"+name {
 				t.Errorf("quarantine audit lines: %+v", a)
 			}
 			findings, _ = Verify(context.Background(), q.dir, q.opts)
-			if !hasFinding(findings, FindingQuarantined, QuarantineDir+"/"+name) || slices.ContainsFunc(findings, func(f Finding) bool { return f.Kind.Violation() }) {
+			if !hasFinding(findings, FindingQuarantined, quarantineDir+"/"+name) || slices.ContainsFunc(findings, func(f Finding) bool { return f.Kind.Violation() }) {
 				t.Errorf("Verify after the drain: %+v", findings)
 			}
 		})
@@ -228,7 +228,7 @@ func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 			if exists(t, filepath.Join(dir, lockName(id.String()))) {
 				t.Error("a lock file was left on the future-schema record")
 			}
-			if exists(t, filepath.Join(dir, QuarantineDir, name)) {
+			if exists(t, filepath.Join(dir, quarantineDir, name)) {
 				t.Error("a future-schema file was quarantined")
 			}
 		})
@@ -385,7 +385,7 @@ func TestHostileSymlinkPendingQuarantined(t *testing.T) {
 	// Regression: Ingest used to list only regular files, so a symlink
 	// planted under a pending name was ignored forever and never reached
 	// readPending's ELOOP → quarantine path (fixed in 1b08324).
-	moved := filepath.Join(dir, QuarantineDir, name)
+	moved := filepath.Join(dir, quarantineDir, name)
 	if fi, err := os.Lstat(moved); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Errorf("the symlink was not quarantined as a symlink: %v", err)
 	}
@@ -440,7 +440,7 @@ func TestHostileSwappedInAfterListing(t *testing.T) {
 			if delivered(seen, victim) || !delivered(seen, good) || res.Quarantined != 1 {
 				t.Errorf("drain: %+v, %+v", seen, res)
 			}
-			fi, err := os.Lstat(filepath.Join(dir, QuarantineDir, name))
+			fi, err := os.Lstat(filepath.Join(dir, quarantineDir, name))
 			if err != nil || fi.Mode().IsRegular() {
 				t.Errorf("quarantined entry: %v, %v", fi, err)
 			}
@@ -582,12 +582,12 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 	q, dir := openTest(t, Options{MaxSize: 3})
 	outside := filepath.Join(t.TempDir(), "outside.log")
 	writeRaw(t, outside, "precious\n")
-	if err := os.Symlink(outside, filepath.Join(dir, AuditLogName)); err != nil {
+	if err := os.Symlink(outside, filepath.Join(dir, auditLogName)); err != nil {
 		t.Fatal(err)
 	}
 	was := fileState(t, outside)
 	findings, _ := Verify(context.Background(), q.dir, q.opts)
-	if !hasFinding(findings, FindingSymlink, AuditLogName) {
+	if !hasFinding(findings, FindingSymlink, auditLogName) {
 		t.Errorf("Verify findings %+v lack the audit log symlink", findings)
 	}
 
@@ -614,7 +614,7 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 	if now := fileState(t, outside); now != was {
 		t.Errorf("the outside file was written: %s -> %s", was, now)
 	}
-	if fi, err := os.Lstat(filepath.Join(dir, AuditLogName)); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+	if fi, err := os.Lstat(filepath.Join(dir, auditLogName)); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Errorf("the audit-log symlink was replaced: %v", err)
 	}
 }
@@ -627,7 +627,7 @@ func TestDeadLetterAfterFailedMoveKeepsItsName(t *testing.T) {
 	t.Parallel()
 	q, dir := openTest(t, Options{})
 	id := mustAppend(t, q, sampleRecord(0, ""))
-	audit := filepath.Join(dir, AuditLogName)
+	audit := filepath.Join(dir, auditLogName)
 	if err := os.Symlink(filepath.Join(t.TempDir(), "outside.log"), audit); err != nil {
 		t.Fatal(err)
 	}
@@ -636,7 +636,7 @@ func TestDeadLetterAfterFailedMoveKeepsItsName(t *testing.T) {
 	if res, err := q.Ingest(context.Background(), fail, opts); err != nil || res.Left != 1 {
 		t.Fatalf("Ingest with the audit log broken: %+v, %v; want the record left (R22)", res, err)
 	}
-	hist := filepath.Join(dir, DeadLetterDir, pendingPrefix+id.String()+historySuffix)
+	hist := filepath.Join(dir, deadLetterDir, pendingPrefix+id.String()+historySuffix)
 	if exists(t, hist) {
 		t.Errorf("the failed move left %s behind", hist)
 	}
@@ -646,7 +646,7 @@ func TestDeadLetterAfterFailedMoveKeepsItsName(t *testing.T) {
 	if res, err := q.Ingest(context.Background(), fail, opts); err != nil || res.DeadLettered != 1 {
 		t.Fatalf("second Ingest: %+v, %v; want the record dead-lettered", res, err)
 	}
-	if !exists(t, filepath.Join(dir, DeadLetterDir, pendingName(id.String()))) || !exists(t, hist) {
+	if !exists(t, filepath.Join(dir, deadLetterDir, pendingName(id.String()))) || !exists(t, hist) {
 		t.Errorf("the dead letter is not under its own name")
 	}
 	if ids, err := q.DeadLetters(); err != nil || len(ids) != 1 || ids[0] != id {
@@ -888,7 +888,7 @@ func TestHostileReadLimit(t *testing.T) {
 	if got := lfs.read.Load(); got > limit+goodSize {
 		t.Errorf("read %d bytes of pending files, want at most %d (limit+1) + %d (the good file)", got, limit, goodSize)
 	}
-	if got, err := os.ReadFile(filepath.Join(dir, QuarantineDir, pendingName(id.String()))); err != nil || string(got) != huge {
+	if got, err := os.ReadFile(filepath.Join(dir, quarantineDir, pendingName(id.String()))); err != nil || string(got) != huge {
 		t.Errorf("oversized file not quarantined intact: %v", err)
 	}
 }
@@ -951,8 +951,8 @@ func TestVerifyReadOnlyEveryFinding(t *testing.T) {
 	writeRaw(t, add(FindingOrphanLock, lockName(newULID(t).String())), "")
 	names[lockName(inDoubt.String())] = FindingInDoubt
 	names[pendingName(loose.String())] = FindingPermissions
-	names[QuarantineDir+"/"+pendingName(qid.String())] = FindingQuarantined
-	names[DeadLetterDir+"/"+pendingName(dead.String())] = FindingDeadLetter
+	names[quarantineDir+"/"+pendingName(qid.String())] = FindingQuarantined
+	names[deadLetterDir+"/"+pendingName(dead.String())] = FindingDeadLetter
 	os.WriteFile(filepath.Join(dir, "README"), []byte("foreign files are not ours to judge"), 0o600)
 
 	before := snapshot(t, dir)
@@ -1032,13 +1032,13 @@ func TestHostileQuarantineNameCollision(t *testing.T) {
 			t.Fatalf("%q: %+v", c, res)
 		}
 	}
-	ents, err := os.ReadDir(filepath.Join(dir, QuarantineDir))
+	ents, err := os.ReadDir(filepath.Join(dir, quarantineDir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var kept []string
 	for _, e := range ents {
-		data, err := os.ReadFile(filepath.Join(dir, QuarantineDir, e.Name()))
+		data, err := os.ReadFile(filepath.Join(dir, quarantineDir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1058,7 +1058,7 @@ func TestHostileQuarantineNameCollision(t *testing.T) {
 // the queue, and the file that would have moved stays where it is.
 func TestHostileFolderSymlink(t *testing.T) {
 	t.Parallel()
-	for _, folder := range []string{QuarantineDir, DeadLetterDir} {
+	for _, folder := range []string{quarantineDir, deadLetterDir} {
 		t.Run(folder, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
 			outside := t.TempDir()
@@ -1067,7 +1067,7 @@ func TestHostileFolderSymlink(t *testing.T) {
 			}
 			var name string
 			var h Handler = collect(new([]Delivery))
-			if folder == QuarantineDir {
+			if folder == quarantineDir {
 				name = pendingName(newULID(t).String())
 				writeRaw(t, filepath.Join(dir, name), "junk")
 			} else {
@@ -1141,7 +1141,7 @@ func TestHostileSpecialFilePending(t *testing.T) {
 			}
 			fi, err := os.Lstat(p)
 			if err != nil {
-				fi, err = os.Lstat(filepath.Join(dir, QuarantineDir, name))
+				fi, err = os.Lstat(filepath.Join(dir, quarantineDir, name))
 			}
 			if err != nil || fi.Mode().IsRegular() {
 				t.Errorf("the %s is gone: %v", kind, err)

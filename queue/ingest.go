@@ -323,7 +323,7 @@ func (q *Queue) deadLetterOrLeave(d *drain, c *claim, env Envelope, herr error) 
 		}
 		if c.gone {
 			// Moved; only a later step (a folder fsync) failed.
-			addProblem(&d.res.Problems, DeadLetterDir+"/"+pendingName(c.id), err)
+			addProblem(&d.res.Problems, deadLetterDir+"/"+pendingName(c.id), err)
 			return true
 		}
 		d.noDeadLetter = err
@@ -411,12 +411,12 @@ const maxQuarantineCopies = 1000
 // root) into the quarantine folder, fsyncs both directories, and writes an
 // audit line. The bytes are never deleted (spec R21).
 func (q *Queue) quarantine(op, name, why string) error {
-	if err := q.ensureDir(op, QuarantineDir); err != nil {
+	if err := q.ensureDir(op, quarantineDir); err != nil {
 		return err
 	}
 	// Never replace an earlier quarantined file of the same name: find a
 	// free name, name.1, name.2, ...
-	dst := QuarantineDir + "/" + name
+	dst := quarantineDir + "/" + name
 	for i := 1; ; i++ {
 		_, err := q.fs.Lstat(dst)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -428,7 +428,7 @@ func (q *Queue) quarantine(op, name, why string) error {
 		if i > maxQuarantineCopies {
 			return opErr(op, stepRename, dst, fs.ErrExist)
 		}
-		dst = QuarantineDir + "/" + name + "." + itoa(i)
+		dst = quarantineDir + "/" + name + "." + itoa(i)
 	}
 	// The audit line goes first: after a crash it may name a file that was
 	// not moved yet (and will be moved again), but a file never moves
@@ -449,7 +449,7 @@ func (q *Queue) quarantine(op, name, why string) error {
 	}); err != nil || rerr != nil {
 		return errors.Join(rerr, err)
 	}
-	return q.syncDirs(op, QuarantineDir, ".")
+	return q.syncDirs(op, quarantineDir, ".")
 }
 
 // ensureDir creates a folder of the queue (mode 0700) if it is missing,

@@ -42,14 +42,14 @@ func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 	st := Stored{Name: name}
 	data, err := q.readRecord("get", name)
 	if errors.Is(err, fs.ErrNotExist) {
-		st = Stored{Name: DeadLetterDir + "/" + name, DeadLetter: true}
+		st = Stored{Name: deadLetterDir + "/" + name, DeadLetter: true}
 		data, err = q.readRecord("get", st.Name)
 		if errors.Is(err, errNotFolder) {
 			// ELOOP can be the dead letter's own name (a symlink there)
 			// rather than the folder's: name it then, never "not found"
 			// (spec R36).
 			if fi, lerr := q.fs.Lstat(st.Name); lerr == nil && !fi.IsRegular() {
-				if dfi, derr := q.fs.Lstat(DeadLetterDir); derr == nil && dfi.Mode.IsDir() {
+				if dfi, derr := q.fs.Lstat(deadLetterDir); derr == nil && dfi.Mode.IsDir() {
 					return Stored{}, opErr("get", stepOpen, st.Name, ErrUnsafeFile)
 				}
 			}
@@ -168,9 +168,9 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		}
 		return st, opErr("stats", stepList, ".", err)
 	}
-	for _, dir := range []string{QuarantineDir, DeadLetterDir} {
+	for _, dir := range []string{quarantineDir, deadLetterDir} {
 		err := q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {
-			if dir == QuarantineDir {
+			if dir == quarantineDir {
 				st.Quarantined++
 			} else if k, _ := classify(name); k == kindPending {
 				st.DeadLetters++

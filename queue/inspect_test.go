@@ -24,7 +24,7 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 	good := `{"ts":"t","dropped_ulid":"A","appended_at":"","reason":"queue_overflow","queue_size_before_prune":3}`
 	long := `{"ts":"t","reason":"pruned","detail":"` + strings.Repeat("x", maxAuditLine) + `"}`
 	log := good + "\n" + long + "\n" + "not json\n" + "\n" + good + "\n" + `{"ts":"torn`
-	writeRaw(t, filepath.Join(dir, AuditLogName), log)
+	writeRaw(t, filepath.Join(dir, auditLogName), log)
 	var got []string
 	for e, err := range q.AuditEntries(context.Background()) {
 		var le *DataError
@@ -48,12 +48,12 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 func TestAuditEntriesUnsafeLog(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"fifo", "symlink", "dir"} {
-		for _, bad := range []string{AuditLogName, AuditLogRotatedName} {
+		for _, bad := range []string{auditLogName, auditLogRotatedName} {
 			t.Run(kind+" at "+bad, func(t *testing.T) {
 				q, dir := openTest(t, Options{})
-				good := AuditLogRotatedName
-				if bad == AuditLogRotatedName {
-					good = AuditLogName
+				good := auditLogRotatedName
+				if bad == auditLogRotatedName {
+					good = auditLogName
 				}
 				// Spec R29: the other generation is still read.
 				writeRaw(t, filepath.Join(dir, good), `{"ts":"t","reason":"pruned","dropped_ulid":"x"}`+"\n")
@@ -127,10 +127,10 @@ func TestAuditLogRotation(t *testing.T) {
 		ids = ids[1:]
 	}
 	var curSize int64 // the last write may have rotated the log away
-	if cur, err := os.Stat(filepath.Join(dir, AuditLogName)); err == nil {
+	if cur, err := os.Stat(filepath.Join(dir, auditLogName)); err == nil {
 		curSize = cur.Size()
 	}
-	old, err := os.Stat(filepath.Join(dir, AuditLogRotatedName))
+	old, err := os.Stat(filepath.Join(dir, auditLogRotatedName))
 	if err != nil {
 		t.Fatalf("no rotated log: %v", err)
 	}
@@ -164,14 +164,14 @@ func TestAuditLogRotation(t *testing.T) {
 func TestAuditRotationUnderOpenWriter(t *testing.T) {
 	t.Parallel()
 	q, dir := openTest(t, Options{})
-	p := filepath.Join(dir, AuditLogName)
+	p := filepath.Join(dir, auditLogName)
 	writeRaw(t, p, `{"ts":"1","reason":"pruned","dropped_ulid":"A","appended_at":""}`+"\n")
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0) // the reference, mid-write
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := os.Rename(p, filepath.Join(dir, AuditLogRotatedName)); err != nil {
+	if err := os.Rename(p, filepath.Join(dir, auditLogRotatedName)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.WriteString(`{"ts":"2","reason":"pruned","dropped_ulid":"B","appended_at":""}` + "\n"); err != nil {
@@ -226,7 +226,7 @@ func TestGet(t *testing.T) {
 	dl := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAY")
 	outside := t.TempDir()
 	writeRaw(t, filepath.Join(outside, pendingName(dl.String())), rawEnvelope(dl.String(), `{}`, "1"))
-	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir)); err != nil {
+	if err := os.Symlink(outside, filepath.Join(dir, deadLetterDir)); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := q.Get(dl); !errors.Is(err, ErrNotFound) {
@@ -250,7 +250,7 @@ func TestStats(t *testing.T) {
 		}
 	}
 	writeRaw(t, filepath.Join(dir, "pending-"+first.String()+".lock"), "")
-	writeRaw(t, filepath.Join(dir, DeadLetterDir), "a file where a folder belongs")
+	writeRaw(t, filepath.Join(dir, deadLetterDir), "a file where a folder belongs")
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "pending-01ARZ3NDEKTSV4RRFFQ69G5FAV.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -261,7 +261,7 @@ func TestStats(t *testing.T) {
 	if st.Pending != 3 || st.Oldest != first || st.Locks != 1 || st.Unsafe != 1 || st.PendingBytes == 0 {
 		t.Errorf("Stats = %+v", st)
 	}
-	if len(st.Problems) != 1 || st.Problems[0].Name != DeadLetterDir || !errors.Is(st.Problems[0].Err, ErrUnsafeFile) {
+	if len(st.Problems) != 1 || st.Problems[0].Name != deadLetterDir || !errors.Is(st.Problems[0].Err, ErrUnsafeFile) {
 		t.Errorf("Problems = %v, want the dead-letter file", st.Problems)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -284,7 +284,7 @@ func TestDeadLetterHistoryReadLimit(t *testing.T) {
 		t.Fatalf("DeadLetterHistory = %q, %v", h, err)
 	}
 	big := strings.Repeat(`{"attempt":1,"failed":"t"}`+"\n", maxHistory/20)
-	writeRaw(t, filepath.Join(dir, DeadLetterDir, pendingPrefix+id.String()+historySuffix), big)
+	writeRaw(t, filepath.Join(dir, deadLetterDir, pendingPrefix+id.String()+historySuffix), big)
 	h, err := q.DeadLetterHistory(id)
 	if !errors.Is(err, ErrReadLimit) || len(h) != maxHistory {
 		t.Errorf("DeadLetterHistory of %d bytes = %d bytes, %v; want %d and ErrReadLimit", len(big), len(h), err, maxHistory)

@@ -53,8 +53,8 @@ func TestLockLeftLinkedByCreateLocked(t *testing.T) {
 			if !tc.delivered && err != nil {
 				t.Errorf("a name that is not the lock's temporary name was removed: %v", err)
 			}
-			if tc.delivered && slices.Contains(dirNames(t, dir), QuarantineDir) {
-				if ents, _ := os.ReadDir(filepath.Join(dir, QuarantineDir)); len(ents) > 0 {
+			if tc.delivered && slices.Contains(dirNames(t, dir), quarantineDir) {
+				if ents, _ := os.ReadDir(filepath.Join(dir, quarantineDir)); len(ents) > 0 {
 					t.Errorf("quarantined %v", ents)
 				}
 			}

@@ -55,25 +55,25 @@ var matrixNames = []matrixName{
 	{label: "locktmp", path: func(fx *fixture) string { return "." + lockName(fx.good[1]) + ".0123456789abcdef" + lockTmpSuffix },
 		inside: func(fx *fixture) string { return pendingName(fx.good[0]) },
 		data:   func(*fixture) []byte { return nil }},
-	{label: "audit", path: func(*fixture) string { return AuditLogName },
+	{label: "audit", path: func(*fixture) string { return auditLogName },
 		inside: func(fx *fixture) string { return pendingName(fx.good[0]) },
 		data: func(*fixture) []byte {
 			return []byte(`{"ts":"t","reason":"pruned","dropped_ulid":"X","appended_at":""}` + "\n")
 		}},
-	{label: "audit.1", path: func(*fixture) string { return AuditLogRotatedName },
-		inside: func(*fixture) string { return AuditLogName },
+	{label: "audit.1", path: func(*fixture) string { return auditLogRotatedName },
+		inside: func(*fixture) string { return auditLogName },
 		data:   func(*fixture) []byte { return []byte("torn") }},
-	{label: "quarantine/", path: func(*fixture) string { return QuarantineDir }, folder: true,
-		inside: func(*fixture) string { return DeadLetterDir },
+	{label: "quarantine/", path: func(*fixture) string { return quarantineDir }, folder: true,
+		inside: func(*fixture) string { return deadLetterDir },
 		data:   func(*fixture) []byte { return []byte("a file where a folder belongs") }},
-	{label: "dead-letter/", path: func(*fixture) string { return DeadLetterDir }, folder: true,
+	{label: "dead-letter/", path: func(*fixture) string { return deadLetterDir }, folder: true,
 		inside: func(*fixture) string { return "." },
 		data:   func(*fixture) []byte { return []byte("a file where a folder belongs") }},
-	{label: "history", path: func(fx *fixture) string { return DeadLetterDir + "/" + pendingPrefix + fx.fail + historySuffix },
+	{label: "history", path: func(fx *fixture) string { return deadLetterDir + "/" + pendingPrefix + fx.fail + historySuffix },
 		inside: func(fx *fixture) string { return pendingName(fx.dead) },
 		data:   func(*fixture) []byte { return []byte("old history\n") }},
 	{label: "history.tmp", path: func(fx *fixture) string {
-		return DeadLetterDir + "/" + pendingPrefix + fx.fail + historySuffix + ".tmp"
+		return deadLetterDir + "/" + pendingPrefix + fx.fail + historySuffix + ".tmp"
 	},
 		inside: func(fx *fixture) string { return pendingName(fx.dead) },
 		data:   func(*fixture) []byte { return nil }},
@@ -137,7 +137,7 @@ func newFixture(dir string) (*fixture, error) {
 			return nil, err
 		}
 	}
-	if fx.bytes[fx.dead], err = os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(fx.dead))); err != nil {
+	if fx.bytes[fx.dead], err = os.ReadFile(filepath.Join(dir, deadLetterDir, pendingName(fx.dead))); err != nil {
 		return nil, err
 	}
 	fx.bytes[fx.corrupt] = []byte("not json")

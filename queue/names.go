@@ -1,45 +1,35 @@
 package queue
 
 import (
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/ulid"
 )
 
-// File names in the queue directory (spec R1). The reference owns
-// the first four; capq adds the two folders, which the reference ignores
-// because they are not regular files named pending-*.json.
+// File names in the queue directory (spec R1), spelled once in
+// internal/layout.
 const (
-	pendingPrefix = "pending-"
-	pendingSuffix = ".json"
-	tmpSuffix     = ".json.tmp"
-	lockSuffix    = ".lock"
+	pendingPrefix = layout.PendingPrefix
+	pendingSuffix = layout.PendingSuffix
+	tmpSuffix     = layout.TmpSuffix
+	lockSuffix    = layout.LockSuffix
 
-	// AuditLogName is the name of the audit log inside the queue
-	// directory: JSON Lines, one line per record dropped on overflow,
-	// quarantined, dead-lettered or requeued.
-	AuditLogName = ".overflow-audit.log"
-
-	// QuarantineDir is the folder, inside the queue directory, where
-	// corrupt and unsafe files are moved, never deleted.
-	QuarantineDir = "quarantine"
-
-	// DeadLetterDir is the folder, inside the queue directory, where
-	// records whose handler failed Options.MaxAttempts times are moved
-	// with their attempt history.
-	DeadLetterDir = "dead-letter"
+	auditLogName        = layout.AuditLogName
+	auditLogRotatedName = layout.AuditLogRotatedName
+	quarantineDir       = layout.QuarantineDir
+	deadLetterDir       = layout.DeadLetterDir
 
 	// lockTmpSuffix ends the temporary names that fsys.OS.CreateLocked
 	// uses where O_TMPFILE is not supported; a crash can leave one behind.
 	lockTmpSuffix = ".locktmp"
 
-	// historySuffix names the attempt history kept beside a dead letter.
-	historySuffix = ".history"
+	historySuffix = layout.HistorySuffix
 
 	pendingNameLen = len(pendingPrefix) + ulid.EncodedSize + len(pendingSuffix)
 )
 
-func pendingName(id string) string { return pendingPrefix + id + pendingSuffix }
-func tmpName(id string) string     { return pendingPrefix + id + tmpSuffix }
-func lockName(id string) string    { return pendingPrefix + id + lockSuffix }
+func pendingName(id string) string { return layout.PendingName(id) }
+func tmpName(id string) string     { return layout.TmpName(id) }
+func lockName(id string) string    { return layout.LockName(id) }
 
 // nameKind classifies a directory entry name.
 type nameKind uint8
@@ -78,11 +68,11 @@ func classify(name []byte) (nameKind, []byte) {
 		if ulid.Valid(string(id)) {
 			return kindLock, id
 		}
-	case string(name) == AuditLogName || string(name) == AuditLogRotatedName:
+	case string(name) == auditLogName || string(name) == auditLogRotatedName:
 		return kindAudit, nil
-	case string(name) == QuarantineDir:
+	case string(name) == quarantineDir:
 		return kindQuarantine, nil
-	case string(name) == DeadLetterDir:
+	case string(name) == deadLetterDir:
 		return kindDeadLetter, nil
 	}
 	if hasPrefix(name, spareNamePrefix) {

@@ -78,7 +78,7 @@ type Options struct {
 	DeleteSyncEvery int
 
 	// AuditLogMaxSize is the size at which a capq writer renames the
-	// audit log to AuditLogRotatedName (replacing the generation before)
+	// audit log to .overflow-audit.log.1 (replacing the generation before)
 	// after writing its lines, so that the log takes at most about twice
 	// this much space (spec R30). Zero means 16 MiB; a negative value
 	// never rotates.

@@ -124,7 +124,7 @@ func TestOverflowQuarantinesCorruptVictims(t *testing.T) {
 	if exists(t, p) {
 		t.Fatal("corrupt victim still pending")
 	}
-	kept, err := os.ReadFile(filepath.Join(dir, QuarantineDir, pendingName(bad)))
+	kept, err := os.ReadFile(filepath.Join(dir, quarantineDir, pendingName(bad)))
 	if err != nil || string(kept) != `{"not":"an envelope"` {
 		t.Fatalf("corrupt victim not kept verbatim in quarantine: %q, %v", kept, err)
 	}

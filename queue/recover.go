@@ -153,7 +153,7 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 	const op = "recover"
 	var names []string
-	err := q.fs.ReadDir(DeadLetterDir, func(name []byte, typ fsys.EntryType) error {
+	err := q.fs.ReadDir(deadLetterDir, func(name []byte, typ fsys.EntryType) error {
 		if k, _ := classify(name); k == kindPending && (typ == fsys.TypeRegular || typ == fsys.TypeUnknown) {
 			names = append(names, string(name))
 		}
@@ -166,12 +166,12 @@ func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 		// A side path (R33): a dead-letter folder capq may not read
 		// (EACCES, left by a `sudo capq`) or cannot list must not stop
 		// Open and every drain behind it. Verify and Stats report it.
-		addProblem(&rep.Problems, DeadLetterDir, opErr(op, stepList, DeadLetterDir, err))
+		addProblem(&rep.Problems, deadLetterDir, opErr(op, stepList, deadLetterDir, err))
 		q.opts.Logger.Warn("capq: recovery skipped the dead-letter folder", "dir", q.dir, "err", err)
 		return nil
 	}
 	for _, name := range names {
-		dl := DeadLetterDir + "/" + name
+		dl := deadLetterDir + "/" + name
 		live, err1 := q.fs.Lstat(name)
 		dead, err2 := q.fs.Lstat(dl)
 		if err1 != nil || err2 != nil || !live.IsRegular() || live.Ino != dead.Ino {
@@ -184,7 +184,7 @@ func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 		rep.UndoneMoves = append(rep.UndoneMoves, dl)
 	}
 	if len(rep.UndoneMoves) > 0 {
-		return q.syncDirs(op, DeadLetterDir)
+		return q.syncDirs(op, deadLetterDir)
 	}
 	return nil
 }

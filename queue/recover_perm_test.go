@@ -16,10 +16,10 @@ import (
 func TestRecoverUnreadableDeadLetterFolder(t *testing.T) {
 	q, _, f := openFault(t, Options{NoSync: true})
 	mustAppend(t, q, sampleRecord(1, ""))
-	if err := q.fs.Mkdir(DeadLetterDir, 0o700); err != nil {
+	if err := q.fs.Mkdir(deadLetterDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	f.Inject(fsys.Rule{Op: fsys.OpReadDir, Match: func(n string) bool { return n == DeadLetterDir }, Err: syscall.EACCES})
+	f.Inject(fsys.Rule{Op: fsys.OpReadDir, Match: func(n string) bool { return n == deadLetterDir }, Err: syscall.EACCES})
 	rep, err := q.Recover(context.Background())
 	if err != nil {
 		t.Fatalf("Recover with an unreadable dead-letter folder: %v", err)

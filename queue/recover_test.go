@@ -323,7 +323,7 @@ func TestRecoverUndoesHalfDoneDeadLetterMove(t *testing.T) {
 	q, dir := openTest(t, Options{SkipRecover: true})
 	same := mustAppend(t, q, sampleRecord(0, "same"))
 	other := mustAppend(t, q, sampleRecord(1, "other"))
-	dl := filepath.Join(dir, DeadLetterDir)
+	dl := filepath.Join(dir, deadLetterDir)
 	if err := os.Mkdir(dl, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +341,7 @@ func TestRecoverUndoesHalfDoneDeadLetterMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{DeadLetterDir + "/" + pendingName(same.String())}; !slices.Equal(rep.UndoneMoves, want) {
+	if want := []string{deadLetterDir + "/" + pendingName(same.String())}; !slices.Equal(rep.UndoneMoves, want) {
 		t.Fatalf("UndoneMoves = %v, want %v", rep.UndoneMoves, want)
 	}
 	if !exists(t, pendingPath(dir, same)) || exists(t, filepath.Join(dl, pendingName(same.String()))) ||

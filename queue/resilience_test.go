@@ -28,8 +28,8 @@ func TestSidePathBrokenDrainGoesOn(t *testing.T) {
 		folder      string
 		maxAttempts int
 	}{
-		{QuarantineDir, 0},
-		{DeadLetterDir, 1},
+		{quarantineDir, 0},
+		{deadLetterDir, 1},
 	} {
 		t.Run(tt.folder, func(t *testing.T) {
 			q, dir := openTest(t, Options{})
@@ -37,7 +37,7 @@ func TestSidePathBrokenDrainGoesOn(t *testing.T) {
 			var bad []ulid.ULID
 			var h Handler
 			var seen []Delivery
-			if tt.folder == QuarantineDir {
+			if tt.folder == quarantineDir {
 				for range 2 {
 					id := newULID(t)
 					writeRaw(t, filepath.Join(dir, pendingName(id.String())), "not json")
@@ -177,7 +177,7 @@ func TestDeadLetterNeverOverwrites(t *testing.T) {
 	if res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 1}); err != nil || res.DeadLettered != 1 {
 		t.Fatalf("Ingest = %+v, %v", res, err)
 	}
-	first, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(id.String())))
+	first, err := os.ReadFile(filepath.Join(dir, deadLetterDir, pendingName(id.String())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,23 +186,23 @@ func TestDeadLetterNeverOverwrites(t *testing.T) {
 	if res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 1}); err != nil || res.DeadLettered != 1 {
 		t.Fatalf("second Ingest = %+v, %v", res, err)
 	}
-	again, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(id.String())))
+	again, err := os.ReadFile(filepath.Join(dir, deadLetterDir, pendingName(id.String())))
 	if err != nil || string(again) != string(first) {
 		t.Errorf("the first dead letter was replaced: %q", again)
 	}
-	second, err := os.ReadFile(filepath.Join(dir, DeadLetterDir, pendingName(id.String())+".1"))
+	second, err := os.ReadFile(filepath.Join(dir, deadLetterDir, pendingName(id.String())+".1"))
 	if err != nil || !strings.Contains(string(second), `"second":true`) {
 		t.Errorf("the second dead letter is not kept beside it: %q, %v", second, err)
 	}
 	for _, h := range []string{pendingPrefix + id.String() + historySuffix, pendingPrefix + id.String() + historySuffix + ".1"} {
-		if !exists(t, filepath.Join(dir, DeadLetterDir, h)) {
+		if !exists(t, filepath.Join(dir, deadLetterDir, h)) {
 			t.Errorf("history %s missing", h)
 		}
 	}
 	// RequeueAll goes past odd entries: a directory under a dead-letter
 	// name, then the real dead letter.
 	odd := newULID(t)
-	if err := os.Mkdir(filepath.Join(dir, DeadLetterDir, pendingName(odd.String())), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, deadLetterDir, pendingName(odd.String())), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	later := mustAppend(t, q, sampleRecord(1, ""))
@@ -234,7 +234,7 @@ func TestDeadLetterHistorySyncFailure(t *testing.T) {
 	if !exists(t, filepath.Join(dir, pendingName(bad.String()))) || !exists(t, filepath.Join(dir, lockName(bad.String()))) {
 		t.Error("the record or its lock file (its history) is gone")
 	}
-	if ents, _ := os.ReadDir(filepath.Join(dir, DeadLetterDir)); len(ents) != 0 {
+	if ents, _ := os.ReadDir(filepath.Join(dir, deadLetterDir)); len(ents) != 0 {
 		t.Errorf("dead-letter folder holds %v after the failed write", ents)
 	}
 }
@@ -313,10 +313,10 @@ func TestFolderMovedOutAfterUse(t *testing.T) {
 		t.Fatalf("Ingest = %+v, %v", res, err)
 	}
 	outside := filepath.Join(t.TempDir(), "moved")
-	if err := os.Rename(filepath.Join(dir, QuarantineDir), outside); err != nil {
+	if err := os.Rename(filepath.Join(dir, quarantineDir), outside); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Mkdir(filepath.Join(dir, QuarantineDir), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, quarantineDir), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	second := newULID(t)
@@ -327,7 +327,7 @@ func TestFolderMovedOutAfterUse(t *testing.T) {
 	if exists(t, filepath.Join(outside, pendingName(second.String()))) {
 		t.Fatal("the second file was moved out of the queue through the old folder's descriptor")
 	}
-	if !exists(t, filepath.Join(dir, QuarantineDir, pendingName(second.String()))) {
+	if !exists(t, filepath.Join(dir, quarantineDir, pendingName(second.String()))) {
 		t.Error("the second file is not in the new quarantine folder")
 	}
 }
@@ -399,7 +399,7 @@ func TestPruneAuditLinesCutBack(t *testing.T) {
 	// Take the reserve away: the log rewritten as a new file without
 	// reserved blocks, the spares gone. The log's one line leaves most of
 	// its page free, so a part of the next prune's lines fits.
-	logPath := filepath.Join(dir, AuditLogName)
+	logPath := filepath.Join(dir, auditLogName)
 	data, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +438,7 @@ func TestFailedMoveLeavesNoAuditLine(t *testing.T) {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	q, dir := openTest(t, Options{})
-	qdir := filepath.Join(dir, QuarantineDir)
+	qdir := filepath.Join(dir, quarantineDir)
 	if err := os.Mkdir(qdir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +464,7 @@ func TestFailedMoveLeavesNoAuditLine(t *testing.T) {
 func TestDeadLetterKeepsLoneHistory(t *testing.T) {
 	q, dir := openTest(t, Options{NoSync: true})
 	id := mustAppend(t, q, sampleRecord(1, ""))
-	dl := filepath.Join(dir, DeadLetterDir)
+	dl := filepath.Join(dir, deadLetterDir)
 	if err := os.Mkdir(dl, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +503,7 @@ func TestHardLinkedNames(t *testing.T) {
 	pend := plant(pendingName(secretID.String()), strings.Replace(secret, secret[9:35], secretID.String(), 1))
 	good := mustAppend(t, q, sampleRecord(1, ""))
 	lock := plant(lockName(good.String()), "")
-	audit := plant(AuditLogName, "")
+	audit := plant(auditLogName, "")
 	good2 := mustAppend(t, q, sampleRecord(2, ""))
 	var seen []Delivery
 	res, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
@@ -540,7 +540,7 @@ func TestHardLinkedNames(t *testing.T) {
 			flagged[f.Name] = true
 		}
 	}
-	for _, n := range []string{lockName(good.String()), AuditLogName} {
+	for _, n := range []string{lockName(good.String()), auditLogName} {
 		if !flagged[n] {
 			t.Errorf("Verify did not flag the hard link %s: %v", n, findings)
 		}
@@ -561,7 +561,7 @@ func TestRequeueAllNamesSymlinkedDeadLetter(t *testing.T) {
 	linked := newULID(t)
 	outside := filepath.Join(t.TempDir(), "x.json")
 	writeRaw(t, outside, "{}")
-	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir, pendingName(linked.String()))); err != nil {
+	if err := os.Symlink(outside, filepath.Join(dir, deadLetterDir, pendingName(linked.String()))); err != nil {
 		t.Fatal(err)
 	}
 	n, err := q.RequeueAll(context.Background())
@@ -577,7 +577,7 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 	q, dir := openTest(t, Options{NoSync: true})
 	_ = q
 	id := newULID(t).String()
-	dl := filepath.Join(dir, DeadLetterDir)
+	dl := filepath.Join(dir, deadLetterDir)
 	if err := os.Mkdir(dl, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,7 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 	}
 	got := map[string]FindingKind{}
 	for _, f := range findings {
-		got[strings.TrimPrefix(f.Name, DeadLetterDir+"/")] = f.Kind
+		got[strings.TrimPrefix(f.Name, deadLetterDir+"/")] = f.Kind
 	}
 	for name, k := range want {
 		if got[name] != k {
@@ -611,12 +611,12 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 func TestGetSymlinkedDeadLetter(t *testing.T) {
 	q, dir := openTest(t, Options{NoSync: true})
 	id := newULID(t)
-	if err := os.Mkdir(filepath.Join(dir, DeadLetterDir), 0o700); err != nil {
+	if err := os.Mkdir(filepath.Join(dir, deadLetterDir), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	outside := filepath.Join(t.TempDir(), "x.json")
 	writeRaw(t, outside, "{}")
-	if err := os.Symlink(outside, filepath.Join(dir, DeadLetterDir, pendingName(id.String()))); err != nil {
+	if err := os.Symlink(outside, filepath.Join(dir, deadLetterDir, pendingName(id.String()))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := q.Get(id); !errors.Is(err, ErrUnsafeFile) || errors.Is(err, ErrNotFound) {
@@ -633,7 +633,7 @@ func TestGetSymlinkedDeadLetter(t *testing.T) {
 func TestAuditEntriesSparseLog(t *testing.T) {
 	q, dir := openTest(t, Options{NoSync: true})
 	line := `{"ts":"t","dropped_ulid":"x","appended_at":"","reason":"pruned","queue_size_before_prune":1}` + "\n"
-	f, err := os.OpenFile(filepath.Join(dir, AuditLogName), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, auditLogName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

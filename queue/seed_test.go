@@ -269,7 +269,7 @@ func TestOverflowPruneOldest(t *testing.T) {
 	if final != 99 {
 		t.Fatalf("Count = %d, want 99", final)
 	}
-	f, err := os.Open(filepath.Join(dir, AuditLogName))
+	f, err := os.Open(filepath.Join(dir, auditLogName))
 	if err != nil {
 		t.Fatalf("audit log must exist after overflow: %v", err)
 	}

@@ -112,21 +112,21 @@ func (q *Queue) spareTo(name string) bool {
 // file, and the prune could then not write the lines it must write before
 // it deletes anything (R20, R32). Best effort: writeAudit reports failures.
 func (q *Queue) ensureAuditLog() {
-	if _, err := q.fs.Lstat(AuditLogName); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := q.fs.Lstat(auditLogName); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	// A spare first: spare 0 carries blocks reserved for the log (R32),
 	// which a newly created file would not have on a full disk.
-	if q.spareTo(AuditLogName) {
+	if q.spareTo(auditLogName) {
 		return
 	}
-	f, _, err := q.openRegular("prune", AuditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
+	f, _, err := q.openRegular("prune", auditLogName, os.O_RDWR|os.O_APPEND|os.O_CREATE)
 	if err == nil {
 		f.Close()
 		return
 	}
 	if isNoSpace(err) {
-		q.spareTo(AuditLogName)
+		q.spareTo(auditLogName)
 	}
 }
 
@@ -140,10 +140,10 @@ func (q *Queue) ensureAuditLog() {
 // spare 0 carries the same reserve and becomes the log when a prune needs
 // one (ensureAuditLog).
 func (q *Queue) ensureAuditReserve() {
-	if fi, err := q.fs.Lstat(AuditLogName); err != nil || !fi.IsRegular() {
+	if fi, err := q.fs.Lstat(auditLogName); err != nil || !fi.IsRegular() {
 		return
 	}
-	f, fi, err := q.openRegular("open", AuditLogName, os.O_RDWR|os.O_APPEND)
+	f, fi, err := q.openRegular("open", auditLogName, os.O_RDWR|os.O_APPEND)
 	if err != nil {
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/bench/floor"
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -676,7 +677,7 @@ func (e *Env) Overflow(b *testing.B) {
 	q := e.openQueue(b, dir, maxSize)
 	defer q.Close()
 	auditSize := func() int64 {
-		fi, err := os.Stat(filepath.Join(dir, queue.AuditLogName))
+		fi, err := os.Stat(filepath.Join(dir, layout.AuditLogName))
 		if err != nil {
 			return 0
 		}

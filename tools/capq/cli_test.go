@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -99,12 +100,12 @@ func TestEscapeField(t *testing.T) {
 // exits 1 naming the one it left.
 func TestRequeueAllGoesOn(t *testing.T) {
 	dir, _ := newQueue(t)
-	must(t, os.Mkdir(filepath.Join(dir, queue.DeadLetterDir), 0o700))
+	must(t, os.Mkdir(filepath.Join(dir, layout.DeadLetterDir), 0o700))
 	a := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAV")
 	b := ulid.MustParse("01ARZ3NDEKTSV4RRFFQ69G5FAW")
 	for _, id := range []ulid.ULID{a, b} {
 		env := fmt.Sprintf(`{"ulid":"%s","appended_at":"2016-07-30T23:54:10.259000+00:00","record":{"id":"%s"},"schema_version":1}`, id, id)
-		must(t, os.WriteFile(filepath.Join(dir, queue.DeadLetterDir, "pending-"+id.String()+".json"), []byte(env), 0o600))
+		must(t, os.WriteFile(filepath.Join(dir, layout.DeadLetterDir, "pending-"+id.String()+".json"), []byte(env), 0o600))
 	}
 	// The oldest dead letter's pending name holds another file: Requeue
 	// refuses it (spec R17).

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -56,7 +57,7 @@ var hostileKinds = []hostileKind{
 	{"dir", func(t *testing.T, p, _ string) { must(t, os.Mkdir(p, 0o700)) }, true, false, false},
 	{"symlink-out", func(t *testing.T, p, out string) {
 		target := filepath.Join(out, "secret")
-		if strings.HasSuffix(p, queue.QuarantineDir) || strings.HasSuffix(p, queue.DeadLetterDir) {
+		if strings.HasSuffix(p, layout.QuarantineDir) || strings.HasSuffix(p, layout.DeadLetterDir) {
 			target = out // a folder name pointing at a folder outside
 		}
 		must(t, os.Symlink(target, p))
@@ -73,7 +74,7 @@ var hostileKinds = []hostileKind{
 	{"file", func(t *testing.T, p, _ string) { must(t, os.WriteFile(p, []byte("junk\n"), 0o600)) }, false, true, false},
 	{"root-000", func(t *testing.T, p, _ string) {
 		// Owned by root, mode 000: unreadable and unwritable for capq.
-		if strings.HasSuffix(p, queue.QuarantineDir) || strings.HasSuffix(p, queue.DeadLetterDir) {
+		if strings.HasSuffix(p, layout.QuarantineDir) || strings.HasSuffix(p, layout.DeadLetterDir) {
 			must(t, os.Mkdir(p, 0))
 		} else {
 			must(t, os.WriteFile(p, []byte(`{"ulid":"01ARZ3NDEKTSV4RRFFQ69G5FAV"}`), 0))
@@ -125,12 +126,12 @@ func TestCLIHostileMatrix(t *testing.T) {
 		{name: badPending},
 		{name: "pending-" + bad.String() + ".json.tmp"},
 		{name: "lock-of-good"}, // resolved per cell: the good record's lock
-		{name: queue.AuditLogName},
-		{name: queue.AuditLogRotatedName},
-		{name: queue.QuarantineDir, folder: true},
-		{name: queue.DeadLetterDir, folder: true},
-		{name: queue.DeadLetterDir + "/" + badPending},
-		{name: queue.DeadLetterDir + "/pending-" + bad.String() + ".history"},
+		{name: layout.AuditLogName},
+		{name: layout.AuditLogRotatedName},
+		{name: layout.QuarantineDir, folder: true},
+		{name: layout.DeadLetterDir, folder: true},
+		{name: layout.DeadLetterDir + "/" + badPending},
+		{name: layout.DeadLetterDir + "/pending-" + bad.String() + ".history"},
 	}
 	ops := hostileOps
 	kinds := hostileKinds
@@ -204,12 +205,12 @@ func runHostileCell(t *testing.T, hn hostileName, kind hostileKind, op hostileOp
 	if name == "lock-of-good" {
 		name = "pending-" + good.String() + ".lock"
 	}
-	if strings.HasPrefix(name, queue.DeadLetterDir+"/") {
-		must(t, os.MkdirAll(filepath.Join(dir, queue.DeadLetterDir), 0o700))
+	if strings.HasPrefix(name, layout.DeadLetterDir+"/") {
+		must(t, os.MkdirAll(filepath.Join(dir, layout.DeadLetterDir), 0o700))
 		if strings.HasSuffix(name, ".history") {
 			// A dead letter whose history is hostile.
 			env := fmt.Sprintf(`{"ulid":"%s","appended_at":"2016-07-30T23:54:10.259000+00:00","record":{"dead":1},"schema_version":1}`, bad)
-			must(t, os.WriteFile(filepath.Join(dir, queue.DeadLetterDir, "pending-"+bad.String()+".json"), []byte(env), 0o600))
+			must(t, os.WriteFile(filepath.Join(dir, layout.DeadLetterDir, "pending-"+bad.String()+".json"), []byte(env), 0o600))
 		}
 	}
 	exe := "capq"

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capq/capq/queue"
+	"github.com/capq/capq/internal/layout"
 )
 
 // memoryBound is the most resident memory a capq process may use reading
@@ -118,7 +118,7 @@ func TestAuditMemoryBound(t *testing.T) {
 			dir := t.TempDir()
 			q := filepath.Join(dir, "q")
 			appendOne(t, q, `{"n":1}`)
-			log := filepath.Join(q, queue.AuditLogName)
+			log := filepath.Join(q, layout.AuditLogName)
 			want := 0
 			if tc.valid {
 				want = writeAuditLog(t, log, size)
@@ -220,7 +220,7 @@ func TestStatsAuditLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := filepath.Join(t.TempDir(), "q")
 			appendOne(t, q, `{"n":1}`)
-			log := filepath.Join(q, queue.AuditLogName)
+			log := filepath.Join(q, layout.AuditLogName)
 			line := `{"ts":"t","dropped_ulid":"x","appended_at":"","reason":"pruned","queue_size_before_prune":1}` + "\n"
 			if err := os.WriteFile(log, []byte(line), 0o600); err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/model"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
@@ -296,7 +297,7 @@ func (c *campaign) observe(trs []model.Transition) (model.Observation, error) {
 	for _, id := range on {
 		obs.Locs[ulid.MustParse(id)] |= model.InPending
 	}
-	for sub, loc := range map[string]model.Loc{queue.DeadLetterDir: model.InDeadLetter, queue.QuarantineDir: model.InQuarantine} {
+	for sub, loc := range map[string]model.Loc{layout.DeadLetterDir: model.InDeadLetter, layout.QuarantineDir: model.InQuarantine} {
 		ents, _ := os.ReadDir(filepath.Join(dir, sub))
 		for _, e := range ents {
 			n := e.Name()

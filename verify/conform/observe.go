@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -75,7 +76,7 @@ func readRecord(dir, id string) ([]byte, error) {
 // auditEntries reads the audit log's lines; unreadable lines are skipped
 // (and counted).
 func auditEntries(dir string) (entries []queue.AuditEntry, bad int) {
-	f, err := os.Open(filepath.Join(dir, queue.AuditLogName))
+	f, err := os.Open(filepath.Join(dir, layout.AuditLogName))
 	if err != nil {
 		return nil, 0
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/capq/capq/queue"
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/ulid"
 )
 
@@ -551,8 +551,8 @@ func probeDeadLetter(s *Session) error {
 	if got := deliveredIDs(rep.Deliveries); !rep.OK || !slices.Equal(got, []string{a, b}) {
 		return fmt.Errorf("R17: ingest with max_attempts 1 whose first call fails delivered %v (reply %s), want [%s %s]", got, jsonOf(rep), a, b)
 	}
-	if _, err := os.Lstat(filepath.Join(s.Dir, queue.DeadLetterDir, "pending-"+a+".json")); err != nil {
-		return fmt.Errorf("R17: %s failed its last allowed attempt but is not in %s/: %v", a, queue.DeadLetterDir, err)
+	if _, err := os.Lstat(filepath.Join(s.Dir, layout.DeadLetterDir, "pending-"+a+".json")); err != nil {
+		return fmt.Errorf("R17: %s failed its last allowed attempt but is not in %s/: %v", a, layout.DeadLetterDir, err)
 	}
 	if on, _ := pendingOnDisk(s.Dir); len(on) > 0 {
 		return fmt.Errorf("R17: pending after the drain: %v, want none", on)
@@ -732,12 +732,12 @@ func probeAudit(s *Session) error {
 	}
 	es, bad := auditEntries(s.Dir)
 	if bad > 0 {
-		return fmt.Errorf("R20: %s has %d line(s) that are not JSON", queue.AuditLogName, bad)
+		return fmt.Errorf("R20: %s has %d line(s) that are not JSON", layout.AuditLogName, bad)
 	}
 	audited := auditedIDs(s.Dir)
 	for _, id := range ids {
 		if audited[id] == 0 {
-			return fmt.Errorf("R20: %s was dropped without an audit line (%d lines in %s)", id, len(es), queue.AuditLogName)
+			return fmt.Errorf("R20: %s was dropped without an audit line (%d lines in %s)", id, len(es), layout.AuditLogName)
 		}
 		if on, _ := pendingOnDisk(s.Dir); slices.Contains(on, id) {
 			return fmt.Errorf("R18: %s is still pending after it was dropped", id)
@@ -818,15 +818,15 @@ func probeCorrupt(s *Session) error {
 	}
 	// Each is in quarantine/, bytes intact.
 	var qdata [][]byte
-	qents, _ := os.ReadDir(filepath.Join(s.Dir, queue.QuarantineDir))
+	qents, _ := os.ReadDir(filepath.Join(s.Dir, layout.QuarantineDir))
 	for _, e := range qents {
-		if b, err := os.ReadFile(filepath.Join(s.Dir, queue.QuarantineDir, e.Name())); err == nil {
+		if b, err := os.ReadFile(filepath.Join(s.Dir, layout.QuarantineDir, e.Name())); err == nil {
 			qdata = append(qdata, b)
 		}
 	}
 	for _, p := range plants {
 		if !slices.ContainsFunc(qdata, func(b []byte) bool { return bytes.Equal(b, p.data) }) {
-			return fmt.Errorf("R21: the corrupt file pending-%s.json (%s) is not in %s/ with its bytes intact", p.id, p.what, queue.QuarantineDir)
+			return fmt.Errorf("R21: the corrupt file pending-%s.json (%s) is not in %s/ with its bytes intact", p.id, p.what, layout.QuarantineDir)
 		}
 	}
 	return nil
@@ -857,7 +857,7 @@ func probeSymlinks(s *Session) error {
 		{filepath.Join(out, "envelope.json"), "pending-" + x + ".json"},
 		{"pending-" + good[0] + ".json", "pending-" + y + ".json"},
 		{filepath.Join(out, "lock-target"), "pending-" + good[1] + ".lock"},
-		{filepath.Join(out, "audit.log"), queue.AuditLogName},
+		{filepath.Join(out, "audit.log"), layout.AuditLogName},
 	}
 	for _, p := range plants {
 		if err := s.Symlink(p.target, p.name); err != nil {
@@ -901,7 +901,7 @@ func probeSymlinks(s *Session) error {
 			return err
 		}
 		if _, err := os.Lstat(filepath.Join(out, "audit.log")); err == nil {
-			return fmt.Errorf("R22: prune wrote its audit line through the symlink %s, outside the queue", queue.AuditLogName)
+			return fmt.Errorf("R22: prune wrote its audit line through the symlink %s, outside the queue", layout.AuditLogName)
 		}
 	}
 	return nil

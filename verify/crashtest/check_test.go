@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 )
 
@@ -20,13 +21,13 @@ func TestCheckNamesWhereARecordWent(t *testing.T) {
 		want, not string
 	}{
 		{"numbered dead letter", func(t *testing.T, dir, pending string) {
-			if err := os.Mkdir(filepath.Join(dir, queue.DeadLetterDir), 0o700); err != nil {
+			if err := os.Mkdir(filepath.Join(dir, layout.DeadLetterDir), 0o700); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Rename(filepath.Join(dir, pending), filepath.Join(dir, queue.DeadLetterDir, pending+".1")); err != nil {
+			if err := os.Rename(filepath.Join(dir, pending), filepath.Join(dir, layout.DeadLetterDir, pending+".1")); err != nil {
 				t.Fatal(err)
 			}
-		}, "dead-lettered to the numbered pair " + queue.DeadLetterDir + "/", " lost:"},
+		}, "dead-lettered to the numbered pair " + layout.DeadLetterDir + "/", " lost:"},
 		{"gone", func(t *testing.T, dir, pending string) {
 			if err := os.Remove(filepath.Join(dir, pending)); err != nil {
 				t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/internal/mutate"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
@@ -550,12 +551,12 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 // record moved there is told apart from a lost one.
 func numberedDeadLetters(dir string) map[string]string {
 	out := map[string]string{}
-	ents, _ := os.ReadDir(filepath.Join(dir, queue.DeadLetterDir))
+	ents, _ := os.ReadDir(filepath.Join(dir, layout.DeadLetterDir))
 	for _, e := range ents {
 		base, n, ok := strings.Cut(e.Name(), ".json.")
 		id, isPending := strings.CutPrefix(base, "pending-")
 		if _, err := strconv.Atoi(n); ok && isPending && err == nil && ulid.Valid(id) {
-			out[id] = queue.DeadLetterDir + "/" + e.Name()
+			out[id] = layout.DeadLetterDir + "/" + e.Name()
 		}
 	}
 	return out

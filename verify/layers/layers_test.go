@@ -21,7 +21,7 @@ const module = "github.com/capq/capq"
 func layerOf(rel string) (string, error) {
 	first, _, _ := strings.Cut(rel, "/")
 	switch {
-	case rel == "gen" || rel == "ulid" || rel == "internal/fsys" || rel == "internal/queuefs" || rel == "queue":
+	case rel == "gen" || rel == "ulid" || rel == "internal/fsys" || rel == "internal/queuefs" || rel == "internal/layout" || rel == "queue":
 		return "production", nil
 	case rel == "internal/mutate" || first == "model" || first == "fuzz" || first == "verify" || first == "spec":
 		return "verification", nil
