@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/capq/capq/bench/floor"
+	"github.com/capq/capq/queue"
 )
 
 // BatchSize is how many records one batch of BatchAppend holds (issue 16).
@@ -45,6 +46,18 @@ func floorSpareBatch(a *arm, d *floor.Dir, n int) error {
 	return a.timed(n, func() error { return d.AppendBatchSpare(spares, tmps, finals, datas, d.SyncDir) })
 }
 
+// appendEach makes n durable Appends of Record to q, one after another:
+// capq's single-append arm, which the batch and producer arms are
+// measured against.
+func appendEach(q *queue.Queue, n int) error {
+	for range n {
+		if _, err := q.Append(Record); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // BatchAppend interleaves, batch by batch (BatchSize records, rotating
 // which arm goes first): capq's single Append called BatchSize times;
 // capq's AppendBatch of BatchSize records; and the floor's AppendBatch in
@@ -66,16 +79,7 @@ func (e *Env) BatchAppend(b *testing.B) {
 		batchRecs[i] = Record
 	}
 	arms := []func(n int) error{
-		func(n int) error {
-			return single.timed(n, func() error {
-				for range n {
-					if _, err := qs.Append(Record); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		},
+		func(n int) error { return single.timed(n, func() error { return appendEach(qs, n) }) },
 		func(n int) error {
 			return batch.timed(n, func() error { _, err := q.AppendBatch(batchRecs[:n]); return err })
 		},
@@ -156,16 +160,7 @@ func (e *Env) ProducersAppend(b *testing.B) {
 			}
 			return nil
 		},
-		func(n int) error {
-			return one.timed(n, func() error {
-				for range n {
-					if _, err := q1.Append(Record); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		},
+		func(n int) error { return one.timed(n, func() error { return appendEach(q1, n) }) },
 		func(n int) error {
 			return many.timed(n, func() error {
 				return parallel(Producers, n, func(int) error { _, err := qn.Append(Record); return err })
