@@ -99,6 +99,16 @@ func openMem(t testing.TB, fsy fsys.FS, opts Options) *Queue {
 	return q
 }
 
+// openMemFault opens a queue with opts on a fresh in-memory file system
+// behind a fault injector, and returns all three: the Mem to crash, the
+// Fault to count calls and inject errors, the queue.
+func openMemFault(t testing.TB, opts Options) (*fsys.Mem, *fsys.Fault, *Queue) {
+	t.Helper()
+	m := fsys.NewMem(nil)
+	f := fsys.NewFault(m.FS())
+	return m, f, openMem(t, f, opts)
+}
+
 // memPending returns the pending records of a Mem after a crash, decoded:
 // ULID string → record bytes. A pending file that does not decode fails
 // the test: with fsync before rename, none may be torn.
@@ -128,9 +138,7 @@ func memPending(t testing.TB, m *fsys.Mem) map[string][]byte {
 // fsync the directory. Only then does it return.
 func TestAppendStepOrder(t *testing.T) {
 	t.Parallel()
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
+	m, f, q := openMemFault(t, Options{})
 	f.Reset()
 	var mu sync.Mutex
 	var got []string
@@ -246,9 +254,7 @@ func TestFailedAppendLeavesNothingAfterPowerCut(t *testing.T) {
 	for _, op := range []fsys.Op{fsys.OpWrite, fsys.OpSync, fsys.OpClose, fsys.OpRename, fsys.OpSyncDir} {
 		for _, times := range []int{1, 0} { // once, or for good
 			t.Run(fmt.Sprintf("%s/times=%d", op, times), func(t *testing.T) {
-				m := fsys.NewMem(nil)
-				f := fsys.NewFault(m.FS())
-				q := openMem(t, f, Options{})
+				m, f, q := openMemFault(t, Options{})
 				keep := mustAppend(t, q, sampleRecord(1, "kept"))
 				f.Inject(fsys.Rule{Op: op, Times: times, Err: syscall.EIO})
 				if _, err := q.Append(sampleRecord(2, "failed")); err == nil {
@@ -315,9 +321,7 @@ func appendConcurrently(t *testing.T, q *Queue, n int) []ulid.ULID {
 func TestGroupCommitSharesDirFsync(t *testing.T) {
 	t.Parallel()
 	const n = 50
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
+	m, f, q := openMemFault(t, Options{})
 	f.Reset()
 	holdDirSyncsUntilRenames(f, n)
 	ids := appendConcurrently(t, q, n)
@@ -357,9 +361,7 @@ func TestAppendBatchFlushes(t *testing.T) {
 		{99, false, 1, 99},
 	} {
 		t.Run(fmt.Sprintf("%d/syncfs=%v", tc.n, tc.syncfs), func(t *testing.T) {
-			m := fsys.NewMem(nil)
-			f := fsys.NewFault(m.FS())
-			q := openMem(t, f, Options{})
+			m, f, q := openMemFault(t, Options{})
 			recs := make([][]byte, tc.n)
 			for i := range recs {
 				recs[i] = sampleRecord(i, "")
@@ -411,9 +413,7 @@ func TestAppendBatchFlushes(t *testing.T) {
 // Every acknowledged record survives the power cut.
 func TestConcurrentAppendsFsyncSideBySide(t *testing.T) {
 	const n = 16
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
+	m, f, q := openMemFault(t, Options{})
 	f.Reset()
 	var arrived atomic.Int32
 	all := make(chan struct{})
@@ -454,9 +454,7 @@ func TestConcurrentAppendsFsyncSideBySide(t *testing.T) {
 // survives the power cut.
 func TestGroupCommitSharesBatchFlushes(t *testing.T) {
 	const batches, size = 8, 2
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
+	m, f, q := openMemFault(t, Options{})
 	f.Reset()
 	var writes atomic.Int32
 	all := make(chan struct{})
@@ -552,9 +550,7 @@ func TestIngestDeleteSyncCadence(t *testing.T) {
 		{1, 64}, {5, 1}, {5, 2}, {20, 5}, {23, 5}, {64, 64}, {130, 64},
 	} {
 		t.Run(fmt.Sprintf("n=%d/every=%d", tc.n, tc.every), func(t *testing.T) {
-			m := fsys.NewMem(nil)
-			f := fsys.NewFault(m.FS())
-			q := openMem(t, f, Options{DeleteSyncEvery: tc.every})
+			_, f, q := openMemFault(t, Options{DeleteSyncEvery: tc.every})
 			for i := range tc.n {
 				mustAppend(t, q, sampleRecord(i, ""))
 			}
@@ -629,9 +625,7 @@ func TestPowerCutMidIngest(t *testing.T) {
 		{10, 4, 1}, {10, 4, 5}, {10, 4, 10}, {10, 1, 7}, {30, 64, 20}, {30, 3, 30}, {12, 5, 11},
 	} {
 		t.Run(fmt.Sprintf("n=%d/every=%d/k=%d", tc.n, tc.every, tc.k), func(t *testing.T) {
-			m := fsys.NewMem(nil)
-			f := fsys.NewFault(m.FS())
-			q := openMem(t, f, Options{DeleteSyncEvery: tc.every})
+			m, f, q := openMemFault(t, Options{DeleteSyncEvery: tc.every})
 			ids := make([]string, tc.n)
 			for i := range ids {
 				ids[i] = mustAppend(t, q, sampleRecord(i, "")).String()
@@ -1000,9 +994,7 @@ func auditReasons(m *fsys.Mem) map[string]bool {
 func TestPowerCutAtEveryStepOfRequeue(t *testing.T) {
 	t.Parallel()
 	for k := 1; ; k++ {
-		m := fsys.NewMem(nil)
-		f := fsys.NewFault(m.FS())
-		q := openMem(t, f, Options{})
+		m, f, q := openMemFault(t, Options{})
 		id := mustAppend(t, q, sampleRecord(0, "poison"))
 		data, _ := m.ReadFile(pendingName(id.String()))
 		if res, err := q.Ingest(context.Background(), failing(new([]Delivery), id), IngestOptions{MaxAttempts: 1}); err != nil || res.DeadLettered != 1 {
@@ -1030,9 +1022,7 @@ func TestGroupCommitFailureIsConsistent(t *testing.T) {
 	for _, fail := range []int{0, 1} { // which directory fsync fails
 		t.Run(fmt.Sprint("fail-after-", fail), func(t *testing.T) {
 			const n = 30
-			m := fsys.NewMem(nil)
-			f := fsys.NewFault(m.FS())
-			q := openMem(t, f, Options{})
+			m, f, q := openMemFault(t, Options{})
 			f.Reset()
 			f.Inject(fsys.Rule{Op: fsys.OpSyncDir, After: fail, Times: 1, Err: syscall.EIO})
 			holdDirSyncsUntilRenames(f, n)
@@ -1089,9 +1079,7 @@ func TestPowerCutAtEveryStepOfAppend(t *testing.T) {
 	for _, syncfs := range []bool{true, false} {
 		t.Run(fmt.Sprint("syncfs=", syncfs), func(t *testing.T) {
 			for k := 1; ; k++ {
-				m := fsys.NewMem(nil)
-				f := fsys.NewFault(m.FS())
-				q := openMem(t, f, Options{})
+				m, f, q := openMemFault(t, Options{})
 				if !syncfs {
 					f.Inject(fsys.Rule{Op: fsys.OpSyncFS, Err: errors.ErrUnsupported})
 				}
@@ -1138,9 +1126,7 @@ func TestPowerCutAtEveryStepOfGroupedAppends(t *testing.T) {
 	t.Parallel()
 	const n = 3
 	for k := 1; ; k++ {
-		m := fsys.NewMem(nil)
-		f := fsys.NewFault(m.FS())
-		q := openMem(t, f, Options{})
+		m, f, q := openMemFault(t, Options{})
 		var calls, writes atomic.Int32
 		var mu sync.Mutex
 		var outcomes []*fsys.Mem

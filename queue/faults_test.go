@@ -390,9 +390,7 @@ func TestQuarantineLstatErrorDoesNotSpin(t *testing.T) {
 // syncfs fails the records of its chunk only: the next chunk's files are
 // created after the failure, which cannot concern them.
 func TestAppendBatchSyncFSFailureFailsItsChunk(t *testing.T) {
-	m := fsys.NewMem(nil)
-	f := fsys.NewFault(m.FS())
-	q := openMem(t, f, Options{})
+	_, f, q := openMemFault(t, Options{})
 	n := batchChunk + 10
 	recs := make([][]byte, n)
 	for i := range recs {
