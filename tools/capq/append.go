@@ -176,7 +176,24 @@ func (l *lineReader) end() (rec []byte, tooLong bool) {
 	return rec, tooLong
 }
 
+// isSpaceByte reports whether c is JSON white space: what the queue does
+// not store around a record, and what the line reader skips and trims
+// before it measures a line against the size limit. Intentionally a copy
+// of package queue's one-line rule (isSpace): exporting it would add to
+// queue's API a name only this reader needs. trimSpace and the line
+// reader both use it, so the CLI has the rule in one place.
 func isSpaceByte(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// trimSpace returns b without the JSON white space around it.
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpaceByte(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpaceByte(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
 
 // run reads stdin, appending a batch whenever no more input is ready (so a
 // complete line waits for nobody, not even for the rest of a partial line

@@ -71,16 +71,6 @@ func isFlagSet(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r' || b[0] == '\n') {
-		b = b[1:]
-	}
-	for n := len(b); n > 0 && (b[n-1] == ' ' || b[n-1] == '\t' || b[n-1] == '\r' || b[n-1] == '\n'); n = len(b) {
-		b = b[:n-1]
-	}
-	return b
-}
-
 // lsEntry is one line of `capq ls --json`.
 type lsEntry struct {
 	ULID       string `json:"ulid"`
