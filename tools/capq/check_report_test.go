@@ -190,12 +190,23 @@ func TestCheckProgress(t *testing.T) {
 // (JUnit skipped, with the reason), the verdict is INTERRUPTED and the
 // exit status 1.
 func TestCheckInterrupted(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []string{"INT", "TERM", "HUP"} {
 		t.Run(sig, func(t *testing.T) {
+			// Each signal has its own capq process and scratch folder.
+			t.Parallel()
 			dir := t.TempDir()
 			junit, md := filepath.Join(dir, "j.xml"), filepath.Join(dir, "s.md")
-			code, stdout, stderr := runCapqSh(t, "capq check --duration 60s --seed 11 --phase powercut,fuzz --quiet --junit "+junit+
-				" --summary "+md+" & p=$!; sleep 1.5; kill -"+sig+" $p; wait $p")
+			// The signal goes once the powercut phase has begun (its
+			// scratch folder exists, so capq already catches the
+			// signal, however slowly a loaded machine started it) and
+			// has run for half a second: a phase cut short in its
+			// middle. (A fixed 1.5 s sleep was both slower and, on a
+			// loaded machine, no proof that capq had started.)
+			tmp := filepath.Join(dir, "tmp")
+			must(t, os.Mkdir(tmp, 0o700))
+			code, stdout, stderr := runCapqSh(t, "TMPDIR="+tmp+" capq check --duration 60s --seed 11 --phase powercut,fuzz --quiet --junit "+junit+
+				" --summary "+md+" & p=$!; i=0; until [ -d "+tmp+"/capq-check-*/powercut ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.5; kill -"+sig+" $p; wait $p")
 			if code != exitFail || !strings.Contains(stderr, "interrupted") {
 				t.Errorf("exit %d, stderr %q; want 1 and interrupted", code, stderr)
 			}
@@ -314,6 +325,7 @@ func TestCheckToolErrorIsError(t *testing.T) {
 // interrupted, with the probes that never ran listed as not run. An
 // implementation that never starts gets a report with the error too.
 func TestImplInterruptedReports(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	junit, card := filepath.Join(dir, "j.xml"), filepath.Join(dir, "card.md")
 	slow := `read l; echo '{"ok":true,"protocol":1,"name":"slow","features":[]}'; exec sleep 300`
@@ -351,6 +363,7 @@ func TestImplInterruptedReports(t *testing.T) {
 // implementation never answers), and stops a hanging check at DEADLINE
 // with status 3 (attack items 4, 5 and 6).
 func TestActionScript(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
@@ -471,6 +484,7 @@ func TestImplGuardOnSIGKILL(t *testing.T) {
 // when written: the results are printed first and the exit status is 2,
 // a bad output path, not a failure of the queue.
 func TestCheckReportWriteFails(t *testing.T) {
+	t.Parallel()
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
@@ -484,6 +498,7 @@ func TestCheckReportWriteFails(t *testing.T) {
 // JSON object, which says "interrupted", and the probe cut short is
 // inconclusive, never a failure of the implementation.
 func TestImplCheckInterruptedJSON(t *testing.T) {
+	t.Parallel()
 	// A campaign of a million steps cannot end within the two seconds before
 	// the interrupt on any machine (a short probe such as cost sometimes
 	// finished first on a quiet one, and the test then had nothing to

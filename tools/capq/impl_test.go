@@ -59,6 +59,7 @@ func readPID(t *testing.T, path string) int {
 // timeout with status 1 and leaves no process behind; so does one whose
 // check is interrupted (SIGINT and SIGTERM cancel the same context).
 func TestImplNeverAnswers(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "pid")
 	impl := fmt.Sprintf("echo $$ > %s; sleep 300 & sleep 300", pidFile)
