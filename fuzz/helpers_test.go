@@ -81,7 +81,7 @@ func (mq *memQueue) pendingNames() []string {
 }
 
 // drain ingests every record and returns the deliveries, copied.
-func (mq *memQueue) drain() ([]queue.Delivery, queue.IngestResult, error) {
+func (mq *memQueue) drain() ([]queue.Delivery, queue.Result, error) {
 	var got []queue.Delivery
 	res, err := mq.q.Ingest(context.Background(), func(_ context.Context, d queue.Delivery) error {
 		d.Record = bytes.Clone(d.Record)

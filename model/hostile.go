@@ -222,7 +222,7 @@ func (m *machine) actSideBroken(c chooser) {
 	}
 
 	var trs []Transition
-	var want queue.IngestResult
+	var want queue.Result
 	ci := 0
 	for _, ev := range evs {
 		switch ev.Kind {

@@ -614,7 +614,7 @@ func chooseDrain(c chooser) drain {
 // runDrain runs one Ingest on p whose handler follows d, and returns the
 // handler calls in order. The handler checks, while it runs, that the
 // record is still pending and its lock held (R11).
-func (m *machine) runDrain(p *proc, d drain) ([]call, queue.IngestResult, error) {
+func (m *machine) runDrain(p *proc, d drain) ([]call, queue.Result, error) {
 	var calls []call
 	h := func(_ context.Context, dl queue.Delivery) error {
 		calls = append(calls, call{dl.ULID, slices.Clone(dl.Record), dl.Attempt})
@@ -688,10 +688,10 @@ func (m *machine) actIngest(c chooser) {
 // it stopped where the spec says (R12, R13, R14), and its counts agree. It
 // returns the transitions of the events done and the ULIDs deleted, in
 // order.
-func (m *machine) matchDrain(evs []Event, calls []call, res queue.IngestResult, err error, d drain, killed bool) ([]Transition, []ulid.ULID) {
+func (m *machine) matchDrain(evs []Event, calls []call, res queue.Result, err error, d drain, killed bool) ([]Transition, []ulid.ULID) {
 	var trs []Transition
 	var deletes []ulid.ULID
-	var got queue.IngestResult
+	var got queue.Result
 	i, ci := 0, 0
 	for ; i < len(evs); i++ {
 		ev := evs[i]
@@ -752,7 +752,7 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.IngestResult, 
 	if killed {
 		return trs, deletes
 	}
-	if !sameIngest(got, res) {
+	if !sameResult(got, res) {
 		m.fatalf("Ingest result %+v, the model counts %+v (events %v; quarantine %v)", res, got, evs, m.mem.Names(layout.QuarantineDir))
 	}
 	done := i == len(evs)
@@ -844,7 +844,7 @@ func (m *machine) actPrune(c chooser) {
 	if err != nil {
 		m.fatalf("Prune: %v", err)
 	}
-	var want queue.PruneResult
+	var want queue.Result
 	for _, tr := range trs {
 		if tr.To&InQuarantine != 0 {
 			want.Quarantined++
@@ -857,7 +857,7 @@ func (m *machine) actPrune(c chooser) {
 			want.Skipped++
 		}
 	}
-	if !samePrune(res, want) {
+	if !sameResult(res, want) {
 		m.fatalf("R18: Prune(%d) = %+v, want %+v", keep, res, want)
 	}
 	m.settle(trs, true)
@@ -1305,14 +1305,9 @@ func AuditAll(q *queue.Queue) ([]queue.AuditEntry, error) {
 	return out, nil
 }
 
-// sameIngest compares the counts of two Ingest results; the problems
-// listed (R33) are not modelled, their count is (Left).
-func sameIngest(a, b queue.IngestResult) bool {
-	return [...]int{a.Delivered, a.Skipped, a.Quarantined, a.DeadLettered, a.Failed, a.Left, a.Released} ==
-		[...]int{b.Delivered, b.Skipped, b.Quarantined, b.DeadLettered, b.Failed, b.Left, b.Released}
-}
-
-// samePrune compares the counts of two Prune results.
-func samePrune(a, b queue.PruneResult) bool {
-	return [...]int{a.Dropped, a.Quarantined, a.Skipped, a.Left} == [...]int{b.Dropped, b.Quarantined, b.Skipped, b.Left}
+// sameResult compares the counts of two Ingest or Prune results; the
+// problems listed (R33) are not modelled, their count is (Left).
+func sameResult(a, b queue.Result) bool {
+	return [...]int{a.Delivered, a.Dropped, a.Skipped, a.Quarantined, a.DeadLettered, a.Failed, a.Left} ==
+		[...]int{b.Delivered, b.Dropped, b.Skipped, b.Quarantined, b.DeadLettered, b.Failed, b.Left}
 }

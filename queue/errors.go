@@ -236,8 +236,8 @@ func isNotFolder(err error) bool {
 // not the handler's: the handler never ran (a fork or exec failed, a
 // resource limit was hit, the operator interrupted the drain before it
 // started). Ingest then releases the record without using an attempt,
-// lists err in IngestResult.Problems, counts it in IngestResult.Released,
-// and goes on with the drain (spec R34). The result wraps both err and
+// counts it in Result.Left, lists err in Result.Problems, and goes
+// on with the drain (spec R34). The result wraps both err and
 // ErrNotHandlerFault.
 func NotHandlerFault(err error) error {
 	if err == nil {

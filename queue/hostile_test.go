@@ -65,7 +65,7 @@ func hasFinding(fs []Finding, kind FindingKind, name string) bool {
 }
 
 // drainAll ingests with a recording handler and fails t on an error.
-func drainAll(t testing.TB, q *Queue) ([]Delivery, IngestResult) {
+func drainAll(t testing.TB, q *Queue) ([]Delivery, Result) {
 	t.Helper()
 	var seen []Delivery
 	res, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{})
@@ -471,10 +471,10 @@ func withWatchdog(t testing.TB, fn func()) {
 
 // drainGuarded drains q under a watchdog and reports an error with
 // t.Error.
-func drainGuarded(t testing.TB, q *Queue) ([]Delivery, IngestResult) {
+func drainGuarded(t testing.TB, q *Queue) ([]Delivery, Result) {
 	t.Helper()
 	var seen []Delivery
-	var res IngestResult
+	var res Result
 	withWatchdog(t, func() {
 		var err error
 		res, err = q.Ingest(context.Background(), collect(&seen), IngestOptions{})

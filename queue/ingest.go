@@ -39,23 +39,26 @@ type Delivery struct {
 // Close waits for the Ingest that runs the handler (spec R37).
 type Handler func(ctx context.Context, d Delivery) error
 
-// IngestResult counts what one Ingest call did.
-type IngestResult struct {
-	Delivered    int // handler succeeded and the record was deleted
+// Result counts what one Ingest or Prune call did to the records it went
+// through, oldest first. Both skip records locked by a consumer, quarantine
+// corrupt and unsafe files, and leave in place a record they cannot handle;
+// Ingest delivers, fails and dead-letters, Prune drops. The counters of what
+// a call does not do stay zero.
+type Result struct {
+	Delivered    int // Ingest: the handler succeeded and the record was deleted
+	Dropped      int // Prune: records deleted, each with an audit line
 	Skipped      int // locked by another consumer, or gone before it could be read
-	Quarantined  int // corrupt or unsafe files moved to the quarantine folder
-	DeadLettered int // records moved to the dead-letter folder
-	Failed       int // handler failures (each stops the drain unless MaxAttempts is set)
+	Quarantined  int // corrupt or unsafe files moved to the quarantine folder, never deleted
+	DeadLettered int // Ingest: records moved to the dead-letter folder
+	Failed       int // Ingest: handler failures (each stops the drain unless MaxAttempts is set)
 	// Left counts records left in place because of a problem with that
-	// record (unreadable, its lock file unusable) or with the side path it
-	// needed (quarantine or dead letters off): each is listed in Problems,
-	// and the drain went on (spec R33).
+	// record (unreadable, its lock file unusable), with the side path it
+	// needed (quarantine or dead letters off), or because its handler
+	// returned an error marked NotHandlerFault (released without using
+	// an attempt, spec R34): each is listed in Problems, and the call
+	// went on (spec R33).
 	Left int
-	// Released counts deliveries whose handler returned an error marked
-	// NotHandlerFault: the record was released without using an attempt
-	// (spec R34).
-	Released int
-	// Problems lists what the drain went past (at most 64): records left,
+	// Problems lists what the call went past (at most 64): records left,
 	// side paths switched off, clean-up steps that failed.
 	Problems []Problem
 }
@@ -74,7 +77,7 @@ type IngestResult struct {
 // A corrupt or unsafe file is moved to the quarantine folder with an audit
 // line, and the drain goes on. A record that cannot be read or locked, or
 // whose side path (quarantine, dead letters) is broken, is left in place,
-// counted in IngestResult.Left and listed in IngestResult.Problems, and the
+// counted in Result.Left and listed in Result.Problems, and the
 // drain goes on; a broken side path is off for the rest of the call (spec
 // R33). A file with another schema_version stops the
 // drain with a *DataError wrapping ErrSchemaVersion and is left in place. A handler error stops the
@@ -83,8 +86,8 @@ type IngestResult struct {
 // that has failed that many times is dead-lettered instead and the drain
 // goes on. Cancelling ctx stops the drain before the next record and
 // returns ctx's error.
-func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (IngestResult, error) {
-	var res IngestResult
+func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Result, error) {
+	var res Result
 	if err := q.enter(); err != nil {
 		return res, err
 	}
@@ -161,7 +164,7 @@ const (
 // and the side paths (quarantine, dead letters) found broken, which stay
 // off for the rest of the call (spec R33).
 type drain struct {
-	res          *IngestResult
+	res          *Result
 	opts         IngestOptions
 	noQuarantine error // why the quarantine folder is off, or nil
 	noDeadLetter error // why the dead-letter folder is off, or nil
@@ -242,7 +245,7 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 			// Not the handler's fault (it never ran): no attempt is
 			// charged, and the drain goes on (spec R34).
 			c.unrecordStart()
-			res.Released++
+			res.Left++
 			addProblem(&res.Problems, name, herr)
 			return outcomeNone, nil
 		}

@@ -743,7 +743,7 @@ func TestInteropConcurrentDrain(t *testing.T) {
 	// TestInteropFirstDeliveryIsAttemptOne for capq alone).
 	t.Logf("capq delivered %d (skipped %d, %d reported as attempt 2 or more), Python %d", byCapq, res.Skipped, retried, len(ds))
 	if res.Delivered != byCapq {
-		t.Errorf("IngestResult.Delivered = %d, handler saw %d", res.Delivered, byCapq)
+		t.Errorf("Result.Delivered = %d, handler saw %d", res.Delivered, byCapq)
 	}
 	for id := range want {
 		if got[id] != 1 {

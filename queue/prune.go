@@ -9,26 +9,14 @@ import (
 	"github.com/capq/capq/ulid"
 )
 
-// PruneResult counts what a prune did.
-type PruneResult struct {
-	Dropped     int // records deleted, each with an audit line
-	Quarantined int // victims that turned out corrupt: moved, not deleted
-	Skipped     int // victims locked by a consumer, left alone
-	// Left counts victims left in place because of a problem with that
-	// record or with the quarantine it needed, each listed in Problems
-	// (at most 64); the prune went on (spec R33).
-	Left     int
-	Problems []Problem
-}
-
 // Prune drops the oldest pending records until at most keep remain, writing
 // an audit line (reason "pruned") for each. Records locked by a consumer
 // are skipped, never deleted under it; corrupt ones are quarantined rather
 // than deleted. Cancelling ctx stops it between chunks of victims, each
 // made durable, with ctx's error and the counts so far.
-func (q *Queue) Prune(ctx context.Context, keep int) (PruneResult, error) {
+func (q *Queue) Prune(ctx context.Context, keep int) (Result, error) {
 	if err := q.enter(); err != nil {
-		return PruneResult{}, err
+		return Result{}, err
 	}
 	defer q.leave()
 	q.tally.mu.Lock()
@@ -36,7 +24,7 @@ func (q *Queue) Prune(ctx context.Context, keep int) (PruneResult, error) {
 	start := q.tally.appended.Load()
 	count, err := q.count("prune")
 	if err != nil {
-		return PruneResult{}, err
+		return Result{}, err
 	}
 	res, err := q.prune(ctx, count, max(keep, 0), ulid.ULID{}, ReasonPruned)
 	q.tally.reset(count-res.Dropped-res.Quarantined, start)
@@ -57,8 +45,8 @@ const pruneChunk = 256
 // The audit line comes first so that no record is ever dropped without
 // one; a crash after it may leave a record that the log calls dropped,
 // which the next prune drops (and logs) again.
-func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, reason Reason) (PruneResult, error) {
-	var res PruneResult
+func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, reason Reason) (Result, error) {
+	var res Result
 	excess := count - target
 	if excess <= 0 {
 		return res, nil
@@ -103,7 +91,7 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 // dealt with: all, unless it ran out of room for lock files (spare files
 // included) with victims in hand, in which case it drops those first, which
 // frees inodes, and leaves the rest to the next chunk (R32).
-func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *PruneResult) (int, error) {
+func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Result) (int, error) {
 	const op = "prune"
 	type victim struct {
 		c    *claim

@@ -147,7 +147,7 @@ func TestNotHandlerFaultChargesNoAttempt(t *testing.T) {
 			}
 			return errors.New("handler failed")
 		}, IngestOptions{MaxAttempts: 2})
-		if err != nil || res.Released != 1 || !problemIs(res.Problems, ErrNotHandlerFault) {
+		if err != nil || res.Left != 1 || !problemIs(res.Problems, ErrNotHandlerFault) {
 			t.Fatalf("round %d: Ingest = %+v, %v", round, res, err)
 		}
 		for _, d := range seen {

@@ -472,7 +472,7 @@ func (e *Env) Ingest(depth int) func(b *testing.B) {
 				e.fatal(b, err)
 			}
 			next, unsynced, inHandler, calls = 0, 0, 0, 0
-			var res queue.IngestResult
+			var res queue.Result
 			err = capq.timed(0, func() error {
 				var err error
 				res, err = q.Ingest(ctx, handler, queue.IngestOptions{MaxRecords: n})

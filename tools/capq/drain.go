@@ -114,7 +114,7 @@ type drainer struct {
 	// the handler's.
 	stop  context.CancelFunc
 	fault *notHandlersFault
-	tot   queue.IngestResult
+	tot   queue.Result
 	// reported holds the problems already printed, so that --follow does
 	// not repeat one at every pass (bounded: past it, problems are only
 	// counted).
@@ -169,8 +169,8 @@ func (d *drainer) run() error {
 	}
 	start := time.Now()
 	err := d.loop(soft, start, w)
-	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d, released %d, left %d\n",
-		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped, d.tot.Released, d.tot.Left)
+	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d, left %d\n",
+		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped, d.tot.Left)
 	switch {
 	case d.fault != nil:
 		return failf("%v", d.fault.err)
@@ -238,7 +238,6 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 		d.tot.Quarantined += res.Quarantined
 		d.tot.DeadLettered += res.DeadLettered
 		d.tot.Failed += res.Failed
-		d.tot.Released += res.Released
 		d.tot.Left += res.Left
 		d.report(res.Problems)
 		if err != nil || !d.follow {

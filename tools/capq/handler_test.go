@@ -175,7 +175,7 @@ func TestDrainHandlerNotStarted(t *testing.T) {
 	if code != exitFail || !strings.Contains(errOut.String(), "handler not started") {
 		t.Fatalf("drain with an unstartable handler: exit %d, stderr %q; want exit 1 and \"handler not started\"", code, errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "delivered 0, quarantined 0, dead-lettered 0, failed 0, skipped 0, released 1") {
+	if !strings.Contains(errOut.String(), "delivered 0, quarantined 0, dead-lettered 0, failed 0, skipped 0, left 1") {
 		t.Fatalf("the drain went on past a handler it could not start: %q", errOut.String())
 	}
 	errOut.Reset()
