@@ -1006,8 +1006,11 @@ func (m *machine) actRecover(c chooser) {
 	if err := m.model.InDoubt(rep.InDoubt); err != nil {
 		m.fatalf("%v", err)
 	}
-	for _, name := range rep.RemovedLocks {
-		id, err := ulid.Parse(strings.TrimSuffix(strings.TrimPrefix(name, "pending-"), ".lock"))
+	for _, name := range rep.Removed {
+		if !strings.HasSuffix(name, layout.LockSuffix) || strings.Contains(name, "/") {
+			continue // a stray tmp file, or a half-done dead-letter move
+		}
+		id, err := ulid.Parse(strings.TrimSuffix(strings.TrimPrefix(name, layout.PendingPrefix), layout.LockSuffix))
 		if r := m.model.Record(id); err == nil && r != nil && r.Loc&InPending != 0 {
 			m.fatalf("R25: Recover removed the lock %s of a pending record", name)
 		}

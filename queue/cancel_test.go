@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -37,7 +38,7 @@ func TestPruneRecoverCancel(t *testing.T) {
 	if n, _ := q.Count(); n != 3 {
 		t.Errorf("Count after a cancelled Prune = %d, want 3", n)
 	}
-	if rep, err := q.Recover(ctx); !errors.Is(err, context.Canceled) || len(rep.RemovedTmp)+len(rep.RemovedLocks) != 0 {
+	if rep, err := q.Recover(ctx); !errors.Is(err, context.Canceled) || len(rep.Removed) != 0 {
 		t.Errorf("Recover(cancelled) = %+v, %v; want nothing removed, context.Canceled", rep, err)
 	}
 	if !exists(t, tmp) || !exists(t, lock) {
@@ -48,7 +49,7 @@ func TestPruneRecoverCancel(t *testing.T) {
 	if res, err := q.Prune(t.Context(), 1); err != nil || res.Dropped != 2 {
 		t.Errorf("Prune = %+v, %v; want 2 dropped", res, err)
 	}
-	if rep, err := q.Recover(t.Context()); err != nil || len(rep.RemovedTmp) != 1 || len(rep.RemovedLocks) != 1 {
+	if rep, err := q.Recover(t.Context()); err != nil || !slices.Equal(rep.Removed, []string{tmpName("01M89W077TES8Y8XEAP3E7KMB2"), lockName("01M89W077TES8Y8XEAP3E7KMB3")}) {
 		t.Errorf("Recover = %+v, %v; want the tmp and the lock removed", rep, err)
 	}
 }

@@ -40,7 +40,7 @@ func TestOptionsLimitsRule(t *testing.T) {
 	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := q.Recover(t.Context()); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, tmp) {
+	if rep, err := q.Recover(t.Context()); err != nil || len(rep.Removed) != 0 || !exists(t, tmp) {
 		t.Errorf("Recover with TmpGrace -1 = %+v, %v; want the .tmp file kept", rep, err)
 	}
 }

@@ -18,31 +18,29 @@ import (
 // removed file may not name a record; records it leaves in place are
 // ULIDs, as everywhere else in the API (Delivery.ULID, HandlerError.ULID).
 type RecoverResult struct {
-	// RemovedTmp lists the stray temporary files removed, older than
-	// Options.TmpGrace: .tmp files of appends that died before their
-	// rename, and .locktmp files of lock creations that died (on file
-	// systems without O_TMPFILE).
-	RemovedTmp []string
+	// Removed lists the files removed, each name saying what it was:
+	// stray temporary files older than Options.TmpGrace (.json.tmp of an
+	// append that died before its rename, .locktmp of a lock creation
+	// that died, on file systems without O_TMPFILE); lock files (.lock)
+	// whose record no longer exists (a consumer died between deleting the
+	// record and its lock, or the reference pruned the record and left
+	// the lock); and dead-letter/ names whose file was still pending too
+	// (a crash during the move to dead-letter/ left it under both names,
+	// possible on file systems without a journal: the record stays
+	// pending, with its attempt history).
+	Removed []string
 	// InDoubt lists records whose lock file exists but is held by nobody:
 	// a consumer died, or its handler failed, while delivering them. The
 	// handler may or may not have finished its work; the next delivery
 	// has Attempt > 1 so that it can deduplicate.
 	InDoubt []ulid.ULID
-	// RemovedLocks lists lock files removed because their record no
-	// longer exists (a consumer died between deleting the record and its
-	// lock, or the reference pruned the record and left the lock).
-	RemovedLocks []string
-	// UndoneMoves lists dead-letter names removed because the same file
-	// was still pending: a crash during the move to dead-letter/ left it
-	// under both names (possible on file systems without a journal). The
-	// record stays pending, with its attempt history.
-	UndoneMoves []string
 	// Problems lists what recovery went past (at most 64): a dead-letter
 	// folder it could not list, a lock file it could not remove or close
 	// (spec R33).
 	Problems []Problem
 
 	pending int // pending files seen by the listing, for Open's tally
+	removed int // how many of Removed are in the queue directory itself
 }
 
 // Recover cleans up after crashed appenders and consumers (spec R25):
@@ -96,7 +94,8 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 			continue
 		}
 		if err := q.fs.Remove(name); err == nil {
-			rep.RemovedTmp = append(rep.RemovedTmp, name)
+			rep.Removed = append(rep.Removed, name)
+			rep.removed++
 		}
 	}
 	slices.Sort(locks)
@@ -122,7 +121,8 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 			if err := c.finish(); err != nil {
 				addProblem(&rep.Problems, lockName(id), err)
 			} else {
-				rep.RemovedLocks = append(rep.RemovedLocks, lockName(id))
+				rep.Removed = append(rep.Removed, lockName(id))
+				rep.removed++
 			}
 		} else if err := c.release(true); err != nil {
 			addProblem(&rep.Problems, lockName(id), err)
@@ -133,7 +133,7 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 			return rep, err
 		}
 	}
-	if len(rep.RemovedTmp)+len(rep.RemovedLocks) > 0 {
+	if rep.removed > 0 {
 		if err := q.syncDirs(op, "."); err != nil {
 			return rep, err
 		}
@@ -153,6 +153,7 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 	const op = "recover"
 	var names []string
+	undone := false
 	err := q.fs.ReadDir(deadLetterDir, func(name []byte, typ fsys.EntryType) error {
 		if k, _ := classify(name); k == kindPending && (typ == fsys.TypeRegular || typ == fsys.TypeUnknown) {
 			names = append(names, string(name))
@@ -181,9 +182,10 @@ func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 			return opErr(op, stepUnlink, dl, err)
 		}
 		q.fs.Remove(strings.TrimSuffix(dl, pendingSuffix) + historySuffix)
-		rep.UndoneMoves = append(rep.UndoneMoves, dl)
+		rep.Removed = append(rep.Removed, dl)
+		undone = true
 	}
-	if len(rep.UndoneMoves) > 0 {
+	if undone {
 		return q.syncDirs(op, deadLetterDir)
 	}
 	return nil

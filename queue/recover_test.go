@@ -97,8 +97,8 @@ func TestRecoverStrayTmpByAge(t *testing.T) {
 				if gone != a.remove {
 					t.Errorf("grace %v via %s: tmp aged %v removed = %v, want %v", effective, via, a.age, gone, a.remove)
 				}
-				if via == "Recover" && slices.Contains(rep.RemovedTmp, names[i]) != a.remove {
-					t.Errorf("grace %v: RemovedTmp %v, tmp aged %v", effective, rep.RemovedTmp, a.age)
+				if via == "Recover" && slices.Contains(rep.Removed, names[i]) != a.remove {
+					t.Errorf("grace %v: Removed %v, tmp aged %v", effective, rep.Removed, a.age)
 				}
 			}
 		}
@@ -194,8 +194,8 @@ func TestRecoverLocks(t *testing.T) {
 	if !slices.Equal(rep.InDoubt, []ulid.ULID{inDoubt}) {
 		t.Errorf("InDoubt = %v, want [%s]", rep.InDoubt, inDoubt)
 	}
-	if !slices.Equal(rep.RemovedLocks, []string{lockName(orphan.String())}) {
-		t.Errorf("RemovedLocks = %v, want the orphan %s", rep.RemovedLocks, orphan)
+	if !slices.Equal(rep.Removed, []string{lockName(orphan.String())}) {
+		t.Errorf("Removed = %v, want the orphan's lock %s", rep.Removed, orphan)
 	}
 	names := m.Names(".")
 	for _, want := range []ulid.ULID{inDoubt, heldWith, heldOrphan} {
@@ -227,8 +227,8 @@ func TestRecoverLocks(t *testing.T) {
 	if !slices.Equal(rep.InDoubt, want) {
 		t.Errorf("after the holder died, InDoubt = %v, want %v", rep.InDoubt, want)
 	}
-	if !slices.Equal(rep.RemovedLocks, []string{lockName(heldOrphan.String())}) {
-		t.Errorf("after the holder died, RemovedLocks = %v", rep.RemovedLocks)
+	if !slices.Equal(rep.Removed, []string{lockName(heldOrphan.String())}) {
+		t.Errorf("after the holder died, Removed = %v", rep.Removed)
 	}
 	// In-doubt records deliver with Attempt 2.
 	var seen []Delivery
@@ -271,7 +271,7 @@ func TestRecoverLeavesUnsafeLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.RemovedLocks)+len(rep.InDoubt) != 0 {
+	if len(rep.Removed)+len(rep.InDoubt) != 0 {
 		t.Errorf("Recover acted on unsafe locks: %+v", rep)
 	}
 	for _, p := range []string{link, sub} {
@@ -302,7 +302,7 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 	if len(findings) != 1 || findings[0].Kind != FindingStrayTmp || findings[0].Name != name {
 		t.Fatalf("Verify = %+v, want one stray_tmp finding for %s", findings, name)
 	}
-	if rep, err := q.Recover(t.Context()); err != nil || len(rep.RemovedTmp) != 0 || !exists(t, p) {
+	if rep, err := q.Recover(t.Context()); err != nil || len(rep.Removed) != 0 || !exists(t, p) {
 		t.Fatalf("Recover removed a fresh lock temporary: %+v, %v", rep, err)
 	}
 	old := time.Now().Add(-2 * defaultTmpGrace)
@@ -310,7 +310,7 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := q.Recover(t.Context())
-	if err != nil || len(rep.RemovedTmp) != 1 || exists(t, p) {
+	if err != nil || len(rep.Removed) != 1 || exists(t, p) {
 		t.Fatalf("Recover kept an old lock temporary: %+v, %v", rep, err)
 	}
 }
@@ -341,8 +341,8 @@ func TestRecoverUndoesHalfDoneDeadLetterMove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{deadLetterDir + "/" + pendingName(same.String())}; !slices.Equal(rep.UndoneMoves, want) {
-		t.Fatalf("UndoneMoves = %v, want %v", rep.UndoneMoves, want)
+	if want := []string{deadLetterDir + "/" + pendingName(same.String())}; !slices.Equal(rep.Removed, want) {
+		t.Fatalf("Removed = %v, want %v", rep.Removed, want)
 	}
 	if !exists(t, pendingPath(dir, same)) || exists(t, filepath.Join(dl, pendingName(same.String()))) ||
 		exists(t, filepath.Join(dl, "pending-"+same.String()+".history")) {

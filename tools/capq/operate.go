@@ -513,14 +513,11 @@ func recoverCmd() *command {
 					ids[i] = id.String()
 				}
 				return writeJSON(e.stdout, map[string][]string{
-					"removed_tmp": nonNil(rep.RemovedTmp), "removed_locks": nonNil(rep.RemovedLocks), "in_doubt": ids,
+					"removed": nonNil(rep.Removed), "in_doubt": ids,
 				})
 			}
-			for _, n := range rep.RemovedTmp {
-				fmt.Fprintf(e.stdout, "removed_tmp\t%s\n", n)
-			}
-			for _, n := range rep.RemovedLocks {
-				fmt.Fprintf(e.stdout, "removed_lock\t%s\n", n)
+			for _, n := range rep.Removed {
+				fmt.Fprintf(e.stdout, "removed\t%s\n", n)
 			}
 			for _, id := range rep.InDoubt {
 				fmt.Fprintf(e.stdout, "in_doubt\t%s\n", id)
