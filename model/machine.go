@@ -1108,7 +1108,7 @@ func (m *machine) cutShort(p *proc, c chooser) {
 		ids, err := p.q.AppendBatch(recs)
 		var be *queue.BatchError
 		switch {
-		case err != nil && !p.killed && errors.As(err, &be) && len(be.Failed()) < len(recs):
+		case err != nil && !p.killed && errors.As(err, &be) && len(be.Unwrap()) < len(recs):
 			// R51: a fault failed some records; the others were
 			// appended durably, and a fault may still have cut the
 			// overflow prune short. A failed record left nothing (R8).

@@ -270,9 +270,9 @@ func (e *BatchError) Error() string {
 	return fmt.Sprintf("capq: append: %d of %d records not appended; first: %v", len(failed), len(e.Errs), first)
 }
 
-// Failed returns the indexes (in the batch) of the records that were not
-// appended.
-func (e *BatchError) Failed() []int {
+// failed returns the indexes (in the batch) of the records that were not
+// appended: those whose Errs entry is not nil.
+func (e *BatchError) failed() []int {
 	var idx []int
 	for i, err := range e.Errs {
 		if err != nil {
@@ -285,7 +285,7 @@ func (e *BatchError) Failed() []int {
 // Unwrap returns the errors of the failed records.
 func (e *BatchError) Unwrap() []error {
 	var errs []error
-	for _, i := range e.Failed() {
+	for _, i := range e.failed() {
 		errs = append(errs, e.Errs[i])
 	}
 	return errs

@@ -69,16 +69,12 @@ func ExampleQueue_Append() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	data, err := os.ReadFile(q.Path(id))
+	st, err := q.Get(id) // the record's file, as stored
 	if err != nil {
 		log.Fatal(err)
 	}
-	env, err := queue.DecodeEnvelope(data)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(env.Record))
-	fmt.Println(env.ULID == id)
+	fmt.Println(string(st.Record))
+	fmt.Println(st.ULID == id)
 
 	_, err = q.Append([]byte(`["not", "an", "object"]`))
 	fmt.Println(errors.Is(err, queue.ErrInvalidRecord))

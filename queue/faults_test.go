@@ -206,7 +206,7 @@ func TestAppendBatchFaultFailsTouched(t *testing.T) {
 				if !errors.Is(err, errno) {
 					t.Errorf("err = %v, want it to wrap %s", err, unix.ErrnoName(errno))
 				}
-				if got := be.Failed(); !slices.Equal(got, want) {
+				if got := be.failed(); !slices.Equal(got, want) {
 					t.Errorf("failed records = %v, want %v (%v)", got, want, err)
 				}
 				if len(ids) != n {
@@ -406,7 +406,7 @@ func TestAppendBatchSyncFSFailureFailsItsChunk(t *testing.T) {
 	for i := range want {
 		want[i] = i
 	}
-	if got := be.Failed(); !slices.Equal(got, want) {
+	if got := be.failed(); !slices.Equal(got, want) {
 		t.Errorf("failed records = %d of them (first %v), want the first chunk's %d", len(got), got[:min(3, len(got))], batchChunk)
 	}
 	list, err := q.List()
@@ -438,7 +438,7 @@ func TestBatchErrorMethods(t *testing.T) {
 		if got := be.Error(); got != tc.msg {
 			t.Errorf("%v: Error() = %q, want %q", tc.errs, got, tc.msg)
 		}
-		if got := be.Failed(); !slices.Equal(got, tc.failed) {
+		if got := be.failed(); !slices.Equal(got, tc.failed) {
 			t.Errorf("%v: Failed() = %v, want %v", tc.errs, got, tc.failed)
 		}
 		var want []error

@@ -210,3 +210,20 @@ func found(e *DataError) string {
 // tooLong reports whether a *DataError wrapping ErrAuditLine is about a line
 // too long to keep.
 func tooLong(e *DataError) bool { return strings.HasPrefix(e.Detail, "line longer than") }
+
+// countSpares counts the spare files (.capq-spare-<n>) in the queue
+// directory dir on the real disk.
+func countSpares(t *testing.T, dir string) int {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), spareNamePrefix) {
+			n++
+		}
+	}
+	return n
+}

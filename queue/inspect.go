@@ -82,7 +82,6 @@ type Stats struct {
 	Quarantined  int       // entries of the quarantine folder
 	DeadLetters  int       // pending-<ULID>.json entries of the dead-letter folder
 	AuditBytes   int64     // size of the audit log and its rotated generation (R30)
-	Spares       int       // spare files kept for claims on a full disk (R32)
 	// Problems lists what could not be looked at (a folder that is a
 	// file or a symlink, an unreadable folder); the counts leave it out.
 	Problems []Problem
@@ -152,7 +151,8 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		case kindLock:
 			st.Locks++
 		case kindSpare:
-			st.Spares++
+			// Not counted: the queue's own reserve for claims on a full
+			// disk (R32), of no use to a reader of Stats.
 		case kindTmp, kindLockTmp:
 			st.Tmp++
 		case kindAudit:

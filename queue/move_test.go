@@ -59,7 +59,7 @@ func TestMoveNeverReplaces(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			fsy := b.open(t)
 			oneCall := b.oneCall(fsy)
-			q := openMem(t, fsy, Options{SpareLocks: -1})
+			q := openMem(t, fsy, Options{spareLocks: -1})
 			write := func(name, data string) {
 				t.Helper()
 				f, err := fsy.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -84,13 +84,6 @@ type Options struct {
 	// never rotates.
 	AuditLogMaxSize int64
 
-	// SpareLocks is how many spare files Ingest and Prune keep in the
-	// directory (.capq-spare-0, ...) to claim records with when no file
-	// can be created (out of inodes or disk space), so that draining and
-	// pruning can always free space (spec R32). Zero means 4; a
-	// negative value keeps none.
-	SpareLocks int
-
 	// SkipRecover makes Open skip the recovery pass (stray .tmp removal,
 	// orphan lock cleanup). Recover can be called later.
 	SkipRecover bool
@@ -112,6 +105,13 @@ type Options struct {
 	// own tests, model and tools (crash, power-loss and fault injection).
 	// It is set through internal/queuefs, so it is not part of the API.
 	fileSystem fsys.FS
+
+	// spareLocks is how many spare files Ingest and Prune keep in the
+	// directory (.capq-spare-0, ...) to claim records with when no file
+	// can be created (out of inodes or disk space), so that draining and
+	// pruning can always free space (spec R32). Zero means 4; a negative
+	// value keeps none (some of the queue's tests).
+	spareLocks int
 }
 
 // validate refuses the values that have no meaning (see Options).
@@ -150,8 +150,8 @@ func (o Options) resolved() Options {
 	if o.AuditLogMaxSize == 0 {
 		o.AuditLogMaxSize = defaultAuditLogMaxSize
 	}
-	if o.SpareLocks == 0 {
-		o.SpareLocks = defaultSpareLocks
+	if o.spareLocks == 0 {
+		o.spareLocks = defaultSpareLocks
 	}
 	switch {
 	case o.DeleteSyncEvery == 0:

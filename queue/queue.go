@@ -202,11 +202,6 @@ func (q *Queue) leave() {
 // closing reports whether Close began (an Ingest checks it between records).
 func (q *Queue) closing() bool { return q.state.Load()&closedBit != 0 }
 
-// Path returns the path of the pending file of id.
-func (q *Queue) Path(id ulid.ULID) string {
-	return filepath.Join(q.dir, pendingName(id.String()))
-}
-
 // Append durably appends one record, a JSON object given as its bytes, and
 // returns its ULID (spec R8 to R10). When Append returns nil, the
 // record's file has been written, fsynced, renamed to its final name and

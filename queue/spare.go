@@ -27,13 +27,13 @@ func isNoSpace(err error) bool {
 // call recreates it. The reference ignores them (they are not named
 // pending-*).
 func (q *Queue) ensureSpares() {
-	if q.opts.SpareLocks <= 0 {
+	if q.opts.spareLocks <= 0 {
 		return
 	}
 	if _, ok := q.fs.(fsys.NoReplaceRenamer); !ok {
 		return
 	}
-	for i := range q.opts.SpareLocks {
+	for i := range q.opts.spareLocks {
 		name := spareName(i)
 		if _, err := q.fs.Lstat(name); !errors.Is(err, fs.ErrNotExist) {
 			continue // present (or odd: Verify reports it; never replaced)
@@ -66,10 +66,10 @@ func (q *Queue) ensureSpares() {
 // could be used.
 func (q *Queue) lockFromSpare(lock string, cause error) (fsys.File, error) {
 	rn, ok := q.fs.(fsys.NoReplaceRenamer)
-	if !ok || q.opts.SpareLocks <= 0 {
+	if !ok || q.opts.spareLocks <= 0 {
 		return nil, cause
 	}
-	for i := range q.opts.SpareLocks {
+	for i := range q.opts.spareLocks {
 		name := spareName(i)
 		f, fi, err := q.openRegular("claim", name, os.O_RDWR|os.O_APPEND)
 		if err != nil {

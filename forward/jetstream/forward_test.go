@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 )
 
@@ -313,7 +315,7 @@ func TestSchemaErrorStops(t *testing.T) { // Spec R14
 	q := openQueue(t, dir, queue.Options{})
 	recs := fill(t, q, "p", 0, 3)
 	// Rewrite the second record as a newer writer would have.
-	path := q.Path(recs[1].ID)
+	path := filepath.Join(dir, layout.PendingName(recs[1].ID.String()))
 	data := []byte(`{"ulid":"` + recs[1].ID.String() + `","appended_at":"2026-01-01T00:00:00+00:00","record":{},"schema_version":2}`)
 	if err := writeFile(path, data); err != nil {
 		t.Fatal(err)

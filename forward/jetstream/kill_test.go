@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
-	"github.com/capq/capq/ulid"
 )
 
 // Environment of a child forwarder process (see TestMain).
@@ -223,7 +224,7 @@ func TestKillForwarder(t *testing.T) { // Spec R11, R16
 			// The stream holds the record and the queue still has it:
 			// the next forwarder must deliver it again, and the stream
 			// must drop that delivery as a duplicate.
-			if _, err := os.Stat(q.Path(ulid.MustParse(id))); err != nil {
+			if _, err := os.Stat(filepath.Join(dir, layout.PendingName(id))); err != nil {
 				t.Fatalf("round %d: acknowledged-but-not-deleted record %s is not in the queue: %v", r, id, err)
 			}
 			if !streamHas(t, js, id) {

@@ -339,11 +339,17 @@ func (a *appender) flush() error {
 	}
 	var be *queue.BatchError
 	if errors.As(err, &be) {
-		failed := be.Failed()
-		for _, i := range failed[1:] {
-			fmt.Fprintf(a.e.stderr, "capq: %snot appended: %v\n", where(lines[i]), be.Errs[i])
+		first := -1
+		for i, berr := range be.Errs {
+			switch {
+			case berr == nil:
+			case first < 0:
+				first = i
+			default:
+				fmt.Fprintf(a.e.stderr, "capq: %snot appended: %v\n", where(lines[i]), berr)
+			}
 		}
-		return failf("%s%w", where(lines[failed[0]]), be.Errs[failed[0]])
+		return failf("%s%w", where(lines[first]), be.Errs[first])
 	}
 	if err != nil {
 		return failf("%s%w", where(lines[0]), err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -131,11 +132,11 @@ is an object {"ulid","appended_at","size","state"}.`,
 					ent.AppendedAt = queue.FormatAppendedAt(st.Envelope.AppendedAt)
 				}
 				if ent.Size == 0 {
-					if fi, lerr := os.Lstat(q.Path(id)); lerr == nil {
+					if fi, lerr := os.Lstat(filepath.Join(e.dir, layout.PendingName(id.String()))); lerr == nil {
 						ent.Size = fi.Size()
 					}
 				}
-				lock := "pending-" + ent.ULID + ".lock"
+				lock := layout.LockName(ent.ULID)
 				if ent.State == "pending" {
 					if inDoubt[lock] {
 						ent.State = "in_doubt"

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 
+	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/queue"
 	"github.com/capq/capq/ulid"
 )
@@ -131,7 +133,7 @@ func (a *adapter) serve(req *Request) Reply {
 		}
 		a.appends++
 		if a.broken == "lose-append" && a.appends%3 == 0 {
-			os.Remove(a.q.Path(id))
+			os.Remove(filepath.Join(a.dir, layout.PendingName(id.String())))
 		}
 		return Reply{OK: true, ULID: id.String()}
 	case "ulids":
@@ -196,7 +198,7 @@ func (a *adapter) ingest(req *Request) Reply {
 			return errOutcome
 		}
 		if a.broken == "no-delete" {
-			path := a.q.Path(d.ULID)
+			path := filepath.Join(a.dir, layout.PendingName(d.ULID.String()))
 			if data, err := os.ReadFile(path); err == nil {
 				restore = append(restore, [2][]byte{[]byte(path), bytes.Clone(data)})
 			}
