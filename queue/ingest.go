@@ -251,7 +251,10 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 		}
 		res.Failed++
 		c.recordFailure(herr)
-		if d.opts.MaxAttempts > 0 && c.attempt() >= d.opts.MaxAttempts {
+		// Attempts saturate at maxAttempt (spec R35), so a larger limit is
+		// reached there: otherwise a 64-bit build would retry forever where
+		// a 32-bit one, whose int cannot hold more, dead-letters (R48).
+		if d.opts.MaxAttempts > 0 && c.attempt() >= min(d.opts.MaxAttempts, maxAttempt) {
 			if q.deadLetterOrLeave(d, c, env, herr) {
 				res.DeadLettered++
 				return outcomeDeleted, nil

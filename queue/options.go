@@ -201,6 +201,8 @@ type IngestOptions struct {
 	// MaxAttempts, when positive, moves a record whose handler has failed
 	// that many times to the dead-letter folder and goes on with the
 	// drain. Zero or a negative value keeps the reference's behaviour: a
-	// handler failure stops the drain and is returned.
+	// handler failure stops the drain and is returned. Attempt numbers
+	// saturate at 2^31-1 (spec R35), so a larger MaxAttempts means 2^31-1,
+	// the same on every build.
 	MaxAttempts int
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,16 +80,29 @@ func TestSidePathBrokenDrainGoesOn(t *testing.T) {
 }
 
 // Spec R35: an attempt count in a lock file beyond any int saturates; the
-// record is dead-lettered with MaxAttempts instead of overflowing.
+// record is dead-lettered with MaxAttempts instead of overflowing, and a
+// MaxAttempts above the saturation point is reached there, so that one
+// limit behaves the same on 32-bit and 64-bit builds (R48).
 func TestAttemptSaturates(t *testing.T) {
 	t.Parallel()
-	for _, n := range []string{"9223372036854775807", "99999999999999999999999", "2147483647"} {
-		t.Run(n, func(t *testing.T) {
+	tests := []struct {
+		history     string
+		maxAttempts int
+	}{
+		{"9223372036854775807", 5},
+		{"99999999999999999999999", 5},
+		{"2147483647", 5},
+		{"2147483646", maxAttempt},
+		{"2147483646", math.MaxInt},
+		{"99999999999999999999999", math.MaxInt},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.history, "/", tt.maxAttempts), func(t *testing.T) {
 			q, dir := openTest(t, Options{})
 			id := mustAppend(t, q, sampleRecord(0, ""))
-			writeRaw(t, filepath.Join(dir, lockName(id.String())), `{"attempt":`+n+`}`+"\n")
+			writeRaw(t, filepath.Join(dir, lockName(id.String())), `{"attempt":`+tt.history+`}`+"\n")
 			var seen []Delivery
-			res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: 5})
+			res, err := q.Ingest(context.Background(), failing(&seen, id), IngestOptions{MaxAttempts: tt.maxAttempts})
 			if err != nil || res.DeadLettered != 1 {
 				t.Fatalf("Ingest = %+v, %v; want the record dead-lettered", res, err)
 			}

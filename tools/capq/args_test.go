@@ -30,3 +30,30 @@ func TestNoArgumentsRefused(t *testing.T) {
 		})
 	}
 }
+
+// Every subcommand's usage states --dir's rule, never the value given on
+// the command line as if it were the default.
+func TestUsageShowsNoGivenDirAsDefault(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir() + "/given-dir"
+	for _, c := range commands() {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			for _, args := range [][]string{
+				{"--dir", dir, c.name, "--help"},
+				{c.name, "--dir", dir, "--help"},
+			} {
+				var stdout, stderr bytes.Buffer
+				if code := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr); code != 0 {
+					t.Fatalf("capq %v: exit %d, stderr %q", args, code, stderr.String())
+				}
+				if strings.Contains(stdout.String(), dir) {
+					t.Errorf("capq %v: the usage names the given --dir: %q", args, stdout.String())
+				}
+				if !strings.Contains(stdout.String(), "$CAPQ_DIR") {
+					t.Errorf("capq %v: the usage lacks --dir's rule: %q", args, stdout.String())
+				}
+			}
+		})
+	}
+}

@@ -197,6 +197,10 @@ func newFlagSet(c *command, dir *string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.StringVar(dir, "dir", *dir, "queue `DIR`: $CAPQ_DIR, else ~/.iai-mcp/pending")
+	// The flag starts at the global --dir's value, so that a subcommand
+	// keeps it; but the usage must state the rule, not echo that value as a
+	// default (an empty DefValue prints none).
+	fs.Lookup("dir").DefValue = ""
 	if c.flags != nil {
 		c.flags(fs)
 	}
