@@ -419,7 +419,7 @@ func TestAppendBatchSyncFSFailureFailsItsChunk(t *testing.T) {
 }
 
 // A BatchError's message counts the failed records and names the first
-// error; Failed and Unwrap list the failed records in batch order, and a
+// error; failed and Unwrap list the failed records in batch order, and a
 // batch without a failure (never returned, but a value a caller can build)
 // neither panics nor lists anything.
 func TestBatchErrorMethods(t *testing.T) {
@@ -439,7 +439,7 @@ func TestBatchErrorMethods(t *testing.T) {
 			t.Errorf("%v: Error() = %q, want %q", tc.errs, got, tc.msg)
 		}
 		if got := be.failed(); !slices.Equal(got, tc.failed) {
-			t.Errorf("%v: Failed() = %v, want %v", tc.errs, got, tc.failed)
+			t.Errorf("%v: failed() = %v, want %v", tc.errs, got, tc.failed)
 		}
 		var want []error
 		for _, i := range tc.failed {
