@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"iter"
@@ -290,9 +289,13 @@ func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
 // streams: at most 64 KiB of one line are held at a time,
 // whatever the size of the log. A line that cannot be read (too long, not
 // JSON, torn by a crash) is yielded as a *DataError (errors.Is
-// ErrAuditLine) and iteration goes on with the next line. Any other error
-// (the log is a FIFO or a symlink, a read fails, ctx is done, the queue is
-// closed) is yielded once, last. A missing log yields nothing.
+// ErrAuditLine) and iteration goes on with the next line. A generation that
+// cannot be opened (a FIFO, a symlink, unreadable) is yielded once as an
+// *OpError naming it (wrapping ErrUnsafeFile where that applies), and the
+// other generation is still read. Any other error (a read fails, ctx is
+// done, the queue is closed) is yielded once, last. So a caller reports
+// every error and keeps ranging: the iteration ends by itself. A missing
+// log yields nothing.
 //
 // The two files are opened before either is read, the current one first,
 // so that a rotation during the iteration neither hides lines written
@@ -306,8 +309,8 @@ func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
 		}
 		defer q.leave()
 		// Each generation is read on its own: one that cannot be opened
-		// (a FIFO, a directory, unreadable) is reported once, wrapping
-		// ErrAuditFile, and the other is still read (spec R29).
+		// (a FIFO, a directory, unreadable) is reported once, as the
+		// *OpError of its open, and the other is still read (spec R29).
 		cur, curInfo, cerr := q.openAuditFile(auditLogName)
 		if cur != nil {
 			defer cur.Close()
@@ -319,13 +322,13 @@ func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
 				cur = nil // rotated between the two opens: read it once
 			}
 		}
-		if oerr != nil && !yield(AuditEntry{}, fmt.Errorf("%w: %w", ErrAuditFile, oerr)) {
+		if oerr != nil && !yield(AuditEntry{}, oerr) {
 			return
 		}
 		if old != nil && !q.scanAudit(ctx, old, auditLogRotatedName, yield) {
 			return
 		}
-		if cerr != nil && !yield(AuditEntry{}, fmt.Errorf("%w: %w", ErrAuditFile, cerr)) {
+		if cerr != nil && !yield(AuditEntry{}, cerr) {
 			return
 		}
 		if cur != nil {

@@ -65,13 +65,14 @@ var (
 	// log that AuditEntries skipped.
 	ErrAuditLine = errors.New("capq: unreadable audit log line")
 
-	// ErrAuditFile is wrapped by the error AuditEntries yields for a
-	// generation of the audit log it cannot open (not a regular file,
-	// unreadable): the iteration goes on with the other generation.
-	ErrAuditFile = errors.New("capq: unreadable audit log generation")
-
-	// ErrNotHandlerFault is wrapped by the errors NotHandlerFault returns:
-	// a delivery that failed before its handler ran (spec R34).
+	// ErrNotHandlerFault, wrapped by an error a Handler returns, marks a
+	// failure that is not the handler's: the handler never ran (a fork or
+	// exec failed, a resource limit was hit, the operator interrupted the
+	// drain before it started). Ingest then releases the record without
+	// using an attempt, counts it in Result.Left, lists the error in
+	// Result.Problems, and goes on with the drain (spec R34). A handler
+	// returns, for example, fmt.Errorf("%w: %w", queue.ErrNotHandlerFault,
+	// err).
 	ErrNotHandlerFault = errors.New("capq: the delivery failed before the handler ran")
 )
 
@@ -231,25 +232,6 @@ func unsafeErr(err error) error {
 func isNotFolder(err error) bool {
 	return errors.Is(err, fsys.ENOTDIR) || errors.Is(err, fsys.ELOOP)
 }
-
-// NotHandlerFault marks err, returned by a Handler, as a failure that is
-// not the handler's: the handler never ran (a fork or exec failed, a
-// resource limit was hit, the operator interrupted the drain before it
-// started). Ingest then releases the record without using an attempt,
-// counts it in Result.Left, lists err in Result.Problems, and goes
-// on with the drain (spec R34). The result wraps both err and
-// ErrNotHandlerFault.
-func NotHandlerFault(err error) error {
-	if err == nil {
-		err = errors.New("delivery not started")
-	}
-	return &notHandlerFault{err: err}
-}
-
-type notHandlerFault struct{ err error }
-
-func (e *notHandlerFault) Error() string   { return "not the handler's fault: " + e.err.Error() }
-func (e *notHandlerFault) Unwrap() []error { return []error{e.err, ErrNotHandlerFault} }
 
 // BatchError is returned by AppendBatch when some of its records could
 // not be appended after writing began (spec R51). The records with a nil

@@ -5,6 +5,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -54,7 +55,7 @@ func TestReleaseKeepsLockHeldElsewhere(t *testing.T) {
 	t.Parallel()
 	q, dir := openTest(t, Options{NoSync: true})
 	id := mustAppend(t, q, sampleRecord(1, ""))
-	held, err := ingestKeepingLock(t, q, NotHandlerFault(errors.New("capq was told to stop")))
+	held, err := ingestKeepingLock(t, q, fmt.Errorf("%w: capq was told to stop", ErrNotHandlerFault))
 	if err != nil && !errors.Is(err, ErrNotHandlerFault) {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func TestReleaseKeepsLockHeldElsewhere(t *testing.T) {
 	// Nobody else holds it: a release without an attempt leaves no lock.
 	id2 := mustAppend(t, q, sampleRecord(2, ""))
 	q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
-		return NotHandlerFault(errors.New("stop"))
+		return fmt.Errorf("%w: stop", ErrNotHandlerFault)
 	}, IngestOptions{MaxAttempts: 5})
 	if _, err := os.Lstat(dir + "/" + lockName(id2.String())); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("lock of a record released without an attempt and held by nobody: %v, want it removed", err)

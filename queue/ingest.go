@@ -32,7 +32,7 @@ type Delivery struct {
 // Handler consumes one record. Returning nil acknowledges it, and the
 // record is deleted; returning an error leaves it pending (or, with
 // IngestOptions.MaxAttempts, eventually dead-letters it); returning an
-// error wrapped by NotHandlerFault releases it without using an attempt
+// error wrapping ErrNotHandlerFault releases it without using an attempt
 // (spec R34). The Delivery's bytes stay valid after the handler returns.
 //
 // A handler may call the queue (Append, Count, Stats, ...), but not Close:
@@ -54,7 +54,7 @@ type Result struct {
 	// Left counts records left in place because of a problem with that
 	// record (unreadable, its lock file unusable), with the side path it
 	// needed (quarantine or dead letters off), or because its handler
-	// returned an error marked NotHandlerFault (released without using
+	// returned an error wrapping ErrNotHandlerFault (released without using
 	// an attempt, spec R34): each is listed in Problems, and the call
 	// went on (spec R33).
 	Left int
@@ -240,8 +240,7 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 	c.keep = true // from here on an attempt is made: the lock file records it
 	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt(), lock: c.f}, c)
 	if herr != nil {
-		var nf *notHandlerFault
-		if errors.As(herr, &nf) {
+		if errors.Is(herr, ErrNotHandlerFault) {
 			// Not the handler's fault (it never ran): no attempt is
 			// charged, and the drain goes on (spec R34).
 			c.unrecordStart()

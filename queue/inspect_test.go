@@ -92,8 +92,9 @@ func TestAuditEntriesUnsafeLog(t *testing.T) {
 				}()
 				select {
 				case r := <-done:
-					if len(r.errs) != 1 || !errors.Is(r.errs[0], ErrUnsafeFile) || !errors.Is(r.errs[0], ErrAuditFile) {
-						t.Errorf("errors %v, want one wrapping ErrUnsafeFile and ErrAuditFile", r.errs)
+					var oe *OpError
+					if len(r.errs) != 1 || !errors.Is(r.errs[0], ErrUnsafeFile) || !errors.As(r.errs[0], &oe) || !strings.HasPrefix(oe.Name, auditLogName) {
+						t.Errorf("errors %v, want one *OpError naming a generation, wrapping ErrUnsafeFile", r.errs)
 					}
 					if r.entries != 1 {
 						t.Errorf("%d entries read, want the good generation's 1", r.entries)

@@ -145,7 +145,7 @@ func TestHistoryBoundedAndMaxAttemptsReachable(t *testing.T) {
 	}
 }
 
-// Spec R34: a handler error marked NotHandlerFault releases the record
+// Spec R34: a handler error wrapping ErrNotHandlerFault releases the record
 // without using an attempt, and the drain goes on.
 func TestNotHandlerFaultChargesNoAttempt(t *testing.T) {
 	t.Parallel()
@@ -157,7 +157,7 @@ func TestNotHandlerFaultChargesNoAttempt(t *testing.T) {
 		res, err := q.Ingest(context.Background(), func(_ context.Context, d Delivery) error {
 			seen = append(seen, d)
 			if d.ULID == a {
-				return NotHandlerFault(errors.New("fork: resource temporarily unavailable"))
+				return fmt.Errorf("%w: fork: resource temporarily unavailable", ErrNotHandlerFault)
 			}
 			return errors.New("handler failed")
 		}, IngestOptions{MaxAttempts: 2})

@@ -327,7 +327,7 @@ func (d *drainer) handle(_ context.Context, dl queue.Delivery) error {
 		d.stop()
 		// Released without using an attempt (spec R34): the handler is
 		// not to blame.
-		return queue.NotHandlerFault(nf)
+		return fmt.Errorf("%w: %w", queue.ErrNotHandlerFault, nf)
 	}
 	if err != nil {
 		fmt.Fprintf(d.e.stderr, "capq drain: %s attempt %d: handler: %v\n", dl.ULID, dl.Attempt, err)

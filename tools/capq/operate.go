@@ -383,14 +383,11 @@ func stats(ctx context.Context, dir string, q *queue.Queue) (Stats, []string, er
 			st.AuditBadLines++
 			continue // torn or foreign line
 		}
-		if errors.Is(err, queue.ErrAuditFile) {
-			// One generation unreadable: the other is still counted.
+		if err != nil {
+			// A generation that cannot be opened (the other is still
+			// counted), or an error that ends the iteration.
 			problems = append(problems, "audit log: "+err.Error())
 			continue
-		}
-		if err != nil {
-			problems = append(problems, "audit log: "+err.Error())
-			break
 		}
 		if a.Reason == queue.ReasonOverflow || a.Reason == queue.ReasonPruned {
 			st.AuditDrops++
@@ -617,16 +614,13 @@ func printAudit(e *env, q *queue.Queue, asJSON bool) error {
 			}
 			continue
 		}
-		if errors.Is(err, queue.ErrAuditFile) {
-			// One generation unreadable: say so, read the other, and
+		if err != nil {
+			// A generation that cannot be opened (the other is still
+			// listed), or an error that ends the iteration: say so, and
 			// exit 1 at the end.
 			fmt.Fprintf(e.stderr, "capq audit: %s\n", escapeField(err.Error()))
 			fileErr = err
 			continue
-		}
-		if err != nil {
-			w.Flush()
-			return failf("%v", err)
 		}
 		if asJSON {
 			err = writeJSON(w, a)
@@ -644,7 +638,7 @@ func printAudit(e *env, q *queue.Queue, asJSON bool) error {
 		fmt.Fprintf(e.stderr, "capq audit: skipped %d unreadable line(s) in all\n", bad)
 	}
 	if fileErr != nil {
-		return failf("a generation of the audit log could not be read")
+		return failf("the audit log could not be read whole")
 	}
 	return nil
 }
