@@ -181,21 +181,35 @@ func skipWithoutNoReplace(t *testing.T) {
 }
 
 // fillDisk writes a new file at path until its file system has no free
-// block left (ENOSPC or EDQUOT); any other error fails the test.
+// block left (ENOSPC or EDQUOT); any other error fails the test. It then
+// checks that a second file cannot take a block either, so that a test
+// built on a full disk cannot pass on one that is not full.
 func fillDisk(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	block := make([]byte, 4096)
-	for {
-		if _, err := f.Write(block); err != nil {
-			if !isNoSpace(err) {
-				t.Fatalf("filling %s: %v", path, err)
+	for i, p := range []string{path, path + ".probe"} {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			if _, err = f.Write(block); err != nil {
+				break
 			}
-			return
+			n++
+		}
+		f.Close()
+		if !isNoSpace(err) {
+			t.Fatalf("filling %s: %v", p, err)
+		}
+		if i == 1 {
+			if n != 0 {
+				t.Fatalf("the disk of %s is not full: a second file took %d more blocks", path, n)
+			}
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
