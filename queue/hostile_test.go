@@ -60,7 +60,7 @@ func problemIs(ps []Problem, target error) bool {
 	return slices.ContainsFunc(ps, func(p Problem) bool { return errors.Is(p.Err, target) })
 }
 
-func hasFinding(fs []Finding, kind FindingKind, name string) bool {
+func hasFinding(fs []Finding, kind string, name string) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool { return f.Kind == kind && f.Name == name })
 }
 
@@ -161,7 +161,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !hasFinding(findings, FindingCorrupt, name) {
+			if !hasFinding(findings, findingCorrupt, name) {
 				t.Errorf("Verify findings %+v lack corrupt %s", findings, name)
 			}
 
@@ -183,7 +183,7 @@ func TestHostileCorruptFilesQuarantined(t *testing.T) {
 				t.Errorf("quarantine audit lines: %+v", a)
 			}
 			findings, _ = Verify(context.Background(), q.dir, q.opts)
-			if !hasFinding(findings, FindingQuarantined, quarantineDir+"/"+name) || slices.ContainsFunc(findings, func(f Finding) bool { return f.Kind.Violation() }) {
+			if !hasFinding(findings, findingQuarantined, quarantineDir+"/"+name) || slices.ContainsFunc(findings, func(f Finding) bool { return f.Violation }) {
 				t.Errorf("Verify after the drain: %+v", findings)
 			}
 		})
@@ -207,7 +207,7 @@ func TestHostileFutureSchemaStopsDrain(t *testing.T) {
 			after := mustAppend(t, q, sampleRecord(1, "after"))
 
 			findings, _ := Verify(context.Background(), q.dir, q.opts)
-			if !hasFinding(findings, FindingFutureSchema, name) {
+			if !hasFinding(findings, findingFutureSchema, name) {
 				t.Errorf("Verify findings %+v lack future_schema %s", findings, name)
 			}
 			var seen []Delivery
@@ -244,20 +244,20 @@ func TestHostileLookalikeNames(t *testing.T) {
 	cases := []struct {
 		name string
 		dir  bool
-		kind FindingKind
+		kind string
 	}{
-		{name: "pending-.json", kind: FindingLookalike},
-		{name: "pending-" + id[:25] + ".json", kind: FindingLookalike},
-		{name: "pending-" + id + "0.json", kind: FindingLookalike},
-		{name: "pending-" + strings.ToLower(id) + ".json", kind: FindingLookalike},
-		{name: "pending-" + id + ".json.tmp.json", kind: FindingLookalike},
-		{name: "pending-" + id + ".JSON", kind: FindingLookalike},
-		{name: "pending-" + id + ".json.bak", kind: FindingLookalike},
-		{name: "pending-" + id + ".jsonl", kind: FindingLookalike},
-		{name: "pending-8" + id[1:] + ".json", kind: FindingLookalike}, // overflows 128 bits
-		{name: "pending-" + id[:25] + "U.json", kind: FindingLookalike},
-		{name: "pending- " + id[1:] + ".json", kind: FindingLookalike},
-		{name: "pending-" + id + ".json", dir: true, kind: FindingNotRegular},
+		{name: "pending-.json", kind: findingLookalike},
+		{name: "pending-" + id[:25] + ".json", kind: findingLookalike},
+		{name: "pending-" + id + "0.json", kind: findingLookalike},
+		{name: "pending-" + strings.ToLower(id) + ".json", kind: findingLookalike},
+		{name: "pending-" + id + ".json.tmp.json", kind: findingLookalike},
+		{name: "pending-" + id + ".JSON", kind: findingLookalike},
+		{name: "pending-" + id + ".json.bak", kind: findingLookalike},
+		{name: "pending-" + id + ".jsonl", kind: findingLookalike},
+		{name: "pending-8" + id[1:] + ".json", kind: findingLookalike}, // overflows 128 bits
+		{name: "pending-" + id[:25] + "U.json", kind: findingLookalike},
+		{name: "pending- " + id[1:] + ".json", kind: findingLookalike},
+		{name: "pending-" + id + ".json", dir: true, kind: findingNotRegular},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -356,7 +356,7 @@ func TestHostileSymlinkPendingNeverFollowed(t *testing.T) {
 		t.Errorf("Count = %d with a symlink, want 1", n)
 	}
 	findings, _ := Verify(context.Background(), q.dir, q.opts)
-	if !hasFinding(findings, FindingSymlink, pendingName(id.String())) {
+	if !hasFinding(findings, findingSymlink, pendingName(id.String())) {
 		t.Errorf("Verify findings %+v lack the symlink", findings)
 	}
 	seen, _ := drainAll(t, q)
@@ -497,7 +497,7 @@ func TestHostileFIFOPending(t *testing.T) {
 	}
 	var findings []Finding
 	withWatchdog(t, func() { findings, _ = Verify(context.Background(), q.dir, q.opts) })
-	if !hasFinding(findings, FindingNotRegular, name) {
+	if !hasFinding(findings, findingNotRegular, name) {
 		t.Errorf("Verify findings %+v lack not_regular %s", findings, name)
 	}
 	if n := mustCount(t, q); n != 1 {
@@ -587,7 +587,7 @@ func TestHostileAuditLogSymlink(t *testing.T) {
 	}
 	was := fileState(t, outside)
 	findings, _ := Verify(context.Background(), q.dir, q.opts)
-	if !hasFinding(findings, FindingSymlink, auditLogName) {
+	if !hasFinding(findings, findingSymlink, auditLogName) {
 		t.Errorf("Verify findings %+v lack the audit log symlink", findings)
 	}
 
@@ -668,7 +668,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !hasFinding(findings, FindingDirSymlink, ".") {
+	if !hasFinding(findings, findingDirSymlink, ".") {
 		t.Errorf("Verify(context.Background(), symlink) = %+v, want dir_symlink", findings)
 	}
 	findings, _ = Verify(context.Background(), dir, Options{})
@@ -680,7 +680,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 			t.Fatal(err)
 		}
 		findings, _ = Verify(context.Background(), dir, Options{})
-		if !hasFinding(findings, FindingPermissions, ".") {
+		if !hasFinding(findings, findingPermissions, ".") {
 			t.Errorf("Verify of a %v directory: %+v", mode, findings)
 		}
 	}
@@ -689,7 +689,7 @@ func TestHostileDirectoryFindings(t *testing.T) {
 		t.Fatal(err)
 	}
 	findings, _ = Verify(context.Background(), dir, Options{})
-	if !hasFinding(findings, FindingPermissions, pendingName(id.String())) {
+	if !hasFinding(findings, findingPermissions, pendingName(id.String())) {
 		t.Errorf("Verify of a 0644 pending file: %+v", findings)
 	}
 }
@@ -937,22 +937,22 @@ func TestVerifyReadOnlyEveryFinding(t *testing.T) {
 	loose := mustAppend(t, q, sampleRecord(4, "loose"))
 	os.Chmod(pendingPath(dir, loose), 0o644)
 
-	names := map[string]FindingKind{}
-	add := func(kind FindingKind, name string) string { names[name] = kind; return filepath.Join(dir, name) }
+	names := map[string]string{}
+	add := func(kind string, name string) string { names[name] = kind; return filepath.Join(dir, name) }
 	c := newULID(t).String()
-	writeRaw(t, add(FindingCorrupt, pendingName(c)), rawEnvelope(c, `"x"`, "1"))
+	writeRaw(t, add(findingCorrupt, pendingName(c)), rawEnvelope(c, `"x"`, "1"))
 	f := newULID(t).String()
-	writeRaw(t, add(FindingFutureSchema, pendingName(f)), rawEnvelope(f, `{}`, "7"))
-	writeRaw(t, add(FindingLookalike, "pending-.json"), "{}")
-	os.Symlink("/etc/passwd", add(FindingSymlink, pendingName(newULID(t).String())))
-	os.Mkdir(add(FindingNotRegular, pendingName(newULID(t).String())), 0o700)
-	unix.Mkfifo(add(FindingNotRegular, pendingName(newULID(t).String())), 0o600)
-	writeRaw(t, add(FindingStrayTmp, tmpName(newULID(t).String())), "{")
-	writeRaw(t, add(FindingOrphanLock, lockName(newULID(t).String())), "")
-	names[lockName(inDoubt.String())] = FindingInDoubt
-	names[pendingName(loose.String())] = FindingPermissions
-	names[quarantineDir+"/"+pendingName(qid.String())] = FindingQuarantined
-	names[deadLetterDir+"/"+pendingName(dead.String())] = FindingDeadLetter
+	writeRaw(t, add(findingFutureSchema, pendingName(f)), rawEnvelope(f, `{}`, "7"))
+	writeRaw(t, add(findingLookalike, "pending-.json"), "{}")
+	os.Symlink("/etc/passwd", add(findingSymlink, pendingName(newULID(t).String())))
+	os.Mkdir(add(findingNotRegular, pendingName(newULID(t).String())), 0o700)
+	unix.Mkfifo(add(findingNotRegular, pendingName(newULID(t).String())), 0o600)
+	writeRaw(t, add(findingStrayTmp, tmpName(newULID(t).String())), "{")
+	writeRaw(t, add(findingOrphanLock, lockName(newULID(t).String())), "")
+	names[lockName(inDoubt.String())] = findingInDoubt
+	names[pendingName(loose.String())] = findingPermissions
+	names[quarantineDir+"/"+pendingName(qid.String())] = findingQuarantined
+	names[deadLetterDir+"/"+pendingName(dead.String())] = findingDeadLetter
 	os.WriteFile(filepath.Join(dir, "README"), []byte("foreign files are not ours to judge"), 0o600)
 
 	before := snapshot(t, dir)
@@ -1086,7 +1086,7 @@ func TestHostileFolderSymlink(t *testing.T) {
 				t.Errorf("%s left its place", name)
 			}
 			findings, _ := Verify(context.Background(), q.dir, q.opts)
-			if !slices.ContainsFunc(findings, func(f Finding) bool { return f.Name == folder && f.Kind.Violation() }) {
+			if !slices.ContainsFunc(findings, func(f Finding) bool { return f.Name == folder && f.Violation }) {
 				t.Errorf("Verify findings %+v do not flag the %s symlink", findings, folder)
 			}
 		})

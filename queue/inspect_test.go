@@ -291,3 +291,19 @@ func TestDeadLetterHistoryReadLimit(t *testing.T) {
 		t.Errorf("DeadLetterHistory of %d bytes = %d bytes, %v; want %d and ErrReadLimit", len(big), len(h), err, maxHistory)
 	}
 }
+
+// Spec R26: a Finding says itself whether it breaks the spec; every kind
+// Verify reports is either a violation or a note, as listed here.
+func TestFindingViolation(t *testing.T) {
+	t.Parallel()
+	for kind, want := range map[string]bool{
+		findingCorrupt: true, findingLookalike: true, findingSymlink: true, findingNotRegular: true,
+		findingHardLink: true, findingPermissions: true, findingOrphanLock: true, findingUnreadable: true,
+		findingFutureSchema: false, findingStrayTmp: false, findingInDoubt: false, findingDirSymlink: false,
+		findingQuarantined: false, findingDeadLetter: false,
+	} {
+		if f := finding(kind, "x", "d"); f.Violation != want || f.Kind != kind || f.Name != "x" || f.Detail != "d" {
+			t.Errorf("finding(%q) = %+v, want Violation %v", kind, f, want)
+		}
+	}
+}

@@ -299,7 +299,7 @@ func TestRecoverRemovesStrayLockTmp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(findings) != 1 || findings[0].Kind != FindingStrayTmp || findings[0].Name != name {
+	if len(findings) != 1 || findings[0].Kind != findingStrayTmp || findings[0].Name != name {
 		t.Fatalf("Verify = %+v, want one stray_tmp finding for %s", findings, name)
 	}
 	if rep, err := q.Recover(t.Context()); err != nil || len(rep.Removed) != 0 || !exists(t, p) {

@@ -550,7 +550,7 @@ func TestHardLinkedNames(t *testing.T) {
 	}
 	flagged := map[string]bool{}
 	for _, f := range findings {
-		if f.Kind == FindingHardLink {
+		if f.Kind == findingHardLink {
 			flagged[f.Name] = true
 		}
 	}
@@ -595,12 +595,12 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 	if err := os.Mkdir(dl, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]FindingKind{
-		pendingPrefix + id + ".json\nviolation": FindingLookalike,
-		pendingPrefix + id + ".jsonx":           FindingLookalike,
-		pendingPrefix + id + ".json.1x":         FindingLookalike,
-		pendingPrefix + id + ".json":            FindingDeadLetter,
-		pendingPrefix + id + ".json.2":          FindingDeadLetter,
+	want := map[string]string{
+		pendingPrefix + id + ".json\nviolation": findingLookalike,
+		pendingPrefix + id + ".jsonx":           findingLookalike,
+		pendingPrefix + id + ".json.1x":         findingLookalike,
+		pendingPrefix + id + ".json":            findingDeadLetter,
+		pendingPrefix + id + ".json.2":          findingDeadLetter,
 	}
 	for name := range want {
 		writeRaw(t, filepath.Join(dl, name), "{}")
@@ -609,7 +609,7 @@ func TestVerifyDeadLetterLookalike(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]FindingKind{}
+	got := map[string]string{}
 	for _, f := range findings {
 		got[strings.TrimPrefix(f.Name, deadLetterDir+"/")] = f.Kind
 	}

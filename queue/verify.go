@@ -13,43 +13,63 @@ import (
 	"github.com/capq/capq/internal/fsys"
 )
 
-// FindingKind names a kind of finding of Verify.
-type FindingKind string
-
-// The kinds of finding. Violation reports which of them break the spec.
-const (
-	FindingCorrupt      FindingKind = "corrupt"        // pending file that is not a valid envelope
-	FindingFutureSchema FindingKind = "future_schema"  // schema_version this code does not read (not a violation: a newer writer)
-	FindingLookalike    FindingKind = "lookalike_name" // starts with "pending-" but is not a name capq uses
-	FindingSymlink      FindingKind = "symlink"        // a symlink among the queue's names
-	FindingNotRegular   FindingKind = "not_regular"    // a directory, FIFO, socket or device under a file name
-	FindingStrayTmp     FindingKind = "stray_tmp"      // a .tmp file: an append in progress, or one that died
-	FindingInDoubt      FindingKind = "in_doubt"       // unheld lock file beside its record: a delivery failed or crashed
-	FindingOrphanLock   FindingKind = "orphan_lock"    // lock file whose record is gone
-	FindingPermissions  FindingKind = "permissions"    // directory or file readable or writable by group or others
-	FindingDirSymlink   FindingKind = "dir_symlink"    // the queue directory itself is a symlink
-	FindingQuarantined  FindingKind = "quarantined"    // a file in the quarantine folder
-	FindingDeadLetter   FindingKind = "dead_letter"    // a record in the dead-letter folder
-	FindingUnreadable   FindingKind = "unreadable"     // a file that could not be read (I/O error)
-	FindingHardLink     FindingKind = "hard_link"      // a regular file with more than one link: shared with a name outside the queue's control
-)
-
-// Violation reports whether a finding of this kind means the directory
-// breaks the spec (as opposed to describing state a human may want to see).
-func (k FindingKind) Violation() bool {
-	switch k {
-	case FindingCorrupt, FindingLookalike, FindingSymlink, FindingNotRegular, FindingHardLink,
-		FindingPermissions, FindingOrphanLock, FindingUnreadable:
-		return true
-	}
-	return false
-}
-
 // Finding is one observation of Verify.
 type Finding struct {
-	Kind   FindingKind `json:"kind"`
-	Name   string      `json:"name"`   // relative to the queue directory
-	Detail string      `json:"detail"` // for people
+	// Kind names what was found, as a stable string (capq verify --json
+	// prints it too): "corrupt" (a pending file that is not a valid
+	// envelope), "future_schema" (a schema_version this code does not
+	// read: a newer writer), "lookalike_name" (starts with "pending-" but
+	// is not a name capq uses), "symlink" (a symlink among the queue's
+	// names), "not_regular" (a directory, FIFO, socket or device under a
+	// file name), "hard_link" (a regular file with more than one link,
+	// shared with a name outside the queue's control), "stray_tmp" (a
+	// temporary file: an append or lock creation in progress, or one that
+	// died), "in_doubt" (an unheld lock file beside its record: a
+	// delivery failed or crashed), "orphan_lock" (a lock file whose
+	// record is gone), "permissions" (readable or writable by group or
+	// others), "dir_symlink" (the queue directory itself is a symlink),
+	// "quarantined" (a file in the quarantine folder), "dead_letter" (a
+	// record in the dead-letter folder), "unreadable" (a file that could
+	// not be read: an I/O error).
+	Kind string `json:"kind"`
+	// Name is the file, relative to the queue directory.
+	Name string `json:"name"`
+	// Detail says what was found, for people.
+	Detail string `json:"detail"`
+	// Violation says the finding means the directory breaks the spec, as
+	// opposed to describing state a human may want to see (an append or
+	// a delivery in progress, a newer writer, a dead letter).
+	Violation bool `json:"violation"`
+}
+
+// The kinds of finding (Finding.Kind).
+const (
+	findingCorrupt      = "corrupt"
+	findingFutureSchema = "future_schema"
+	findingLookalike    = "lookalike_name"
+	findingSymlink      = "symlink"
+	findingNotRegular   = "not_regular"
+	findingStrayTmp     = "stray_tmp"
+	findingInDoubt      = "in_doubt"
+	findingOrphanLock   = "orphan_lock"
+	findingPermissions  = "permissions"
+	findingDirSymlink   = "dir_symlink"
+	findingQuarantined  = "quarantined"
+	findingDeadLetter   = "dead_letter"
+	findingUnreadable   = "unreadable"
+	findingHardLink     = "hard_link"
+)
+
+// finding returns a Finding of kind, with its Violation set: the kinds that
+// break the spec are corrupt and unreadable files, look-alike names, unsafe
+// entries, loose permissions and orphan locks.
+func finding(kind, name, detail string) Finding {
+	switch kind {
+	case findingCorrupt, findingLookalike, findingSymlink, findingNotRegular, findingHardLink,
+		findingPermissions, findingOrphanLock, findingUnreadable:
+		return Finding{Kind: kind, Name: name, Detail: detail, Violation: true}
+	}
+	return Finding{Kind: kind, Name: name, Detail: detail}
 }
 
 // Verify checks the queue directory dir against the spec without changing
@@ -72,7 +92,7 @@ func Verify(ctx context.Context, dir string, opts Options) ([]Finding, error) {
 	if fi, err := os.Lstat(dir); err != nil {
 		return nil, opErr("verify", stepOpen, dir, err)
 	} else if fi.Mode()&os.ModeSymlink != 0 {
-		out = append(out, Finding{Kind: FindingDirSymlink, Name: ".", Detail: "the queue directory is a symlink; capq resolves it once at Open"})
+		out = append(out, finding(findingDirSymlink, ".", "the queue directory is a symlink; capq resolves it once at Open"))
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -93,11 +113,11 @@ func Verify(ctx context.Context, dir string, opts Options) ([]Finding, error) {
 
 func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 	var out []Finding
-	add := func(k FindingKind, name, detail string) {
-		out = append(out, Finding{Kind: k, Name: name, Detail: detail})
+	add := func(k, name, detail string) {
+		out = append(out, finding(k, name, detail))
 	}
 	if root, err := q.fs.Lstat("."); err == nil && root.Mode.Perm()&0o022 != 0 {
-		add(FindingPermissions, ".", "the queue directory is writable by group or others ("+root.Mode.Perm().String()+")")
+		add(findingPermissions, ".", "the queue directory is writable by group or others ("+root.Mode.Perm().String()+")")
 	}
 	type entry struct {
 		name string
@@ -129,29 +149,29 @@ func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 		case kindForeign:
 			continue // not ours to judge
 		case kindLookalike:
-			add(FindingLookalike, e.name, "looks like a queue file but is not a name capq uses; Count, List and Ingest ignore it")
+			add(findingLookalike, e.name, "looks like a queue file but is not a name capq uses; Count, List and Ingest ignore it")
 			continue
 		case kindQuarantine, kindDeadLetter:
 			if e.typ != fsys.TypeDir {
-				add(FindingNotRegular, e.name, "should be a directory")
+				add(findingNotRegular, e.name, "should be a directory")
 			} else {
 				out = append(out, q.verifyFolder(e.name, k)...)
 			}
 			continue
 		}
 		if e.typ == fsys.TypeSymlink {
-			add(FindingSymlink, e.name, "symlink where capq keeps a regular file; capq never follows it")
+			add(findingSymlink, e.name, "symlink where capq keeps a regular file; capq never follows it")
 			continue
 		}
 		if e.typ != fsys.TypeRegular {
-			add(FindingNotRegular, e.name, "not a regular file")
+			add(findingNotRegular, e.name, "not a regular file")
 			continue
 		}
 		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Mode.Perm()&0o077 != 0 {
-			add(FindingPermissions, e.name, "readable or writable by group or others ("+fi.Mode.Perm().String()+")")
+			add(findingPermissions, e.name, "readable or writable by group or others ("+fi.Mode.Perm().String()+")")
 		}
 		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Nlink > 1 {
-			add(FindingHardLink, e.name, "has "+strconv.FormatUint(fi.Nlink, 10)+" hard links: another name shares it; capq never reads or writes it")
+			add(findingHardLink, e.name, "has "+strconv.FormatUint(fi.Nlink, 10)+" hard links: another name shares it; capq never reads or writes it")
 			continue
 		}
 		switch k {
@@ -163,33 +183,33 @@ func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 			switch {
 			case err == nil:
 			case errors.Is(err, ErrSchemaVersion):
-				add(FindingFutureSchema, e.name, err.Error())
+				add(findingFutureSchema, e.name, err.Error())
 			case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
-				add(FindingCorrupt, e.name, err.Error())
+				add(findingCorrupt, e.name, err.Error())
 			case errors.Is(err, fs.ErrNotExist):
 			default:
-				add(FindingUnreadable, e.name, err.Error())
+				add(findingUnreadable, e.name, err.Error())
 			}
 		case kindAudit:
 			if f, _, err := q.openRegular("verify", e.name, os.O_RDONLY); err != nil {
-				add(FindingUnreadable, e.name, err.Error())
+				add(findingUnreadable, e.name, err.Error())
 			} else {
 				f.Close()
 			}
 		case kindLockTmp:
-			add(FindingStrayTmp, e.name, "temporary file of a lock creation in progress or one that died; Recover removes it after the grace period")
+			add(findingStrayTmp, e.name, "temporary file of a lock creation in progress or one that died; Recover removes it after the grace period")
 		case kindTmp:
-			add(FindingStrayTmp, e.name, "temporary file of an append in progress or one that died; Recover removes it after the grace period")
+			add(findingStrayTmp, e.name, "temporary file of an append in progress or one that died; Recover removes it after the grace period")
 		case kindLock:
 			held, err := q.lockHeld(string(idb))
 			switch {
 			case err != nil && !errors.Is(err, fs.ErrNotExist):
-				add(FindingUnreadable, e.name, "cannot open or lock: "+err.Error())
+				add(findingUnreadable, e.name, "cannot open or lock: "+err.Error())
 			case err != nil || held:
 			case pending[string(idb)]:
-				add(FindingInDoubt, e.name, "a delivery of this record failed or crashed; the next one has Attempt > 1")
+				add(findingInDoubt, e.name, "a delivery of this record failed or crashed; the next one has Attempt > 1")
 			default:
-				add(FindingOrphanLock, e.name, "lock file without its record; Recover removes it")
+				add(findingOrphanLock, e.name, "lock file without its record; Recover removes it")
 			}
 		}
 	}
@@ -212,29 +232,29 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 		}
 		switch {
 		case k == kindQuarantine:
-			out = append(out, Finding{Kind: FindingQuarantined, Name: n, Detail: "kept for a human; see the audit log for why"})
+			out = append(out, finding(findingQuarantined, n, "kept for a human; see the audit log for why"))
 		case !strings.HasPrefix(string(name), pendingPrefix):
 		case !deadLetterNameOK(string(name)):
-			out = append(out, Finding{Kind: FindingLookalike, Name: n, Detail: "looks like a dead letter's name but is not one capq uses; Requeue ignores it"})
+			out = append(out, finding(findingLookalike, n, "looks like a dead letter's name but is not one capq uses; Requeue ignores it"))
 		case typ == fsys.TypeSymlink:
-			out = append(out, Finding{Kind: FindingSymlink, Name: n, Detail: "symlink where capq keeps a dead letter or its history; capq never follows it"})
+			out = append(out, finding(findingSymlink, n, "symlink where capq keeps a dead letter or its history; capq never follows it"))
 		case typ != fsys.TypeRegular:
-			out = append(out, Finding{Kind: FindingNotRegular, Name: n, Detail: "not a regular file where capq keeps a dead letter or its history"})
+			out = append(out, finding(findingNotRegular, n, "not a regular file where capq keeps a dead letter or its history"))
 		case q.hardLinked(n):
-			out = append(out, Finding{Kind: FindingHardLink, Name: n, Detail: "has more than one hard link: another name shares it; capq never reads or writes it"})
+			out = append(out, finding(findingHardLink, n, "has more than one hard link: another name shares it; capq never reads or writes it"))
 		case !q.readable(n):
-			out = append(out, Finding{Kind: FindingUnreadable, Name: n, Detail: "cannot be opened for reading"})
+			out = append(out, finding(findingUnreadable, n, "cannot be opened for reading"))
 		case strings.HasSuffix(n, ".tmp"):
-			out = append(out, Finding{Kind: FindingStrayTmp, Name: n, Detail: "temporary file of a dead letter's history being written, or of a writer that died"})
+			out = append(out, finding(findingStrayTmp, n, "temporary file of a dead letter's history being written, or of a writer that died"))
 		case strings.Contains(string(name), pendingSuffix):
 			// pending-<ULID>.json, or .json.N for a second dead letter of
 			// one ULID (R36), which Requeue leaves to a human.
-			out = append(out, Finding{Kind: FindingDeadLetter, Name: n, Detail: "handler failed MaxAttempts times; Requeue puts it back"})
+			out = append(out, finding(findingDeadLetter, n, "handler failed MaxAttempts times; Requeue puts it back"))
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		out = append(out, Finding{Kind: FindingUnreadable, Name: dir, Detail: "cannot list: " + err.Error()})
+		out = append(out, finding(findingUnreadable, dir, "cannot list: "+err.Error()))
 	}
 	return out
 }

@@ -63,7 +63,7 @@ func TestVerifyEscapesNames(t *testing.T) {
 		if f := strings.Split(l, "\t"); len(f) != 4 {
 			t.Errorf("line %d has %d fields, want 4: %q", i, len(f), l)
 		}
-		var v verifyLine
+		var v queue.Finding
 		must(t, json.Unmarshal([]byte(jsLines[i]), &v))
 		if v.Name == forged {
 			found = true

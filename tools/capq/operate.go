@@ -110,7 +110,7 @@ is an object {"ulid","appended_at","size","state"}.`,
 			}
 			inDoubt := map[string]bool{}
 			for _, f := range findings {
-				if f.Kind == queue.FindingInDoubt {
+				if f.Kind == "in_doubt" {
 					inDoubt[f.Name] = true
 				}
 			}
@@ -368,9 +368,9 @@ func stats(ctx context.Context, dir string, q *queue.Queue) (Stats, []string, er
 	}
 	for _, f := range findings {
 		switch f.Kind {
-		case queue.FindingInDoubt:
+		case "in_doubt":
 			st.InDoubt++
-		case queue.FindingStrayTmp:
+		case "stray_tmp":
 			st.StrayTmp++
 		}
 	}
@@ -431,12 +431,6 @@ func escapeField(s string) string {
 	return b.String()
 }
 
-// verifyLine is one line of `capq verify --json`.
-type verifyLine struct {
-	queue.Finding
-	Violation bool `json:"violation"`
-}
-
 func verifyCmd() *command {
 	var asJSON bool
 	return &command{
@@ -461,15 +455,14 @@ violations break the spec. Nothing in the directory is changed.`,
 			violations := 0
 			w := bufio.NewWriter(e.stdout)
 			for _, f := range findings {
-				v := f.Kind.Violation()
-				if v {
+				if f.Violation {
 					violations++
 				}
 				if asJSON {
-					err = writeJSON(w, verifyLine{f, v})
+					err = writeJSON(w, f)
 				} else {
 					tag := "note"
-					if v {
+					if f.Violation {
 						tag = "violation"
 					}
 					_, err = fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", tag, f.Kind, escapeField(f.Name), escapeField(f.Detail))

@@ -171,7 +171,7 @@ func powerCutRun(seed, run uint64) (int, error) {
 		return steps, err
 	}
 	for _, f := range findings {
-		if f.Kind.Violation() {
+		if f.Violation {
 			return steps, fmt.Errorf("after the power cut: %s %s: %s", f.Kind, f.Name, f.Detail)
 		}
 	}

@@ -538,7 +538,7 @@ func check(cfg *Config, insts []*instance, rep *Report) error {
 		return err
 	}
 	for _, f := range findings {
-		if f.Kind.Violation() {
+		if f.Violation {
 			rep.violate("verify: %s %s: %s", f.Kind, f.Name, f.Detail)
 		}
 	}
