@@ -1,4 +1,4 @@
-//go:build capq_portable
+//go:build capq_portable && (darwin || dragonfly || freebsd || linux || netbsd || openbsd)
 
 package fsys
 

@@ -1,4 +1,4 @@
-//go:build race
+//go:build race && (darwin || dragonfly || freebsd || linux || netbsd || openbsd)
 
 package main
 
