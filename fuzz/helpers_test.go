@@ -35,10 +35,8 @@ func openMem(clock func() time.Time, opts queue.Options) (*memQueue, error) {
 	}
 	m := fsys.NewMem(func() time.Time { return fixedTime })
 	opts = queuefs.With(opts, m.FS())
-	opts.Clock = clock
-	if opts.ULIDs == nil {
-		opts.ULIDs = ulid.NewGenerator(ulid.GeneratorOptions{Clock: func() time.Time { return fixedTime }})
-	}
+	opts = queuefs.WithClock(opts, clock)
+	opts = queuefs.WithULIDs(opts, ulid.NewGenerator(ulid.GeneratorOptions{Clock: func() time.Time { return fixedTime }}))
 	q, err := queue.Open("mem", opts)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)

@@ -94,10 +94,7 @@ func RunConcurrent(seed uint64, cfg ConcurrentConfig) (int, error) {
 	mem := fsys.NewMem(nil)
 	var queues []*queue.Queue
 	for range cfg.Procs {
-		opts := queue.Options{
-			MaxSize: -1, DeleteSyncEvery: 2,
-			ULIDs: ulid.NewGenerator(ulid.GeneratorOptions{}),
-		}
+		opts := queuefs.WithULIDs(queue.Options{MaxSize: -1, DeleteSyncEvery: 2}, ulid.NewGenerator(ulid.GeneratorOptions{}))
 		dir := "mem"
 		if cfg.Dir == "" {
 			opts = queuefs.With(opts, mem.FS())

@@ -138,8 +138,8 @@ func newMachine(c chooser, cfg machineConfig, logf func(string, ...any)) *machin
 		MaxDepth:        m.maxDep,
 		DeleteSyncEvery: 1 + c.Intn(3, "delete sync every"),
 		TmpGrace:        15 * time.Minute,
-		Clock:           m.clock.Now,
 	}
+	m.opts = queuefs.WithClock(m.opts, m.clock.Now)
 	m.model = New(cfg.MaxSize, m.opts.DeleteSyncEvery)
 	m.ids = m.generator(99)
 	m.mem = fsys.NewMem(m.clock.Now)
@@ -208,7 +208,7 @@ func (m *machine) start(p *proc) {
 	m.hook(p)
 	opts := m.opts
 	opts = queuefs.With(opts, p.fault.WithNoReplace())
-	opts.ULIDs = m.generator(uint64(m.incarn))
+	opts = queuefs.WithULIDs(opts, m.generator(uint64(m.incarn)))
 	p.last = ulid.ULID{}
 	q, err := queue.Open("mem", opts)
 	if err != nil {

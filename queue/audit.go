@@ -282,7 +282,7 @@ func (q *Queue) rotateAudit(op string) {
 	}
 }
 
-func (q *Queue) now() string { return FormatAppendedAt(q.opts.Clock()) }
+func (q *Queue) now() string { return FormatAppendedAt(q.opts.clock()) }
 
 // AuditEntries iterates over the audit log, oldest first: the rotated
 // generation (.overflow-audit.log.1), then the current log (spec R29). It

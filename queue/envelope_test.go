@@ -630,7 +630,7 @@ func TestEnvelopeDecodeSchemaVersion(t *testing.T) {
 func TestEnvelopeRoundTrip(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2026, 11, 25, 20, 28, 7, 162144999, time.FixedZone("MSK", 3*3600))
-	q, dir := openTest(t, Options{Clock: func() time.Time { return clock }})
+	q, dir := openTest(t, Options{clock: func() time.Time { return clock }})
 	records := []struct{ in, kept string }{
 		{noteRecord, noteRecord},
 		{"\n {\"a\":[1,{\"b\":null}],\"s\":\"\\u0000 \u2028 🧠\"} \t", "{\"a\":[1,{\"b\":null}],\"s\":\"\\u0000 \u2028 🧠\"}"},

@@ -304,7 +304,7 @@ var interopRecords = []interopRecord{
 func TestInteropAppendMatchesReferenceLayout(t *testing.T) {
 	t.Parallel()
 	clock := time.Date(2026, 5, 2, 18, 0, 0, 120000999, time.FixedZone("+03:00", 3*3600))
-	q, dir := openTest(t, Options{Clock: func() time.Time { return clock }})
+	q, dir := openTest(t, Options{clock: func() time.Time { return clock }})
 	files := make([]string, len(interopRecords))
 	for i, r := range interopRecords {
 		id := mustAppend(t, q, []byte(r.rec))

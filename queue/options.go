@@ -93,18 +93,18 @@ type Options struct {
 	// committed). Nil discards them.
 	Logger *slog.Logger
 
-	// Clock returns the time used for appended_at and audit lines. Nil
-	// means time.Now.
-	Clock func() time.Time
-
-	// ULIDs generates record ULIDs. Nil means ulid.Default(), shared by
-	// every queue in the process so that their ULIDs are ordered.
-	ULIDs *ulid.Generator
-
 	// fileSystem replaces the operating system's file system, for capq's
 	// own tests, model and tools (crash, power-loss and fault injection).
 	// It is set through internal/queuefs, so it is not part of the API.
 	fileSystem fsys.FS
+
+	// clock returns the time used for appended_at, audit lines and the
+	// age of stray files; nil means time.Now. ulids generates record
+	// ULIDs; nil means ulid.Default(), shared by every queue in the
+	// process so that their ULIDs are ordered. Both are set through
+	// internal/queuefs, for capq's tests and model.
+	clock func() time.Time
+	ulids *ulid.Generator
 
 	// spareLocks is how many spare files Ingest and Prune keep in the
 	// directory (.capq-spare-0, ...) to claim records with when no file
@@ -127,10 +127,10 @@ func (o Options) validate() error {
 
 // Options returns the options q runs with: those given to Open, with every
 // zero value replaced by its default (a negative DeleteSyncEvery reads as
-// math.MaxInt, a nil Logger as one that discards, a nil Clock as time.Now,
-// nil ULIDs as ulid.Default()). A caller that bounds what it hands the queue,
-// such as capq append reading records of at most MaxRecordSize bytes, reads
-// the bound here instead of repeating the default.
+// math.MaxInt, a nil Logger as one that discards). A caller that bounds
+// what it hands the queue, such as capq append reading records of at most
+// MaxRecordSize bytes, reads the bound here instead of repeating the
+// default.
 func (q *Queue) Options() Options { return q.opts }
 
 // resolved returns o with defaults filled in.
@@ -162,11 +162,11 @@ func (o Options) resolved() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
+	if o.clock == nil {
+		o.clock = time.Now
 	}
-	if o.ULIDs == nil {
-		o.ULIDs = ulid.Default()
+	if o.ulids == nil {
+		o.ulids = ulid.Default()
 	}
 	return o
 }

@@ -35,7 +35,7 @@ func TestOptionsLimitsRule(t *testing.T) {
 	}
 
 	// TmpGrace < 0: Recover never removes a stray .tmp file, however old.
-	q, dir := openTest(t, Options{TmpGrace: -1, SkipRecover: true, Clock: func() time.Time { return time.Now().Add(100 * 365 * 24 * time.Hour) }})
+	q, dir := openTest(t, Options{TmpGrace: -1, SkipRecover: true, clock: func() time.Time { return time.Now().Add(100 * 365 * 24 * time.Hour) }})
 	tmp := dir + "/" + tmpName("01M89W077TES8Y8XEAP3E7KMB2")
 	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -320,7 +320,7 @@ func (q *Queue) appendChunk(recs [][]byte, ids []ulid.ULID, errs []error, lo int
 	files := make([]fsys.File, len(recs))
 	tmps := make([]string, len(recs))
 	for i, rec := range recs {
-		id, err := q.opts.ULIDs.New()
+		id, err := q.opts.ulids.New()
 		id = mutantULID(id)
 		if err != nil {
 			errs[i] = opErr("append", "ulid", "", err)
@@ -385,7 +385,7 @@ func (q *Queue) appendChunk(recs [][]byte, ids []ulid.ULID, errs []error, lo int
 // returning the open, not yet synced file. On any error the tmp file is
 // removed.
 func (q *Queue) writeTmp(tmp string, id ulid.ULID, rec []byte) (fsys.File, error) {
-	at := q.opts.Clock()
+	at := q.opts.clock()
 	if err := checkClock(at); err != nil {
 		return nil, opErr("append", "clock", tmp, err)
 	}

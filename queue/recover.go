@@ -81,7 +81,7 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 	if err != nil {
 		return rep, opErr(op, stepList, ".", err)
 	}
-	now := q.opts.Clock()
+	now := q.opts.clock()
 	// Cancelling ctx stops the removals; what was removed is still made
 	// durable below before ctx's error is returned.
 	var cancelled error

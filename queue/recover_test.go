@@ -18,7 +18,7 @@ import (
 )
 
 // fakeClock is a settable clock shared by a Mem (file times) and the
-// queue's Options.Clock (its idea of now).
+// queue's clock (its idea of now, set with internal/queuefs).
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -82,7 +82,7 @@ func TestRecoverStrayTmpByAge(t *testing.T) {
 				}
 			}
 			clock.Set(t0)
-			opts := Options{Clock: clock.Now, TmpGrace: grace, SkipRecover: via == "Recover"}
+			opts := Options{clock: clock.Now, TmpGrace: grace, SkipRecover: via == "Recover"}
 			q := openMem(t, m.FS(), opts)
 			var rep RecoverResult
 			if via == "Recover" {

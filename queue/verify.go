@@ -3,7 +3,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"github.com/capq/capq/ulid"
 	"io/fs"
 	"os"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/capq/capq/internal/fsys"
+	"github.com/capq/capq/ulid"
 )
 
 // Finding is one observation of Verify.

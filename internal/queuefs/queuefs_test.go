@@ -4,10 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/internal/queuefs"
 	"github.com/capq/capq/queue"
+	"github.com/capq/capq/ulid"
 )
 
 // A queue opened with With works on the given file system and never
@@ -37,4 +39,41 @@ func TestWith(t *testing.T) {
 		}
 	}()
 	queuefs.With(struct{}{}, mem.FS())
+}
+
+// A queue opened WithClock writes that clock's time as appended_at, and one
+// opened WithULIDs takes its ULIDs from that generator; any other type than
+// queue.Options is refused loudly.
+func TestWithClockAndULIDs(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2031, 2, 3, 4, 5, 6, 0, time.UTC)
+	clock := func() time.Time { return at }
+	gen := ulid.NewGenerator(ulid.GeneratorOptions{Clock: clock})
+	opts := queuefs.WithULIDs(queuefs.WithClock(queuefs.With(queue.Options{}, fsys.NewMem(nil).FS()), clock), gen)
+	q, err := queue.Open("mem", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	id, err := q.Append([]byte(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := q.Get(id)
+	if err != nil || !st.AppendedAt.Equal(at) || !id.Time().Equal(at) {
+		t.Fatalf("appended %s at %v (%v), want the clock's %v and a ULID of that time", id, st.AppendedAt, err, at)
+	}
+	for name, f := range map[string]func(){
+		"WithClock": func() { queuefs.WithClock(struct{}{}, clock) },
+		"WithULIDs": func() { queuefs.WithULIDs(struct{}{}, gen) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s on a struct that is not queue.Options did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
 }
