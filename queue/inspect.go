@@ -77,7 +77,7 @@ type Stats struct {
 	PendingBytes int64     // their total size
 	Oldest       ulid.ULID // the oldest pending record; zero when none
 	Locks        int       // lock files (held, in doubt, or orphaned)
-	Tmp          int       // .tmp and .locktmp files: appends or lock creations in progress, or stray
+	Tmp          int       // .tmp files and capq's .locktmp files (R45): appends or lock creations in progress, or stray
 	Unsafe       int       // symlinks and special files at names capq uses
 	Quarantined  int       // entries of the quarantine folder
 	DeadLetters  int       // pending-<ULID>.json entries of the dead-letter folder
@@ -116,6 +116,7 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 	}
 	defer q.leave()
 	n := 0
+	var lockTmps []string // judged after the listing: judging may list again
 	err := q.fs.ReadDir(".", func(name []byte, typ fsys.EntryType) error {
 		if n++; n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -153,8 +154,10 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 		case kindSpare:
 			// Not counted: the queue's own reserve for claims on a full
 			// disk (R32), of no use to a reader of Stats.
-		case kindTmp, kindLockTmp:
+		case kindTmp:
 			st.Tmp++
+		case kindLockTmp:
+			lockTmps = append(lockTmps, string(name))
 		case kindAudit:
 			if fi, err := q.fs.Lstat(string(name)); err == nil {
 				st.AuditBytes += fi.Size
@@ -167,6 +170,17 @@ func (q *Queue) Stats(ctx context.Context) (Stats, error) {
 			return st, ctxErr
 		}
 		return st, opErr("stats", stepList, ".", err)
+	}
+	for _, name := range lockTmps {
+		// Counted as Verify reports it (spec R45): a temporary name
+		// holding bytes capq never writes there, or linked elsewhere, is
+		// not capq's.
+		_, idb := classify([]byte(name))
+		if fi, err := q.fs.Lstat(name); err == nil && fi.IsRegular() {
+			if s := q.lockTmpState(name, string(idb), fi); s == tmpLeftover || s == tmpSecondLink {
+				st.Tmp++
+			}
+		}
 	}
 	for _, dir := range []string{quarantineDir, deadLetterDir} {
 		err := q.fs.ReadDir(dir, func(name []byte, typ fsys.EntryType) error {

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/internal/layout"
 	"github.com/capq/capq/ulid"
 )
@@ -20,7 +21,8 @@ const (
 
 	// lockTmpSuffix ends the temporary names that fsys.OS.CreateLocked
 	// uses where O_TMPFILE is not supported; a crash can leave one behind.
-	lockTmpSuffix = ".locktmp"
+	// fsys.LockTmpBase is the exact rule for those names.
+	lockTmpSuffix = fsys.LockTmpSuffix
 
 	historySuffix = layout.HistorySuffix
 
@@ -40,16 +42,23 @@ const (
 	kindTmp                       // pending-<ULID>.json.tmp
 	kindLock                      // pending-<ULID>.lock
 	kindAudit                     // .overflow-audit.log
-	kindLookalike                 // starts with pending- but is none of the above
+	kindLookalike                 // starts with pending- but is none of the above, or resembles a kindLockTmp name
 	kindQuarantine
 	kindDeadLetter
-	kindLockTmp // .pending-<ULID>.lock.<hex>.locktmp: fsys.OS.CreateLocked's fallback
+	kindLockTmp // .pending-<ULID>.lock.<16 hex>.locktmp: fsys.OS.CreateLocked's fallback (R45)
 	kindSpare   // .capq-spare-<n>: a spare file for lock creation on a full disk (R32)
 )
 
 // classify sorts a directory entry name into its kind and returns the ULID
 // part for the kinds that have one. It does not allocate (the ULID check
-// works on a stack copy of at most 32 bytes).
+// works on a stack copy of at most 32 bytes), except for names that start
+// with ".pending-" and end with ".locktmp".
+//
+// A lock-creation temporary name (kindLockTmp) is exactly what
+// fsys.LockTmpName makes for a lock name: "." + pending-<ULID>.lock + "." +
+// 16 lower-case hex digits + ".locktmp", the ULID canonical. Every other
+// ".pending-*.locktmp" name is a look-alike (spec R23, R45): Recover and
+// the claim's repair leave it, Verify reports it.
 func classify(name []byte) (nameKind, []byte) {
 	n := len(name)
 	switch {
@@ -79,7 +88,12 @@ func classify(name []byte) (nameKind, []byte) {
 		return kindSpare, nil
 	}
 	if hasPrefix(name, "."+pendingPrefix) && hasSuffix(name, lockTmpSuffix) {
-		return kindLockTmp, nil
+		if base, ok := fsys.LockTmpBase(string(name)); ok {
+			if k, id := classify([]byte(base)); k == kindLock {
+				return kindLockTmp, id
+			}
+		}
+		return kindLookalike, nil
 	}
 	if hasPrefix(name, pendingPrefix) {
 		return kindLookalike, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 
@@ -21,7 +20,9 @@ type RecoverResult struct {
 	// Removed lists the files removed, each name saying what it was:
 	// stray temporary files older than Options.TmpGrace (.json.tmp of an
 	// append that died before its rename, .locktmp of a lock creation
-	// that died, on file systems without O_TMPFILE); lock files (.lock)
+	// that died, on file systems without O_TMPFILE: an empty one, or the
+	// second name of its lock file, never one holding other bytes or
+	// linked elsewhere, spec R45); lock files (.lock)
 	// whose record no longer exists (a consumer died between deleting the
 	// record and its lock, or the reference pruned the record and left
 	// the lock); and dead-letter/ names whose file was still pending too
@@ -93,6 +94,15 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 		if err != nil || !fi.IsRegular() || q.opts.TmpGrace < 0 || now.Sub(fi.ModTime) < q.opts.TmpGrace {
 			continue
 		}
+		if k, id := classify([]byte(name)); k == kindLockTmp {
+			// Only what capq left (spec R45): an empty leftover, or the
+			// second name of a lock whose name keeps the file. A file
+			// with bytes capq never writes there, or linked from
+			// elsewhere, stays (R21, R31); Verify reports it.
+			if st := q.lockTmpState(name, string(id), fi); st != tmpLeftover && st != tmpSecondLink {
+				continue
+			}
+		}
 		if err := q.fs.Remove(name); err == nil {
 			rep.Removed = append(rep.Removed, name)
 			rep.removed++
@@ -103,8 +113,7 @@ func (q *Queue) recover(ctx context.Context) (RecoverResult, error) {
 		if cancelled = cmp.Or(cancelled, ctx.Err()); cancelled != nil {
 			break
 		}
-		held, err := q.lockHeld(id)
-		if err != nil || held {
+		if st, err := q.lockState(id); err != nil || st != lockFree {
 			continue
 		}
 		if fi, err := q.fs.Lstat(pendingName(id)); err == nil && fi.IsRegular() {
@@ -189,24 +198,4 @@ func (q *Queue) undoHalfMoves(rep *RecoverResult) error {
 		return q.syncDirs(op, deadLetterDir)
 	}
 	return nil
-}
-
-// lockHeld reports whether somebody holds the lock file of id, by trying to
-// take a shared lock on it without blocking (and without creating it).
-func (q *Queue) lockHeld(id string) (bool, error) {
-	f, err := q.fs.OpenFile(lockName(id), os.O_RDONLY|fsys.ONonblock, 0)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.IsRegular() {
-		return false, ErrUnsafeFile
-	}
-	if err := f.Flock(fsys.LockShared | fsys.LockNonBlocking); err != nil {
-		if isBusy(err) {
-			return true, nil
-		}
-		return false, err
-	}
-	return false, nil
 }

@@ -149,7 +149,11 @@ func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 		case kindForeign:
 			continue // not ours to judge
 		case kindLookalike:
-			add(findingLookalike, e.name, "looks like a queue file but is not a name capq uses; Count, List and Ingest ignore it")
+			if strings.HasPrefix(e.name, ".") {
+				add(findingLookalike, e.name, "looks like the temporary name of a lock creation but is not one capq makes; Recover and claims leave it")
+			} else {
+				add(findingLookalike, e.name, "looks like a queue file but is not a name capq uses; Count, List and Ingest ignore it")
+			}
 			continue
 		case kindQuarantine, kindDeadLetter:
 			if e.typ != fsys.TypeDir {
@@ -167,11 +171,14 @@ func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 			add(findingNotRegular, e.name, "not a regular file")
 			continue
 		}
-		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Mode.Perm()&0o077 != 0 {
+		fi, err := q.fs.Lstat(e.name)
+		if err == nil && fi.Mode.Perm()&0o077 != 0 {
 			add(findingPermissions, e.name, "readable or writable by group or others ("+fi.Mode.Perm().String()+")")
 		}
-		if fi, err := q.fs.Lstat(e.name); err == nil && fi.Nlink > 1 {
-			add(findingHardLink, e.name, "has "+strconv.FormatUint(fi.Nlink, 10)+" hard links: another name shares it; capq never reads or writes it")
+		if err == nil && fi.Nlink > 1 && k != kindLock && k != kindLockTmp {
+			// A lock and its creation's temporary name may share a
+			// file (spec R45): lockState and lockTmpState judge them.
+			add(findingHardLink, e.name, hardLinkDetail(fi.Nlink))
 			continue
 		}
 		switch k {
@@ -197,15 +204,29 @@ func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
 				f.Close()
 			}
 		case kindLockTmp:
-			add(findingStrayTmp, e.name, "temporary file of a lock creation in progress or one that died; Recover removes it after the grace period")
+			if err != nil {
+				continue // gone since the listing
+			}
+			switch q.lockTmpState(e.name, string(idb), fi) {
+			case tmpLeftover:
+				add(findingStrayTmp, e.name, "temporary file of a lock creation in progress or one that died; Recover removes it after the grace period")
+			case tmpSecondLink:
+				add(findingStrayTmp, e.name, "second name of its lock file: a lock creation in progress, or one killed between its link and its unlink; the next claim removes it, as does Recover after the grace period")
+			case tmpForeign:
+				add(findingLookalike, e.name, "has the name of a lock creation's temporary file but holds bytes, which capq never writes there; capq leaves it")
+			case tmpHardLinked:
+				add(findingHardLink, e.name, hardLinkDetail(fi.Nlink))
+			}
 		case kindTmp:
 			add(findingStrayTmp, e.name, "temporary file of an append in progress or one that died; Recover removes it after the grace period")
 		case kindLock:
-			held, err := q.lockHeld(string(idb))
+			st, err := q.lockState(string(idb))
 			switch {
-			case err != nil && !errors.Is(err, fs.ErrNotExist):
+			case errors.Is(err, errHardLinked):
+				add(findingHardLink, e.name, hardLinkDetail(fi.Nlink))
+			case err != nil:
 				add(findingUnreadable, e.name, "cannot open or lock: "+err.Error())
-			case err != nil || held:
+			case st != lockFree:
 			case pending[string(idb)]:
 				add(findingInDoubt, e.name, "a delivery of this record failed or crashed; the next one has Attempt > 1")
 			default:
@@ -283,6 +304,10 @@ func deadLetterNameOK(name string) bool {
 		return ok && d != "" && strings.Trim(d, "0123456789") == ""
 	}
 	return false
+}
+
+func hardLinkDetail(nlink uint64) string {
+	return "has " + strconv.FormatUint(nlink, 10) + " hard links: another name shares it; capq never reads or writes it"
 }
 
 // hardLinked reports whether name is a regular file with more than one

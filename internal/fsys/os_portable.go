@@ -4,7 +4,6 @@ package fsys
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
@@ -17,12 +16,6 @@ import (
 // OpenBSD, DragonFly and Linux all have. They are what those systems run,
 // and Linux runs them under OpenPortable or the capq_portable build tag,
 // which is how they are tested.
-
-// LockTmpSuffix ends the temporary names createLockedNamed uses:
-// "." + base + "." + 16 hex digits + LockTmpSuffix. A crash between the
-// creation and the unlink of such a name leaves it behind; the queue's
-// Recover removes it.
-const LockTmpSuffix = ".locktmp"
 
 // readDirBatch is how many entries one step of the portable listing reads:
 // it bounds the listing's memory whatever the directory's size.
@@ -37,11 +30,11 @@ const readDirBatch = 512
 // system without them (FAT, exFAT, some network shares) lock creation
 // fails, and the queue with it, rather than open a race.
 func createLockedNamed(dfd int, base, name string, perm fs.FileMode) (File, error) {
-	var rnd [8]byte
+	var rnd [lockTmpRandSize]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
 	}
-	tmp := "." + base + "." + hex.EncodeToString(rnd[:]) + LockTmpSuffix
+	tmp := LockTmpName(base, rnd)
 	fd, err := openat(dfd, tmp, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		return nil, &fs.PathError{Op: "create", Path: name, Err: err}
