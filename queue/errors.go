@@ -165,12 +165,13 @@ func (e *OpError) Error() string {
 	return fmt.Sprintf("capq: %s: %s %s: %v", e.Op, e.Step, e.Name, e.Err)
 }
 
-// Unwrap returns the file system's error.
-func (e *OpError) Unwrap() error { return e.Err }
-
-// Is makes errors.Is(err, ErrSync) true when the failed step was an fsync.
-func (e *OpError) Is(target error) bool {
-	return target == ErrSync && (e.Step == stepSync || e.Step == stepSyncDir)
+// Unwrap returns the file system's error, and ErrSync too when the failed
+// step was an fsync (so errors.Is(err, ErrSync) says so).
+func (e *OpError) Unwrap() []error {
+	if e.Step == stepSync || e.Step == stepSyncDir {
+		return []error{e.Err, ErrSync}
+	}
+	return []error{e.Err}
 }
 
 // HandlerError is returned by Ingest when the handler failed for a record

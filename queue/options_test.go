@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,5 +43,29 @@ func TestOptionsLimitsRule(t *testing.T) {
 	}
 	if rep, err := q.Recover(t.Context()); err != nil || len(rep.Removed) != 0 || !exists(t, tmp) {
 		t.Errorf("Recover with TmpGrace -1 = %+v, %v; want the .tmp file kept", rep, err)
+	}
+}
+
+// Spec R2: Append refuses a clock reading that appended_at cannot hold
+// (outside years 1 to 9999) with ErrClock, before anything is written.
+func TestAppendRefusesClockOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, at := range []time.Time{
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 12, 31, 23, 59, 59, 0, time.UTC),
+	} {
+		q, dir := openTest(t, Options{clock: func() time.Time { return at }, SkipRecover: true})
+		if _, err := q.Append([]byte(`{"a":1}`)); !errors.Is(err, ErrClock) {
+			t.Errorf("Append at %v: %v, want ErrClock", at, err)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), pendingPrefix) {
+				t.Errorf("Append at %v left %s, want nothing written", at, e.Name())
+			}
+		}
 	}
 }
