@@ -106,14 +106,14 @@ func decodeValidator(data []byte) error {
 
 // checkDifferential is the differential property (Spec R3): the fast
 // validator and the JSON Schema validator agree on valid versus invalid for
-// any document; a *SchemaError counts as invalid.
+// any document; a *DataError wrapping ErrSchemaVersion counts as invalid.
 //
 // The one deliberate difference: JSON Schema's "integer" is a value, so the
 // schema accepts "schema_version": 1.0 (or 1e0, 10e-1, ...), while capq
 // accepts only the integer token 1 and calls the file corrupt, rather than
 // copying the reference's weakness of reading 1.0 as 1. That case, and only
 // that case (the schema accepted, schema_version's literal is not "1", capq
-// returned a *CorruptError), is not a disagreement.
+// returned a *DataError wrapping ErrCorrupt), is not a disagreement.
 func checkDifferential(fast fastValidator, data []byte) error {
 	fastErr := fast(data)
 	schemaOK, sv, why := schemaVerdict(data)

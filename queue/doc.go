@@ -94,6 +94,31 @@ lock and each with an audit line written before the unlink. AppendBatch runs
 the rule once, after all its records; a batch of at most AppendRoom records
 keeps the promises of a lone Append (R19).
 
+# Conventions
+
+Errors: every error the queue returns is one of the sentinels (ErrClosed,
+ErrNotFound, ...), wraps one, or is one of four types: a *DataError for bytes
+that are not what they should be (a refused record, a corrupt or newer
+pending file, an unreadable audit line; errors.Is says which), an *OpError
+for a failed step of an operation on a named file, a *HandlerError for a
+handler's failure, a *BatchError for the records of an AppendBatch that
+failed.
+
+Records and files: a record is named by its ULID (Delivery, HandlerError,
+List, RecoverResult.InDoubt); a file, which may not be a record, by its name
+relative to the queue directory (Problem, Finding, DataError, OpError,
+RecoverResult.Removed, Stored).
+
+Contexts: a call that reads, moves or removes files in numbers that grow
+with the queue (Ingest, Prune, Recover, Stats, AuditEntries, RequeueAll,
+Verify) takes a context and stops when it is cancelled; a call that only
+lists names (List, Count, DeadLetters) or touches the records it is given
+(Append, AppendBatch, Get, Requeue) does not.
+
+Limits: zero means the default, stated in each Options field's
+documentation; a negative value means no limit, except for the bounds of
+memory and stack (MaxRecordSize, MaxDepth), which Open refuses.
+
 # File-system access
 
 Every call goes through one small seam (internal/fsys) relative to the

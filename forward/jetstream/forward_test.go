@@ -305,7 +305,7 @@ func TestRefusedSubject(t *testing.T) {
 }
 
 // TestSchemaErrorStops checks that a record of another schema version stops
-// Run with the queue's *SchemaError instead of backing off forever or
+// Run with the queue's ErrSchemaVersion instead of backing off forever or
 // forwarding records out of order.
 func TestSchemaErrorStops(t *testing.T) { // Spec R14
 	s := startServer(t, serverOptions("schema", t.TempDir(), 0))
