@@ -104,32 +104,55 @@ const (
 // and ErrUnsafeFile (R31), as the claim refuses it; a lock file that is
 // not regular with ErrUnsafeFile.
 func (q *Queue) lockState(id string) (lockStatus, error) {
+	for try := 0; ; try++ {
+		st, moved, err := q.lockStateOnce(id)
+		if !moved || try == 2 {
+			return st, err
+		}
+	}
+}
+
+// lockStateOnce is one look of lockState. moved says that the lock name
+// no longer referred to the file it locked: a consumer finished and
+// removed it (then it is absent) or a new lock took the name meanwhile,
+// which is looked at again, as the claim does. Without that check a
+// delivery ending during the look would leave a lock on a dead inode
+// that reads as free: an orphan or in doubt that never was.
+func (q *Queue) lockStateOnce(id string) (st lockStatus, moved bool, err error) {
 	lock := lockName(id)
 	f, err := q.fs.OpenFile(lock, os.O_RDONLY|fsys.ONonblock, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return lockAbsent, nil
+		return lockAbsent, false, nil
 	}
 	if err != nil {
-		return lockAbsent, err
+		return lockAbsent, false, err
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return lockAbsent, err
+		return lockAbsent, false, err
 	}
 	if !fi.IsRegular() {
-		return lockAbsent, ErrUnsafeFile
+		return lockAbsent, false, ErrUnsafeFile
 	}
 	if fi.Nlink > 1 && !q.lockLinksOurs(lock, fi.Ino) {
-		return lockAbsent, errors.Join(errHardLinked, ErrUnsafeFile)
+		if cur, err := q.fs.Lstat(lock); err != nil || cur.Ino != fi.Ino {
+			return lockAbsent, true, nil
+		}
+		return lockAbsent, false, errors.Join(errHardLinked, ErrUnsafeFile)
 	}
 	if err := f.Flock(fsys.LockShared | fsys.LockNonBlocking); err != nil {
 		if isBusy(err) {
-			return lockIsHeld, nil
+			return lockIsHeld, false, nil
 		}
-		return lockAbsent, err
+		return lockAbsent, false, err
 	}
-	return lockFree, nil
+	if cur, err := q.fs.Lstat(lock); errors.Is(err, fs.ErrNotExist) {
+		return lockAbsent, false, nil
+	} else if err == nil && cur.Ino != fi.Ino {
+		return lockAbsent, true, nil
+	}
+	return lockFree, false, nil
 }
 
 // lockTmpStatus is what a lock-creation temporary name (kindLockTmp) holds.

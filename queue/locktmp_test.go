@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capq/capq/internal/fsys"
 	"golang.org/x/sys/unix"
 )
 
@@ -197,4 +198,67 @@ func TestLockTwoLinkState(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Spec R45, R26: Verify, run while consumers on the portable backend
+// create lock files (each claim links a temporary name to its lock and
+// unlinks it), reports no violation: the two-link state it catches
+// mid-creation is normal, not a hard link.
+func TestVerifyDuringPortableClaims(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pfs, err := fsys.OpenPortable(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pfs.Close() })
+	opts := Options{NoSync: true}
+	opts.fileSystem = pfs
+	q, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := q.Append(sampleRecord(i, "")); err != nil {
+				done <- err
+				return
+			}
+			if _, err := q.Ingest(context.Background(), func(context.Context, Delivery) error { return nil }, IngestOptions{}); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	deadline := time.Now().Add(time.Second)
+	runs, sawTmp := 0, 0
+	for time.Now().Before(deadline) {
+		findings, err := Verify(context.Background(), dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs++
+		for _, f := range findings {
+			if f.Violation {
+				t.Errorf("Verify run %d: %+v", runs, f)
+			}
+			if strings.HasSuffix(f.Name, lockTmpSuffix) {
+				sawTmp++
+			}
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d Verify runs, %d lock-creation temporary names seen", runs, sawTmp)
 }
