@@ -30,7 +30,8 @@
 //	                 deliver records oldest first: to stdout as JSON lines, or
 //	                 to CMD (by /bin/sh -c; the record on stdin, CAPQ_ULID and
 //	                 CAPQ_ATTEMPT in the environment; exit 0 acknowledges);
-//	                 --follow waits for new records (inotify, rescan every 2s)
+//	                 --follow waits for new records (inotify or kqueue, and a
+//	                 rescan every 2s)
 //	                 until SIGINT/SIGTERM, finishing the record in hand
 //	verify [--json]  read-only check of the directory; exit 1 on violations
 //	recover [--json] remove stray tmp files and orphan locks; list in-doubt

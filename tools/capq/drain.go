@@ -20,7 +20,7 @@ import (
 )
 
 // rescanEvery is how often drain --follow lists the directory even without
-// an inotify event: the fallback for file systems that do not report
+// an inotify or kqueue event: the fallback for file systems that do not report
 // events (network file systems, some containers) and for a lost event.
 const rescanEvery = 2 * time.Second
 
@@ -55,8 +55,8 @@ example out of file descriptors) or that a second signal killed is not the
 handler's failure: the drain stops and the record is released without
 using an attempt.
 
---follow keeps draining as records arrive (inotify, with a rescan every 2s
-as a fallback) until SIGINT, SIGTERM or SIGHUP. On the first such signal
+--follow keeps draining as records arrive (inotify on Linux, kqueue on macOS
+and the BSDs, with a rescan every 2s as a fallback) until SIGINT, SIGTERM or SIGHUP. On the first such signal
 capq finishes the record in hand and stops; a second signal kills the
 handler's process group and stops at once. The handler runs in its own
 process group, so a terminal's Ctrl-C reaches only capq. A summary goes to
@@ -163,7 +163,7 @@ func (d *drainer) run() error {
 		// listed the directory goes unnoticed.
 		var err error
 		if w, err = newWatcher(d.e.dir); err != nil {
-			fmt.Fprintf(d.e.stderr, "capq drain: inotify unavailable (%v); rescanning every %v\n", err, rescanEvery)
+			fmt.Fprintf(d.e.stderr, "capq drain: directory watch (inotify, kqueue) unavailable (%v); rescanning every %v\n", err, rescanEvery)
 		}
 		defer w.close()
 	}

@@ -11,7 +11,7 @@ import (
 
 // minFreeFDs is how many file descriptors capq wants free at start: the
 // queue directory and its folders, a lock, a record, the audit log, an
-// inotify descriptor, the runtime's poller (epoll and its wake-up
+// inotify descriptor (a kqueue and a directory on macOS and the BSDs), the runtime's poller (epoll and its wake-up
 // descriptor) and the pipes and inherited lock of a handler process, with
 // some to spare.
 const minFreeFDs = 16

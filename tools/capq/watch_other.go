@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !(linux || darwin || dragonfly || freebsd || netbsd || openbsd)
 
 package main
 
@@ -7,10 +7,10 @@ import (
 	"sync"
 )
 
-// watcher would turn directory events into wake-ups; there is no inotify
-// here, so newWatcher fails and drain --follow rescans the directory every
-// rescanEvery instead. (kqueue could watch a directory on macOS and the
-// BSDs; not done yet.)
+// watcher would turn directory events into wake-ups; there is neither
+// inotify (watch_linux.go) nor kqueue (watch_kqueue.go) here, so
+// newWatcher fails and drain --follow rescans the directory every
+// rescanEvery instead.
 type watcher struct {
 	events chan struct{}
 	once   sync.Once
@@ -18,5 +18,5 @@ type watcher struct {
 }
 
 func newWatcher(string) (*watcher, error) {
-	return nil, errors.New("no inotify on this system")
+	return nil, errors.New("no inotify or kqueue on this system")
 }
