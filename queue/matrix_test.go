@@ -516,6 +516,10 @@ func TestHostileMatrix(t *testing.T) {
 			}
 			c.res = runCell(filepath.Join(c.base, "q"), c.op, c.fx)
 			judge(c)
+			// Judged: its files are of no more use. Removed here, side
+			// by side with the other cells, rather than all at the end
+			// by one RemoveAll.
+			os.RemoveAll(c.base)
 		}()
 	}
 	wg.Wait()
