@@ -65,6 +65,13 @@ func TestMain(m *testing.M) {
 	}
 	switch role := os.Getenv(childEnv); role {
 	case "":
+		if !strings.Contains(os.Getenv("GORACE"), "atexit_sleep_ms") {
+			// The children of these tests (the file-size and the
+			// unprivileged matrix child) are this binary: under the race
+			// detector each would sleep a second at exit. Harmless
+			// without it.
+			os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+		}
 		os.Exit(m.Run())
 	case "fsize":
 		os.Exit(childAppendOverFileSizeLimit(os.Getenv(childDirEnv)))
