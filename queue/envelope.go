@@ -350,10 +350,12 @@ func decodeFile(name string, data []byte) (Envelope, error) {
 	return env, nil
 }
 
-// maxReadDepth bounds nesting when reading pending files. It is generous,
-// because files written by other implementations must be readable, and
-// fixed, because the scanner recurses once per level.
-const maxReadDepth = 10000
+// maxReadDepth bounds nesting when reading pending files: a record nested
+// maxDepthLimit levels (the most any MaxDepth lets Append accept) plus the
+// envelope object around it. It is generous, because files written by
+// other implementations must be readable, and fixed, because the scanner
+// recurses once per level.
+const maxReadDepth = maxDepthLimit + 1
 
 func fieldIndex(key string) int {
 	for i, f := range gen.FieldOrder {

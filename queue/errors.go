@@ -49,7 +49,7 @@ var (
 
 	// ErrInvalidOptions is wrapped by Open and Verify's error for an
 	// Options value that has no meaning (a negative MaxRecordSize or
-	// MaxDepth).
+	// MaxDepth, a MaxDepth above 10,000).
 	ErrInvalidOptions = errors.New("capq: invalid options")
 
 	// ErrUnsafeFile is wrapped when the queue refuses a file because it is

@@ -21,6 +21,13 @@ const (
 	defaultMaxRecordSize = 4 << 20
 	// defaultMaxDepth bounds the nesting of a record's JSON at Append.
 	defaultMaxDepth = 512
+	// maxDepthLimit is the largest MaxDepth Open accepts, and the nesting
+	// of a record that every read accepts (spec R24): one bound for both,
+	// so that no queue can acknowledge a record it then quarantines as
+	// too deep. It also bounds the scanner's recursion (one Go frame per
+	// level, a few hundred KiB of stack at most, on 32-bit too), so that
+	// no option or input can overflow the stack.
+	maxDepthLimit = 10000
 	// defaultTmpGrace is how old a stray .tmp file must be before Open
 	// and Recover remove it: far longer than any append takes, so an
 	// append in progress in another process is never disturbed.
@@ -39,7 +46,7 @@ const (
 // Every limit follows one rule: zero means its default, and a negative
 // value means no limit. MaxRecordSize and MaxDepth, which bound memory and
 // stack, have no "no limit": Open and Verify refuse a negative value with
-// ErrInvalidOptions.
+// ErrInvalidOptions, and a MaxDepth above 10,000.
 type Options struct {
 	// MaxSize is the pending count above which an append prunes the
 	// oldest records, down to MaxSize minus a headroom of a tenth of
@@ -53,8 +60,11 @@ type Options struct {
 	MaxRecordSize int
 
 	// MaxDepth bounds the nesting of objects and arrays in a record at
-	// Append. Zero means 512; negative is refused. Reading tolerates
-	// much deeper files written by other implementations.
+	// Append. Zero means 512; negative, or above 10,000, is refused.
+	// Reading accepts records nested up to 10,000 levels whatever
+	// MaxDepth is (files written with a larger MaxDepth or by other
+	// implementations stay readable), so every record Append accepts is
+	// read back (spec R24).
 	MaxDepth int
 
 	// NoSync skips every fsync. Appends become about as fast as the page
@@ -121,6 +131,11 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: MaxRecordSize %d is negative", ErrInvalidOptions, o.MaxRecordSize)
 	case o.MaxDepth < 0:
 		return fmt.Errorf("%w: MaxDepth %d is negative", ErrInvalidOptions, o.MaxDepth)
+	case o.MaxDepth > maxDepthLimit:
+		// Above the limit, reading (R24) would quarantine records Append
+		// accepted, and the recursive scanner's stack would grow with
+		// the option.
+		return fmt.Errorf("%w: MaxDepth %d is above the limit of %d", ErrInvalidOptions, o.MaxDepth, maxDepthLimit)
 	}
 	return nil
 }
