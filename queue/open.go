@@ -1,9 +1,12 @@
 package queue
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -56,17 +59,25 @@ func (q *Queue) openRegular(op, name string, flag int) (fsys.File, fsys.FileInfo
 // (its OpError step is "fsync") and is never retried: after an fsync error
 // the kernel may have dropped the dirty pages. On any error the temporary
 // file is removed and name is untouched.
+//
+// The temporary name is name + "." + 16 random hex digits + ".tmp"
+// (durableTmpName), new for every call, and it is created with O_EXCL
+// (never following a symlink): an entry already at a name drawn is
+// somebody else's, never removed or reused (spec R21), and another name is
+// drawn. So the only file this call ever removes is the one it created.
 func (q *Queue) writeDurable(op, name string, data []byte) error {
-	tmp := name + ".tmp"
-	f, _, err := q.openRegular(op, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-	if errors.Is(err, fs.ErrExist) {
-		// A regular file here is the tmp file of a writer that died: only
-		// capq uses this name, and it holds nothing anybody needs. Anything
-		// else (a symlink, a FIFO) is left alone and refused.
-		if fi, lerr := q.fs.Lstat(tmp); lerr == nil && fi.IsRegular() && q.fs.Remove(tmp) == nil {
-			f, _, err = q.openRegular(op, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-		} else {
-			err = errors.Join(err, ErrUnsafeFile)
+	var (
+		f   fsys.File
+		tmp string
+		err error
+	)
+	for try := 0; try < durableTmpTries; try++ {
+		if tmp, err = durableTmpName(name); err != nil {
+			return opErr(op, stepCreate, name, err)
+		}
+		f, _, err = q.openRegular(op, tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+		if !errors.Is(err, fs.ErrExist) {
+			break
 		}
 	}
 	if err != nil {
@@ -103,4 +114,43 @@ func (q *Queue) removeErr(op, name string) error {
 		return opErr(op, stepUnlink, name, err)
 	}
 	return nil
+}
+
+// durableTmpTries bounds how many temporary names writeDurable draws when
+// each is taken: with 64 random bits a second collision means the names
+// are being planted faster than they can be guessed, not bad luck.
+const durableTmpTries = 4
+
+// durableTmpRand fills the random part of a temporary name; tests replace
+// it to draw a name they planted a file at.
+var durableTmpRand = rand.Read
+
+// durableTmpSuffix ends every temporary name writeDurable creates.
+const durableTmpSuffix = ".tmp"
+
+// durableTmpName returns a fresh temporary name for a durable write of
+// name: name + "." + 16 random lower-case hex digits + ".tmp" (spec R21).
+// isDurableTmpOf recognises exactly these names.
+func durableTmpName(name string) (string, error) {
+	var rnd [8]byte
+	if _, err := durableTmpRand(rnd[:]); err != nil {
+		return "", err
+	}
+	return name + "." + hex.EncodeToString(rnd[:]) + durableTmpSuffix, nil
+}
+
+// durableTmpBase returns the name a temporary name of writeDurable stands
+// for, and whether tmp is exactly such a name (name + "." + 16 lower-case
+// hex digits + ".tmp"). Anything else ending in .tmp is not capq's.
+func durableTmpBase(tmp string) (string, bool) {
+	rest, ok := strings.CutSuffix(tmp, durableTmpSuffix)
+	if !ok || len(rest) < 17 || rest[len(rest)-17] != '.' {
+		return "", false
+	}
+	for _, c := range rest[len(rest)-16:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", false
+		}
+	}
+	return rest[:len(rest)-17], true
 }

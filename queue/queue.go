@@ -320,15 +320,24 @@ func (q *Queue) appendChunk(recs [][]byte, ids []ulid.ULID, errs []error, lo int
 	files := make([]fsys.File, len(recs))
 	tmps := make([]string, len(recs))
 	for i, rec := range recs {
-		id, err := q.opts.ulids.New()
-		id = mutantULID(id)
-		if err != nil {
-			errs[i] = opErr("append", "ulid", "", err)
-			continue
+		// A tmp name that exists already is somebody else's file (capq
+		// draws a new ULID for every record): it is never removed or
+		// written (spec R21), and the record takes a new ULID instead.
+		for try := 0; try < durableTmpTries; try++ {
+			id, err := q.opts.ulids.New()
+			id = mutantULID(id)
+			if err != nil {
+				ids[i], files[i] = ulid.ULID{}, nil
+				errs[i] = opErr("append", "ulid", "", err)
+				break
+			}
+			ids[i] = id
+			tmps[i] = tmpName(id.String())
+			files[i], errs[i] = q.writeTmp(tmps[i], id, rec)
+			if !errors.Is(errs[i], fs.ErrExist) {
+				break
+			}
 		}
-		ids[i] = id
-		tmps[i] = tmpName(id.String())
-		files[i], errs[i] = q.writeTmp(tmps[i], id, rec)
 	}
 	// fail closes and removes the tmp file of record i, which failed.
 	fail := func(i int, step string, err error) {

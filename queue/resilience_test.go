@@ -236,7 +236,7 @@ func TestDeadLetterHistorySyncFailure(t *testing.T) {
 	q, dir, f := openFault(t, Options{})
 	bad := mustAppend(t, q, sampleRecord(0, ""))
 	good := mustAppend(t, q, sampleRecord(1, ""))
-	f.Inject(fsys.Rule{Op: fsys.OpSync, Match: func(n string) bool { return strings.HasSuffix(n, historySuffix+".tmp") }, Times: 1, Err: syscall.EIO})
+	f.Inject(fsys.Rule{Op: fsys.OpSync, Match: func(n string) bool { return strings.Contains(n, historySuffix+".") && strings.HasSuffix(n, ".tmp") }, Times: 1, Err: syscall.EIO})
 	var seen []Delivery
 	res, err := q.Ingest(context.Background(), failing(&seen, bad), IngestOptions{MaxAttempts: 1})
 	if err != nil || res.Delivered != 1 || res.Left != 1 || len(res.Problems) != 1 {

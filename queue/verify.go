@@ -282,7 +282,8 @@ func (q *Queue) verifyFolder(dir string, k nameKind) []Finding {
 
 // deadLetterNameOK reports whether name is one capq gives entries in
 // dead-letter/: pending-<ULID>.json or .history, optionally numbered (.N,
-// spec R36), optionally the .tmp of a history being written.
+// spec R36), or the temporary name of a history being written
+// (durableTmpName: the history's name, "." and 16 hex digits, ".tmp").
 func deadLetterNameOK(name string) bool {
 	rest, ok := strings.CutPrefix(name, pendingPrefix)
 	if !ok || len(rest) < ulid.EncodedSize {
@@ -291,8 +292,19 @@ func deadLetterNameOK(name string) bool {
 	if k, _ := classify([]byte(pendingPrefix + rest[:ulid.EncodedSize] + pendingSuffix)); k != kindPending {
 		return false
 	}
-	rest = strings.TrimSuffix(rest[ulid.EncodedSize:], ".tmp")
-	for _, s := range []string{pendingSuffix, historySuffix} {
+	rest = rest[ulid.EncodedSize:]
+	suffixes := []string{pendingSuffix, historySuffix}
+	if strings.HasSuffix(rest, durableTmpSuffix) {
+		// Only a history is written through a temporary name here, and
+		// only under a name drawn by durableTmpName: any other .tmp
+		// (pending-<ULID>.history.tmp included) is not capq's (spec R21).
+		base, ok := durableTmpBase(rest)
+		if !ok {
+			return false
+		}
+		rest, suffixes = base, []string{historySuffix}
+	}
+	for _, s := range suffixes {
 		r, ok := strings.CutPrefix(rest, s)
 		if !ok {
 			continue
