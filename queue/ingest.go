@@ -37,6 +37,15 @@ type Delivery struct {
 //
 // A handler may call the queue (Append, Count, Stats, ...), but not Close:
 // Close waits for the Ingest that runs the handler (spec R37).
+//
+// A handler that panics uses the attempt, like one that returns an error:
+// the failure is written to the record's lock file, which stays as the
+// crash marker, the record stays pending (its next delivery's Attempt is
+// one more), the claim is released and Ingest ends, and the panic goes on
+// to Ingest's caller. The queue stays usable; Close works (spec R12).
+// With IngestOptions.MaxAttempts, a record is dead-lettered only after a
+// returned failure, so one whose last attempt ended in a panic is
+// delivered once more rather than lost.
 type Handler func(ctx context.Context, d Delivery) error
 
 // Result counts what one Ingest or Prune call did to the records it went
@@ -85,9 +94,17 @@ type Result struct {
 // file (the reference's crash marker); with opts.MaxAttempts set, a record
 // that has failed that many times is dead-lettered instead and the drain
 // goes on. Cancelling ctx stops the drain before the next record and
-// returns ctx's error.
+// returns ctx's error. A panic of h propagates (see Handler).
+//
+// A nil h is refused with an error wrapping ErrInvalidOptions before
+// anything is listed or claimed.
 func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Result, error) {
 	var res Result
+	if h == nil {
+		// Refused up front: calling it would panic after the claim, and
+		// each such call would use one of the record's attempts.
+		return res, fmt.Errorf("%w: Ingest with a nil Handler", ErrInvalidOptions)
+	}
 	if err := q.enter(); err != nil {
 		return res, err
 	}

@@ -1,0 +1,115 @@
+package queue
+
+// Tests of the defects the outside tester of issue #14 found, each as a
+// class: arguments that have no meaning are refused up front, before
+// anything is claimed or removed.
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+// Spec R12: Ingest refuses a nil Handler with ErrInvalidOptions before it
+// claims anything: no panic, no attempt used, no lock file left, on an
+// empty queue as on a full one.
+func TestIngestNilHandler(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		records int
+		opts    IngestOptions
+	}{
+		{"empty queue", 0, IngestOptions{}},
+		{"one record", 1, IngestOptions{}},
+		{"one record, MaxAttempts 1", 1, IngestOptions{MaxAttempts: 1}},
+		{"three records, MaxRecords 1", 3, IngestOptions{MaxRecords: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q, dir := openTest(t, Options{})
+			for i := range tt.records {
+				mustAppend(t, q, sampleRecord(i, ""))
+			}
+			ids, _ := q.List()
+			for range 3 {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Fatalf("Ingest(nil handler) panicked: %v", r)
+						}
+					}()
+					res, err := q.Ingest(context.Background(), nil, tt.opts)
+					if !errors.Is(err, ErrInvalidOptions) {
+						t.Fatalf("Ingest(nil handler) = %+v, %v; want ErrInvalidOptions", res, err)
+					}
+				}()
+			}
+			for _, id := range ids {
+				if !exists(t, pendingPath(dir, id)) || exists(t, lockPath(dir, id)) {
+					t.Fatalf("record %s after Ingest(nil): want it pending with no lock file", id)
+				}
+			}
+			var seen []Delivery
+			if _, err := q.Ingest(context.Background(), collect(&seen), IngestOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) != tt.records {
+				t.Fatalf("%d records delivered after Ingest(nil), want %d", len(seen), tt.records)
+			}
+			for _, d := range seen {
+				if d.Attempt != 1 {
+					t.Errorf("record %s delivered with attempt %d, want 1 (Ingest(nil) used no attempt)", d.ULID, d.Attempt)
+				}
+			}
+		})
+	}
+}
+
+// Spec R12: a handler that panics uses the attempt and loses nothing: the
+// record stays pending with its lock file (the crash marker), the panic
+// reaches Ingest's caller, the next delivery's Attempt is one more (even
+// when the panic used up MaxAttempts: dead-lettering follows a returned
+// failure, so the record is delivered again rather than lost), and Close
+// still works.
+func TestHandlerPanicKeepsRecord(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		maxAttempts int
+	}{
+		{"no MaxAttempts", 0},
+		{"MaxAttempts 3", 3},
+		{"MaxAttempts 1", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q, dir := openTest(t, Options{})
+			id := mustAppend(t, q, sampleRecord(0, ""))
+			opts := IngestOptions{MaxAttempts: tt.maxAttempts}
+			func() {
+				defer func() {
+					if r := recover(); r != "boom" {
+						t.Fatalf("recovered %v, want the handler's panic", r)
+					}
+				}()
+				q.Ingest(context.Background(), func(context.Context, Delivery) error { panic("boom") }, opts)
+			}()
+			if !exists(t, pendingPath(dir, id)) || !exists(t, lockPath(dir, id)) {
+				t.Fatal("record and lock file must stay after a panic")
+			}
+			var seen []Delivery
+			if _, err := q.Ingest(context.Background(), collect(&seen), opts); err != nil {
+				t.Fatal(err)
+			}
+			if len(seen) != 1 || seen[0].Attempt != 2 {
+				t.Fatalf("after a panic: %d deliveries (%+v); want 1 delivery with attempt 2", len(seen), seen)
+			}
+			if err := q.Close(); err != nil {
+				t.Fatalf("Close after a handler panic: %v", err)
+			}
+		})
+	}
+}
