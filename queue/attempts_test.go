@@ -381,10 +381,6 @@ func TestRequeueBusyLock(t *testing.T) {
 	if dl, _ := q.DeadLetters(); !slices.Equal(dl, []ulid.ULID{id}) {
 		t.Errorf("DeadLetters = %v, want the record still there", dl)
 	}
-	// BUG(lead): requeue (queue/deadletter.go:150) writes the "requeued"
-	// audit line before it tries the lock, so a Requeue that fails on a
-	// busy lock leaves a line saying the record was requeued. Fix: take
-	// the claim first, then write the audit line, then rename.
 	for _, e := range auditFor(t, q, ReasonRequeued, id.String()) {
 		t.Errorf("audit line for a Requeue that did not happen: %+v", e)
 	}

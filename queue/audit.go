@@ -111,25 +111,24 @@ const maxAuditLine = 64 << 10
 // end of the audit log (spec R32): room for a chunk of prune lines.
 const auditReserve = 128 << 10
 
-// writeAudit appends entries to the audit log as the reference does: open
-// with O_APPEND (never following a symlink, never blocking on a FIFO), take
-// flock(LOCK_EX) on the log itself so lines of concurrent writers never
-// interleave, write, fsync. Holding the lock, it checks that the name
+// writeAuditThen appends entries to the audit log as the reference does:
+// open with O_APPEND (never following a symlink, never blocking on a FIFO),
+// take flock(LOCK_EX) on the log itself so lines of concurrent writers
+// never interleave, write, fsync. Holding the lock, it checks that the name
 // still refers to the file it locked (a writer that rotated the log may
 // have renamed it meanwhile) and opens again if not. After writing, a log
 // at or above Options.AuditLogMaxSize is rotated (spec R30); a failed
 // rotation is logged, never returned: the lines are durable already.
-func (q *Queue) writeAudit(op string, entries []AuditEntry) error {
-	return q.writeAuditThen(op, entries, nil)
-}
-
-// writeAuditThen is writeAudit with the actions the lines describe done
-// while the log's flock is still held, after the lines are durable: then
-// returns how many of the entries' actions happened (in order; an action
-// that fails stops the rest). The lines of actions that did not happen
+//
+// It is the only writer of the log, so every line is written before the
+// action it describes and taken back if that action fails: the actions
+// (a drop, a move) are done by then while the log's flock is still held,
+// after the lines are durable (then may be nil for lines that describe no
+// action, in tests). then returns how many of the entries' actions
+// happened (in order; an action that fails stops the rest). The lines of actions that did not happen
 // are cut off again (ftruncate to the end of the last line whose action
 // happened, fsynced), so once the call returned no readable line
-// describes a drop that did not happen (spec R20). Likewise a write or
+// describes a drop or move that did not happen (spec R20). Likewise a write or
 // fsync of the lines that fails is cut back to the log's size before it.
 // Only a crash between the write and the actions leaves lines of actions
 // not done. Holding the flock, no capq or reference writer appended after

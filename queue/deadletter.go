@@ -224,38 +224,47 @@ func (q *Queue) requeue(id ulid.ULID) error {
 	if err != nil {
 		return err
 	}
-	if err := q.writeAudit(op, []AuditEntry{{TS: q.now(), Reason: ReasonRequeued, ULID: s, File: name}}); err != nil {
-		c.release(false)
-		return err
-	}
-	switch cur, err := q.fs.Lstat(name); {
-	case err == nil && cur.Ino == fi.Ino:
-		// A crash during the move to dead-letter/ left the record under
-		// both names (possible without a journal). Renaming one link of
-		// a file onto another does nothing, so drop the dead-letter name.
-		if err := q.fs.Remove(src); err != nil {
-			c.release(false)
-			return opErr(op, stepUnlink, src, err)
+	// The move runs under the audit log's flock, after its line is
+	// durable; a move that fails takes the line back (writeAuditThen), so
+	// no readable line says a record was requeued that was not (R20).
+	var rerr error
+	moved := false
+	err = q.writeAuditThen(op, []AuditEntry{{TS: q.now(), Reason: ReasonRequeued, ULID: s, File: name}}, func() int {
+		switch cur, err := q.fs.Lstat(name); {
+		case err == nil && cur.Ino == fi.Ino:
+			// A crash during the move to dead-letter/ left the record
+			// under both names (possible without a journal). Renaming
+			// one link of a file onto another does nothing, so drop
+			// the dead-letter name.
+			if err := q.fs.Remove(src); err != nil {
+				rerr = opErr(op, stepUnlink, src, err)
+				return 0
+			}
+		case err == nil:
+			// A different file under the record's name: keep both for
+			// a human rather than overwrite either.
+			rerr = opErr(op, stepRename, name, fs.ErrExist)
+			return 0
+		case !errors.Is(err, fs.ErrNotExist):
+			rerr = opErr(op, stepOpen, name, err)
+			return 0
+		default:
+			// An entry that appeared at this name since the check
+			// above is kept, never replaced (moveNoReplace).
+			if err := q.moveNoReplace(src, name); err != nil {
+				rerr = opErr(op, stepRename, src, err)
+				return 0
+			}
 		}
-	case err == nil:
-		// A different file under the record's name: keep both for a
-		// human rather than overwrite either.
-		c.release(false)
-		return opErr(op, stepRename, name, fs.ErrExist)
-	case !errors.Is(err, fs.ErrNotExist):
-		c.release(false)
-		return opErr(op, stepOpen, name, err)
-	default:
-		// An entry that appeared at this name since the check above
-		// is kept, never replaced (moveNoReplace).
-		if err := q.moveNoReplace(src, name); err != nil {
-			c.release(false)
-			return opErr(op, stepRename, src, err)
-		}
+		moved = true
+		return 1
+	})
+	if !moved {
+		return errors.Join(rerr, err, c.release(false))
 	}
 	// The record is back: what follows is clean-up, whose errors are
 	// returned (the requeue itself happened).
-	return errors.Join(c.finish(),
+	return errors.Join(err, c.finish(),
 		q.removeErr(op, deadLetterDir+"/"+pendingPrefix+s+historySuffix),
 		q.syncDirs(op, ".", deadLetterDir))
 }

@@ -178,7 +178,7 @@ func TestAuditRotationUnderOpenWriter(t *testing.T) {
 	if _, err := f.WriteString(`{"ts":"2","reason":"pruned","dropped_ulid":"B","appended_at":""}` + "\n"); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.writeAudit("test", []AuditEntry{{TS: "3", Reason: ReasonPruned, DroppedULID: "C"}}); err != nil {
+	if err := q.writeAuditThen("test", []AuditEntry{{TS: "3", Reason: ReasonPruned, DroppedULID: "C"}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := auditAll(q)
