@@ -113,3 +113,37 @@ func TestHandlerPanicKeepsRecord(t *testing.T) {
 		})
 	}
 }
+
+// Spec R18: Prune's keep follows the rule of every capq limit: a negative
+// value means no limit, so nothing is dropped; zero and positive values
+// drop down to keep.
+func TestPruneKeepRule(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		keep, wantLeft int
+	}{
+		{-1, 5},
+		{-1 << 40, 5},
+		{0, 0},
+		{2, 2},
+		{5, 5},
+		{9, 5},
+	}
+	for _, tt := range tests {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			q, _ := openTest(t, Options{})
+			for i := range 5 {
+				mustAppend(t, q, sampleRecord(i, ""))
+			}
+			res, err := q.Prune(context.Background(), tt.keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := q.Count()
+			if err != nil || n != tt.wantLeft || res.Dropped != 5-tt.wantLeft {
+				t.Fatalf("Prune(keep %d) of 5 = %+v; Count %d, %v; want %d left", tt.keep, res, n, err, tt.wantLeft)
+			}
+		})
+	}
+}

@@ -14,11 +14,20 @@ import (
 // are skipped, never deleted under it; corrupt ones are quarantined rather
 // than deleted. Cancelling ctx stops it between chunks of victims, each
 // made durable, with ctx's error and the counts so far.
+//
+// A negative keep means no limit (the package's rule for limits): every
+// record is kept and Prune touches nothing. Zero drops every record it
+// can.
 func (q *Queue) Prune(ctx context.Context, keep int) (Result, error) {
 	if err := q.enter(); err != nil {
 		return Result{}, err
 	}
 	defer q.leave()
+	if keep < 0 {
+		// No limit: nothing to drop. (This used to read as zero and
+		// delete every record.)
+		return Result{}, nil
+	}
 	q.tally.mu.Lock()
 	defer q.tally.mu.Unlock()
 	start := q.tally.appended.Load()
@@ -26,7 +35,7 @@ func (q *Queue) Prune(ctx context.Context, keep int) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := q.prune(ctx, count, max(keep, 0), ulid.ULID{}, ReasonPruned)
+	res, err := q.prune(ctx, count, keep, ulid.ULID{}, ReasonPruned)
 	q.tally.reset(count-res.Dropped-res.Quarantined, start)
 	return res, err
 }
