@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/capq/capq/internal/fsys"
 	"github.com/capq/capq/ulid"
@@ -218,11 +219,37 @@ func (q *Queue) requeue(id ulid.ULID) error {
 	// deliver it before the move is complete; finishing the claim removes
 	// any stale lock file, which would carry the old attempt count.
 	c, err := q.claimRecord(op, s)
-	if err == errBusy {
-		return opErr(op, stepLock, lockName(s), fsys.ErrWouldBlock)
+	for wait := time.Millisecond; err == errBusy; wait *= 2 {
+		// Held: most likely by another requeuer moving this very dead
+		// letter, which takes one audit line, a rename and a few fsyncs.
+		// Once its dead-letter name is gone it is not ours (not found);
+		// a lock still held after about half a second is a consumer's, and
+		// reported (spec R36, R42).
+		if _, lerr := q.fs.Lstat(src); errors.Is(lerr, fs.ErrNotExist) {
+			return ErrNotFound
+		}
+		if wait > requeueBusyWait {
+			return opErr(op, stepLock, lockName(s), fsys.ErrWouldBlock)
+		}
+		time.Sleep(wait)
+		c, err = q.claimRecord(op, s)
 	}
 	if err != nil {
 		return err
+	}
+	// Look again under the lock: every move of a dead letter holds it, so
+	// what is seen now stays. Another requeuer may have moved this one
+	// while we waited (two RequeueAll at once): then it is not found, not
+	// an error of ours, and nothing is written (spec R42).
+	switch fi, err = q.fs.Lstat(src); {
+	case errors.Is(err, fs.ErrNotExist):
+		return errors.Join(ErrNotFound, c.release(false))
+	case err != nil:
+		c.release(false)
+		return opErr(op, stepOpen, src, err)
+	case !fi.IsRegular():
+		c.release(false)
+		return opErr(op, stepOpen, src, ErrUnsafeFile)
 	}
 	// The move runs under the audit log's flock, after its line is
 	// durable; a move that fails takes the line back (writeAuditThen), so
@@ -269,11 +296,18 @@ func (q *Queue) requeue(id ulid.ULID) error {
 		q.syncDirs(op, ".", deadLetterDir))
 }
 
+// requeueBusyWait is about how long a requeue waits for a record's lock
+// held by someone else (the waits double from 1 ms up to it, about twice
+// it in all) before it reports the lock as held.
+const requeueBusyWait = 256 * time.Millisecond
+
 // RequeueAll requeues every dead letter and returns how many it moved. A
 // dead letter it cannot requeue (a symlink or directory at its name, a
 // pending file of the same name, a lock held by a consumer) is left where
 // it is and the others are still requeued (spec R36): the error joins one
-// error per dead letter left (at most 64, then a count). Cancelling ctx
+// error per dead letter left (at most 64, then a count). A dead letter
+// that vanished since the listing (another RequeueAll or Requeue moved it)
+// is skipped, neither counted nor reported (spec R42). Cancelling ctx
 // stops it before the next dead letter, with ctx's error joined to the
 // others and the count so far.
 func (q *Queue) RequeueAll(ctx context.Context) (int, error) {
@@ -295,6 +329,11 @@ func (q *Queue) RequeueAll(ctx context.Context) (int, error) {
 			break
 		}
 		if err := q.requeue(id); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				// Gone since the listing: another requeuer took it
+				// (spec R42). Not ours to count or report.
+				continue
+			}
 			if len(errs) < maxProblems {
 				errs = append(errs, err)
 			} else if len(errs) == maxProblems {
