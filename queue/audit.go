@@ -298,15 +298,43 @@ func (q *Queue) now() string { return FormatAppendedAt(q.opts.clock()) }
 //
 // The two files are opened before either is read, the current one first,
 // so that a rotation during the iteration neither hides lines written
-// before it started nor yields a line twice. The queue counts as in use
-// until the loop ends.
+// before it started nor yields a line twice.
+//
+// The queue counts as in use (Close waits) only while the iterator reads,
+// not while the caller's loop body runs: Close may be called from the loop
+// body, or while an iter.Pull2 of the iterator is neither advanced nor
+// stopped, and returns at once. The step after Close yields ErrClosed and
+// ends the iteration. Stop a pulled iterator (or finish the loop) to
+// release the files it holds open.
 func (q *Queue) AuditEntries(ctx context.Context) iter.Seq2[AuditEntry, error] {
-	return func(yield func(AuditEntry, error) bool) {
+	return func(yieldOut func(AuditEntry, error) bool) {
 		if err := q.enter(); err != nil {
-			yield(AuditEntry{}, err)
+			yieldOut(AuditEntry{}, err)
 			return
 		}
-		defer q.leave()
+		inUse := true
+		defer func() {
+			if inUse {
+				q.leave()
+			}
+		}()
+		// yield hands one step to the caller outside the queue's in-use
+		// count, so that a Close in the loop body (or between the steps
+		// of a pulled iterator) does not wait for the loop forever; the
+		// next read re-enters, or yields ErrClosed once and stops.
+		yield := func(e AuditEntry, err error) bool {
+			q.leave()
+			inUse = false
+			if !yieldOut(e, err) {
+				return false
+			}
+			if err := q.enter(); err != nil {
+				yieldOut(AuditEntry{}, err)
+				return false
+			}
+			inUse = true
+			return true
+		}
 		// Each generation is read on its own: one that cannot be opened
 		// (a FIFO, a directory, unreadable) is reported once, as the
 		// *OpError of its open, and the other is still read (spec R29).

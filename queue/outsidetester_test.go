@@ -7,7 +7,10 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"iter"
 	"testing"
+	"time"
 )
 
 // Spec R12: Ingest refuses a nil Handler with ErrInvalidOptions before it
@@ -143,6 +146,101 @@ func TestPruneKeepRule(t *testing.T) {
 			n, err := q.Count()
 			if err != nil || n != tt.wantLeft || res.Dropped != 5-tt.wantLeft {
 				t.Fatalf("Prune(keep %d) of 5 = %+v; Count %d, %v; want %d left", tt.keep, res, n, err, tt.wantLeft)
+			}
+		})
+	}
+}
+
+// Spec R37: AuditEntries keeps the queue in use only while it reads, so
+// Close from the loop body, or while a pulled iterator is neither advanced
+// nor stopped, returns at once; the step after Close yields ErrClosed and
+// ends. Each case runs in a goroutine so that a deadlock fails the test
+// instead of hanging it.
+func TestAuditEntriesCloseInLoop(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		run  func(q *Queue) (closeErr error, after []error, err error)
+	}{
+		{"Close in the range body", func(q *Queue) (error, []error, error) {
+			var closeErr error
+			var after []error
+			closed := false
+			for _, err := range q.AuditEntries(context.Background()) {
+				if closed {
+					after = append(after, err)
+					continue
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				closeErr, closed = q.Close(), true
+			}
+			return closeErr, after, nil
+		}},
+		{"Close between the steps of iter.Pull2", func(q *Queue) (error, []error, error) {
+			next, stop := iter.Pull2(q.AuditEntries(context.Background()))
+			defer stop()
+			if _, err, ok := next(); !ok || err != nil {
+				return nil, nil, fmt.Errorf("first step: ok %v, err %v", ok, err)
+			}
+			closeErr := q.Close()
+			var after []error
+			for {
+				_, err, ok := next()
+				if !ok {
+					break
+				}
+				after = append(after, err)
+			}
+			return closeErr, after, nil
+		}},
+		{"Close with iter.Pull2 never stopped", func(q *Queue) (error, []error, error) {
+			next, _ := iter.Pull2(q.AuditEntries(context.Background()))
+			if _, err, ok := next(); !ok || err != nil {
+				return nil, nil, fmt.Errorf("first step: ok %v, err %v", ok, err)
+			}
+			closeErr := q.Close() // stop is never called
+			_, err, ok := next()
+			if !ok {
+				return closeErr, nil, nil
+			}
+			return closeErr, []error{err}, nil
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q, _ := openTest(t, Options{})
+			for i := range 3 {
+				mustAppend(t, q, sampleRecord(i, ""))
+			}
+			if _, err := q.Prune(context.Background(), 0); err != nil {
+				t.Fatal(err)
+			}
+			type outcome struct {
+				closeErr error
+				after    []error
+				err      error
+			}
+			done := make(chan outcome, 1)
+			go func() {
+				c, a, err := tt.run(q)
+				done <- outcome{c, a, err}
+			}()
+			select {
+			case o := <-done:
+				if o.err != nil {
+					t.Fatal(o.err)
+				}
+				if o.closeErr != nil {
+					t.Fatalf("Close during the iteration: %v", o.closeErr)
+				}
+				if len(o.after) != 1 || !errors.Is(o.after[0], ErrClosed) {
+					t.Fatalf("steps after Close yielded %v, want one ErrClosed", o.after)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close inside an AuditEntries iteration deadlocked")
 			}
 		})
 	}
