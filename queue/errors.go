@@ -58,8 +58,10 @@ var (
 	ErrUnsafeFile = errors.New("capq: refusing unsafe file")
 
 	// ErrReadLimit is wrapped when a file is larger than the bound the
-	// queue reads it with (spec R29): the data returned with it is cut at
-	// that bound, never silently.
+	// queue reads it with (spec R29): by Get's *DataError for a record
+	// file over Options.MaxRecordSize plus 512 bytes (with ErrCorrupt),
+	// and by DeadLetterHistory's error for a history over 256 KiB. The
+	// data returned with it is cut at that bound, never silently.
 	ErrReadLimit = errors.New("capq: file exceeds the read limit")
 
 	// ErrAuditLine is wrapped by the *DataError of a line of the audit

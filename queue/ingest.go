@@ -375,8 +375,10 @@ func (q *Queue) readPending(name string) ([]byte, error) { return q.readRecord("
 
 // readRecord reads a record's file through openRegular (no symlink
 // followed, no blocking on a FIFO, a regular file required), at most the
-// size limit plus one byte: a larger file is corrupt (spec R24). A name
-// in a folder that is not a directory reports errNotFolder.
+// size limit plus one byte: a larger file is corrupt (spec R24), and its
+// error, a *DataError wrapping ErrCorrupt and ErrReadLimit, comes with the
+// file's first limit bytes (R29: cut at the bound, never silently). A
+// name in a folder that is not a directory reports errNotFolder.
 func (q *Queue) readRecord(op, name string) ([]byte, error) {
 	f, fi, err := q.openRegular(op, name, os.O_RDONLY)
 	if err != nil {
@@ -387,16 +389,17 @@ func (q *Queue) readRecord(op, name string) ([]byte, error) {
 	}
 	defer f.Close()
 	limit := int64(q.opts.maxFileSize())
-	if fi.Size > limit {
-		return nil, corruptError(name, "file of "+strconv.FormatInt(fi.Size, 10)+" bytes exceeds the size limit")
-	}
-	buf := make([]byte, 0, fi.Size+1)
+	// The stat bounds the buffer to the file's size; the read is bounded
+	// by the limit whatever the size says (the file may grow meanwhile).
+	buf := make([]byte, 0, min(fi.Size, limit)+1)
 	data, err := readAllLimit(f, buf, limit+1)
 	if err != nil {
 		return nil, opErr(op, stepRead, name, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, corruptError(name, "file exceeds the size limit")
+		e := corruptError(name, "file of "+strconv.FormatInt(max(fi.Size, limit+1), 10)+" bytes exceeds the size limit of "+strconv.FormatInt(limit, 10)+" bytes")
+		e.why = ErrReadLimit
+		return data[:limit], e
 	}
 	return data, nil
 }

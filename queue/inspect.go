@@ -28,11 +28,17 @@ type Stored struct {
 // Get reads record id: its pending file, or, when it is not pending, its
 // dead letter (spec R29). It reads at most Options.MaxRecordSize plus 512
 // bytes, never follows a symlink (neither at the file nor at the
-// dead-letter folder), and never blocks on a FIFO. Errors: ErrNotFound
-// when neither file exists; ErrUnsafeFile for a symlink or special file;
-// a *DataError wrapping ErrCorrupt for a file that is over the limit or
-// not a valid envelope, or ErrSchemaVersion for another schema_version, both
-// with Stored.Name and Stored.Data set when the bytes could be read.
+// dead-letter folder), and never blocks on a FIFO.
+//
+// Errors: ErrNotFound when neither file exists; ErrUnsafeFile for a
+// symlink or special file; an *OpError for a file that cannot be read; a
+// *DataError wrapping ErrCorrupt for a file that is not a valid envelope,
+// or ErrSchemaVersion for another schema_version. With every error but
+// ErrNotFound, Stored.Name and Stored.DeadLetter say which file it is
+// about; with a *DataError, Stored.Data holds the bytes read. A file over
+// the limit is corrupt too: its *DataError also wraps ErrReadLimit, and
+// Stored.Data holds its first MaxRecordSize plus 512 bytes. Stored's
+// Envelope is zero whenever the error is not nil.
 func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 	if err := q.enter(); err != nil {
 		return Stored{}, err
@@ -50,7 +56,7 @@ func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 			// (spec R36).
 			if fi, lerr := q.fs.Lstat(st.Name); lerr == nil && !fi.IsRegular() {
 				if dfi, derr := q.fs.Lstat(deadLetterDir); derr == nil && dfi.Mode.IsDir() {
-					return Stored{}, opErr("get", stepOpen, st.Name, ErrUnsafeFile)
+					return st, opErr("get", stepOpen, st.Name, ErrUnsafeFile)
 				}
 			}
 			return Stored{}, ErrNotFound
@@ -59,11 +65,21 @@ func (q *Queue) Get(id ulid.ULID) (Stored, error) {
 			return Stored{}, ErrNotFound
 		}
 	}
-	if err != nil {
-		return Stored{}, err
+	var de *DataError
+	if err != nil && !errors.As(err, &de) {
+		return st, err
 	}
 	st.Data = data
+	if err != nil {
+		return st, err
+	}
+	// Decoded under the pending name, which the envelope's ulid must
+	// match wherever the file is; the error names the file read.
 	st.Envelope, err = decodeFile(name, data)
+	if errors.As(err, &de) {
+		de.Name = st.Name
+		st.Envelope = Envelope{}
+	}
 	return st, err
 }
 

@@ -307,3 +307,60 @@ func TestFindingViolation(t *testing.T) {
 		}
 	}
 }
+
+// Spec R29: Get names the file it read with every error but ErrNotFound,
+// pending or dead-lettered, and returns the bytes it read with a
+// *DataError: all of a corrupt file within the limit, the first
+// MaxRecordSize+512 bytes of one over it, whose error wraps ErrReadLimit
+// too (the data is cut at the bound, never silently).
+func TestGetCorruptNamesFile(t *testing.T) {
+	t.Parallel()
+	const limit = 1024 + 512
+	over := strings.Repeat("y", 4096)
+	for _, tc := range []struct {
+		name      string
+		data      string
+		dead      bool
+		wantLimit bool
+	}{
+		{"pending, not JSON", "junk", false, false},
+		{"pending, over the limit", over, false, true},
+		{"dead letter, not JSON", "junk", true, false},
+		{"dead letter, over the limit", over, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			q, dir := openTest(t, Options{MaxRecordSize: 1024})
+			id := newULID(t)
+			want := pendingName(id.String())
+			if tc.dead {
+				want = deadLetterDir + "/" + want
+				if err := os.Mkdir(filepath.Join(dir, deadLetterDir), 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			writeRaw(t, filepath.Join(dir, want), tc.data)
+			st, err := q.Get(id)
+			var de *DataError
+			if !errors.As(err, &de) || !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Get = %v, want a *DataError wrapping ErrCorrupt", err)
+			}
+			if errors.Is(err, ErrReadLimit) != tc.wantLimit {
+				t.Errorf("errors.Is(%v, ErrReadLimit) = %v, want %v", err, !tc.wantLimit, tc.wantLimit)
+			}
+			if st.Name != want || de.Name != want || st.DeadLetter != tc.dead {
+				t.Errorf("Stored.Name %q, DataError.Name %q, DeadLetter %v; want %q, %v", st.Name, de.Name, st.DeadLetter, want, tc.dead)
+			}
+			wantData := tc.data
+			if tc.wantLimit {
+				wantData = tc.data[:limit]
+			}
+			if string(st.Data) != wantData {
+				t.Errorf("Stored.Data has %d bytes, want %d", len(st.Data), len(wantData))
+			}
+			if !st.ULID.IsZero() {
+				t.Errorf("Stored.Envelope = %+v, want zero with an error", st.Envelope)
+			}
+		})
+	}
+}

@@ -123,6 +123,9 @@ is an object {"ulid","appended_at","size","state"}.`,
 					continue // delivered (or dead-lettered) since List
 				}
 				ent.Size = int64(len(st.Data))
+				if errors.Is(err, queue.ErrReadLimit) {
+					ent.Size = 0 // a prefix: the file's size comes from Lstat below
+				}
 				switch {
 				case errors.Is(err, queue.ErrCorrupt) || errors.Is(err, queue.ErrSchemaVersion):
 					ent.State = "corrupt"
@@ -223,9 +226,11 @@ corrupt file within the limit is printed as stored (without --record).`,
 			switch {
 			case errors.Is(err, queue.ErrNotFound):
 				return failf("no record %s", id)
-			case err != nil && st.Data != nil && !recordOnly:
+			case err != nil && st.Data != nil && !recordOnly && !errors.Is(err, queue.ErrReadLimit):
 				// The bytes as stored help whoever looks into a bad file;
-				// the exit status still says it is not a valid record.
+				// the exit status still says it is not a valid record. A
+				// file over the limit comes with a prefix only, which is
+				// not printed (R41: never a silent prefix).
 				if _, werr := fmt.Fprintf(e.stdout, "%s\n", st.Data); werr != nil {
 					return failf("%v", werr)
 				}
