@@ -179,7 +179,10 @@ func (e *OpError) Unwrap() []error {
 
 // HandlerError is returned by Ingest when the handler failed for a record
 // and the drain stopped (no MaxAttempts, or attempts left). It wraps the
-// handler's error.
+// handler's error. It is also the Problem.Err of a record left in place
+// because its handler returned an error wrapping ErrNotHandlerFault
+// (Attempt is then the delivery's, which was not charged), so
+// errors.Is(p.Err, ErrNotHandlerFault) holds.
 type HandlerError struct {
 	ULID    ulid.ULID // the record's ULID
 	Attempt int       // the attempt that failed, 1 for the first delivery

@@ -255,14 +255,17 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 		c.f.Flock(fsys.Unlock)
 	}
 	c.keep = true // from here on an attempt is made: the lock file records it
-	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: c.attempt(), lock: c.f}, c)
+	attempt := c.attempt()
+	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: attempt, lock: c.f}, c)
 	if herr != nil {
 		if errors.Is(herr, ErrNotHandlerFault) {
 			// Not the handler's fault (it never ran): no attempt is
 			// charged, and the drain goes on (spec R34).
 			c.unrecordStart()
 			res.Left++
-			addProblem(&res.Problems, name, herr)
+			// Typed like every Problem.Err, naming the record and the
+			// delivery; it unwraps to the handler's error.
+			addProblem(&res.Problems, name, &HandlerError{ULID: env.ULID, Attempt: attempt, Err: herr})
 			return outcomeNone, nil
 		}
 		res.Failed++

@@ -107,7 +107,10 @@ type Stats struct {
 // record or side path it reported and left alone.
 type Problem struct {
 	Name string // relative to the queue directory
-	Err  error  // typed: an *OpError, *DataError, ...; wraps the errno
+	// Err is typed: errors.As finds an *OpError (wrapping the errno), a
+	// *DataError, or, for a record whose handler returned an error
+	// wrapping ErrNotHandlerFault, a *HandlerError.
+	Err error
 }
 
 func (p Problem) String() string { return p.Name + ": " + p.Err.Error() }

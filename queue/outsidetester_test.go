@@ -245,3 +245,43 @@ func TestAuditEntriesCloseInLoop(t *testing.T) {
 		})
 	}
 }
+
+// Spec R34: a record released because its handler returned an error
+// wrapping ErrNotHandlerFault is listed in Result.Problems with a typed
+// Err, a *HandlerError naming the record and its (uncharged) attempt,
+// which still unwraps to the handler's error.
+func TestNotHandlerFaultProblemTyped(t *testing.T) {
+	t.Parallel()
+	sentinel := errors.New("fork failed")
+	tests := []struct {
+		name string
+		herr error
+	}{
+		{"%w: text", fmt.Errorf("%w: fork failed", ErrNotHandlerFault)},
+		{"%w: %w", fmt.Errorf("%w: %w", ErrNotHandlerFault, sentinel)},
+		{"the sentinel itself", ErrNotHandlerFault},
+		{"joined", errors.Join(sentinel, ErrNotHandlerFault)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q, _ := openTest(t, Options{})
+			id := mustAppend(t, q, sampleRecord(0, ""))
+			res, err := q.Ingest(context.Background(), func(context.Context, Delivery) error { return tt.herr }, IngestOptions{})
+			if err != nil || res.Left != 1 || len(res.Problems) != 1 {
+				t.Fatalf("Ingest = %+v, %v; want the record left with one problem", res, err)
+			}
+			p := res.Problems[0]
+			var he *HandlerError
+			if !errors.As(p.Err, &he) || he.ULID != id || he.Attempt != 1 {
+				t.Fatalf("Problem.Err = %#v, want a *HandlerError for %s attempt 1", p.Err, id)
+			}
+			if !errors.Is(p.Err, ErrNotHandlerFault) || !errors.Is(p.Err, tt.herr) {
+				t.Fatalf("Problem.Err = %v: want it to wrap the handler's error and ErrNotHandlerFault", p.Err)
+			}
+			if p.Name != pendingName(id.String()) {
+				t.Errorf("Problem.Name = %q, want %q", p.Name, pendingName(id.String()))
+			}
+		})
+	}
+}
