@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package queue
 
 // Tests of the defects the outside tester of issue #14 found, each as a
