@@ -198,7 +198,11 @@ func TestCampaignCorpusCrashesPromote(t *testing.T) {
 	s1 := readSummary(t, mod)
 	ok1 := result(t, s1, "FuzzOK")
 	okDir := filepath.Join(corpus, "example.com", "fz", "bug", "FuzzOK")
-	if ok1.Status != "pass" || ok1.CorpusIn != 0 || ok1.CorpusSize == 0 || ok1.CorpusSize != len(corpusContents(t, okDir)) {
+	// Run 1 starts from an empty corpus, unless go test's known flake
+	// (go.dev/issue/75804, seen on a loaded machine) made fuzzrun run
+	// FuzzOK once more: that second try starts from what the first found.
+	retried := strings.Contains(out, "bug.FuzzOK: "+flakeNote+"; running it once more")
+	if ok1.Status != "pass" || ok1.CorpusIn != 0 && !retried || ok1.CorpusSize == 0 || ok1.CorpusSize != len(corpusContents(t, okDir)) {
 		t.Fatalf("run 1 FuzzOK: %+v; corpus holds %v", ok1, corpusContents(t, okDir))
 	}
 	if len(s1.Failures) != 1 || !slices.Equal(s1.Failures[0].Targets, []string{"bug.FuzzA", "bug.FuzzB"}) || s1.Failures[0].Known {
