@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/capq/capq/gen"
@@ -56,7 +57,14 @@ handler's failure: the drain stops and the record is released without
 using an attempt.
 
 --follow keeps draining as records arrive (inotify on Linux, kqueue on macOS
-and the BSDs, with a rescan every 2s as a fallback) until SIGINT, SIGTERM or SIGHUP. On the first such signal
+and the BSDs, with a rescan every 2s as a fallback) until SIGINT, SIGTERM or
+SIGHUP. After a pass that moved nothing on (a handler failed and the record
+stays pending, or a record was left in place), it waits for a new pending
+name or the next rescan: such a record is delivered again at most once per
+rescan or new record, never in a loop. At each rescan it checks that --dir
+still names the directory it drains: when the directory was replaced (renamed
+away and a new one made at --dir), it warns on stderr and drains the new one;
+when --dir is gone, it exits 1 naming it. On the first such signal
 capq finishes the record in hand and stops; a second signal kills the
 handler's process group and stops at once. The handler runs in its own
 process group, so a terminal's Ctrl-C reaches only capq. A summary goes to
@@ -87,9 +95,9 @@ when the queue failed; 2 for usage errors.`,
 			if err != nil {
 				return err
 			}
-			defer q.Close()
 			d := &drainer{e: e, q: q, exec: execCmd, follow: follow,
 				max: maxRecords, budget: budget, maxAttempts: maxAttempts}
+			defer func() { d.q.Close() }() // --follow may have reopened it
 			return d.run()
 		},
 	}
@@ -115,6 +123,10 @@ type drainer struct {
 	stop  context.CancelFunc
 	fault *notHandlersFault
 	tot   queue.Result
+	// w wakes --follow for new pending names (nil: rescans only); dirID
+	// is the queue directory being drained, to notice --dir replaced.
+	w     *watcher
+	dirID os.FileInfo
 	// reported holds the problems already printed, so that --follow does
 	// not repeat one at every pass (bounded: past it, problems are only
 	// counted).
@@ -157,18 +169,15 @@ func (d *drainer) run() error {
 		catchSIGPIPE()
 	}
 
-	var w *watcher
 	if d.follow {
 		// Watch before the first pass, so nothing appended after the pass
 		// listed the directory goes unnoticed.
-		var err error
-		if w, err = newWatcher(d.e.dir); err != nil {
-			fmt.Fprintf(d.e.stderr, "capq drain: directory watch (inotify, kqueue) unavailable (%v); rescanning every %v\n", err, rescanEvery)
-		}
-		defer w.close()
+		d.dirID, _ = os.Stat(d.e.dir)
+		d.watch()
+		defer func() { d.w.close() }()
 	}
 	start := time.Now()
-	err := d.loop(soft, start, w)
+	err := d.loop(soft, start)
 	fmt.Fprintf(d.e.stderr, "capq drain: delivered %d, quarantined %d, dead-lettered %d, failed %d, skipped %d, left %d\n",
 		d.tot.Delivered, d.tot.Quarantined, d.tot.DeadLettered, d.tot.Failed, d.tot.Skipped, d.tot.Left)
 	switch {
@@ -209,7 +218,77 @@ func (d *drainer) report(problems []queue.Problem) {
 	}
 }
 
-func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
+// watch starts the directory watcher of --follow (a failure is reported
+// once and leaves the rescans).
+func (d *drainer) watch() {
+	var err error
+	if d.w, err = newWatcher(d.e.dir); err != nil {
+		fmt.Fprintf(d.e.stderr, "capq drain: directory watch (inotify, kqueue) unavailable (%v); rescanning every %v\n", err, rescanEvery)
+	}
+}
+
+// checkDir makes sure --dir still names the directory being drained (spec
+// R25's daemon, R40): a directory renamed away and replaced by a new one
+// would otherwise be watched forever while records arrive at --dir. A
+// replaced directory is reopened, with a warning; a vanished one is an
+// error naming it.
+func (d *drainer) checkDir() error {
+	_, err := d.dirMoved()
+	return err
+}
+
+// dirMoved is checkDir, also saying whether the queue was reopened.
+func (d *drainer) dirMoved() (bool, error) {
+	fi, err := os.Stat(d.e.dir)
+	if err != nil {
+		return false, fmt.Errorf("queue directory %s is gone: %w", d.e.dir, err)
+	}
+	if d.dirID == nil || os.SameFile(fi, d.dirID) {
+		return false, nil
+	}
+	if !fi.IsDir() {
+		return false, fmt.Errorf("queue directory %s was replaced by something that is not a directory", d.e.dir)
+	}
+	fmt.Fprintf(d.e.stderr, "capq drain: warning: %s is no longer the directory being drained (renamed or replaced); reopening it\n", d.e.dir)
+	q, err := openQueue(d.e, false, true)
+	if err != nil {
+		return false, fmt.Errorf("reopen %s: %w", d.e.dir, err)
+	}
+	d.q.Close()
+	d.q, d.dirID = q, fi
+	d.w.close()
+	d.watch()
+	return true, nil
+}
+
+// pendingNames lists the names of pending records in --dir (nil when it
+// cannot): --follow compares two listings to tell a new record from the
+// wake-ups of its own writes (kqueue reports every change of the folder).
+func (d *drainer) pendingNames() map[string]bool {
+	ents, err := os.ReadDir(d.e.dir)
+	if err != nil {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		if n := e.Name(); strings.HasPrefix(n, "pending-") && strings.HasSuffix(n, ".json") {
+			names[n] = true
+		}
+	}
+	return names
+}
+
+// hasNew reports whether now holds a name that was not in before.
+func hasNew(before, now map[string]bool) bool {
+	for n := range now {
+		if !before[n] {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *drainer) loop(ctx context.Context, start time.Time) error {
 	ticker := time.NewTicker(rescanEvery)
 	defer ticker.Stop()
 	for pass := 0; ; pass++ {
@@ -233,6 +312,12 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 			}
 		}
 		res, err := d.q.Ingest(ctx, d.handle, opts)
+		if err != nil && d.follow && ctx.Err() == nil {
+			if derr := d.checkDir(); derr != nil {
+				// "list .: ..." would not say which directory.
+				err = derr
+			}
+		}
 		d.tot.Delivered += res.Delivered
 		d.tot.Skipped += res.Skipped
 		d.tot.Quarantined += res.Quarantined
@@ -243,18 +328,48 @@ func (d *drainer) loop(ctx context.Context, start time.Time, w *watcher) error {
 		if err != nil || !d.follow {
 			return err
 		}
-		if res.Delivered+res.Quarantined+res.DeadLettered+res.Failed > 0 {
+		if res.Delivered+res.Quarantined+res.DeadLettered > 0 {
 			continue // more may have arrived meanwhile: list again at once
 		}
+		// Nothing moved on: what is pending failed or was left in place.
+		// Passing again at once would deliver it again in a loop (and our
+		// own lock-file writes wake a kqueue watcher), so wait for a new
+		// pending name or the rescan (spec R40).
+		if err := d.wait(ctx, ticker.C); err != nil {
+			return err
+		}
+	}
+}
+
+// wait blocks --follow after a pass until a pending name appears that the
+// pass did not see, or the rescan is due (then it checks --dir first).
+// Wake-ups without a new name (our own writes, a record leaving) are
+// ignored.
+func (d *drainer) wait(ctx context.Context, tick <-chan time.Time) error {
+	before := d.pendingNames()
+	for {
 		var events <-chan struct{}
-		if w != nil {
-			events = w.events
+		if d.w != nil {
+			events = d.w.events
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-events:
-		case <-ticker.C:
+			// The watcher also wakes when the directory itself moved or
+			// was deleted (inotify); a stat per wake-up is cheap.
+			// Gone is judged at the rescan: a directory being replaced
+			// (renamed away, then made anew) is briefly missing.
+			if moved, err := d.dirMoved(); moved {
+				return nil
+			} else if err != nil {
+				continue
+			}
+			if before == nil || hasNew(before, d.pendingNames()) {
+				return nil
+			}
+		case <-tick:
+			return d.checkDir()
 		}
 	}
 }

@@ -19,13 +19,14 @@ type watcher struct {
 
 // newWatcher watches dir for records appearing: IN_MOVED_TO is capq's and
 // the reference's rename of a finished record, IN_CLOSE_WRITE and
-// IN_CREATE catch writers that create the final name directly.
+// IN_CREATE catch writers that create the final name directly;
+// IN_MOVE_SELF and IN_DELETE_SELF say the directory itself moved or went.
 func newWatcher(dir string) (*watcher, error) {
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CREATE); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, dir, unix.IN_MOVED_TO|unix.IN_CLOSE_WRITE|unix.IN_CREATE|unix.IN_MOVE_SELF|unix.IN_DELETE_SELF); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -56,7 +57,9 @@ func (w *watcher) read() {
 			off += unix.SizeofInotifyEvent + nameLen
 			// Our own lock files and the tmp files of appends in progress
 			// are not records: waking for them would only spin.
-			if mask&unix.IN_Q_OVERFLOW != 0 || (bytes.HasPrefix(name, []byte("pending-")) && bytes.HasSuffix(name, []byte(".json"))) {
+			// The directory moving or going wakes the drain, which then
+			// checks --dir (IN_MOVE_SELF, IN_DELETE_SELF).
+			if mask&(unix.IN_Q_OVERFLOW|unix.IN_MOVE_SELF|unix.IN_DELETE_SELF) != 0 || (bytes.HasPrefix(name, []byte("pending-")) && bytes.HasSuffix(name, []byte(".json"))) {
 				wake = true
 			}
 		}
