@@ -210,6 +210,7 @@ const (
 	stepRead    = "read"
 	stepList    = "list"
 	stepMkdir   = "mkdir"
+	stepDup     = "dup"
 )
 
 func opErr(op, step, name string, err error) error {
