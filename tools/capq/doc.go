@@ -20,7 +20,7 @@
 //	                 ULID as soon as its record is durable; a bad line stops
 //	                 with its line number (exit 2), earlier lines stay
 //	ls [--json]      pending records oldest first: ulid, appended_at, size,
-//	                 state (pending, in_doubt, delivering, corrupt)
+//	                 state (pending, in_doubt, delivering, blocked, corrupt)
 //	count [--json]   number of pending records
 //	show [--record] ULID
 //	                 a record's envelope (pending or dead-lettered)

@@ -78,8 +78,10 @@ type lsEntry struct {
 	AppendedAt string `json:"appended_at"`
 	Size       int64  `json:"size"`
 	// State is "pending", "in_doubt" (a delivery failed or crashed: the
-	// next has Attempt > 1), "delivering" (a consumer holds its lock) or
-	// "corrupt" (the file is not a valid envelope; a drain quarantines it).
+	// next has Attempt > 1), "delivering" (a consumer holds its lock),
+	// "blocked" (its lock name holds something that is not a usable lock
+	// file, which nobody holds) or "corrupt" (the file is not a valid
+	// envelope; a drain quarantines it).
 	State string `json:"state"`
 }
 
@@ -91,8 +93,12 @@ func lsCmd() *command {
 		help: `Prints one line per pending record: ULID, appended_at, size in bytes and
 state, separated by tabs. State is pending, in_doubt (a delivery failed or
 crashed; the next one has Attempt > 1), delivering (a consumer holds the
-record's lock) or corrupt (a drain will quarantine it). With --json each line
-is an object {"ulid","appended_at","size","state"}.`,
+record's lock), blocked (the record's lock name holds something that is not
+a usable lock file: a directory, FIFO, symlink, or a file with another hard
+link; nobody holds it, and no drain delivers the record until an operator
+removes that entry; verify names it) or corrupt (a drain will quarantine
+it). The lock's state is judged as verify and stats judge it. With --json
+each line is an object {"ulid","appended_at","size","state"}.`,
 		flags: func(fs *flag.FlagSet) { fs.BoolVar(&asJSON, "json", false, "print JSON Lines") },
 		run: func(e *env, fs *flag.FlagSet) error {
 			q, err := openQueue(e, false, false)
@@ -108,10 +114,17 @@ is an object {"ulid","appended_at","size","state"}.`,
 			if err != nil {
 				return failf("%v", err)
 			}
-			inDoubt := map[string]bool{}
+			// One rule for a lock's state, Verify's (spec R26, R45): in
+			// doubt when free beside its record; blocked when its name
+			// holds no usable lock file (none of these is held by
+			// anybody); otherwise, when it exists, held.
+			inDoubt, blocked := map[string]bool{}, map[string]bool{}
 			for _, f := range findings {
-				if f.Kind == "in_doubt" {
+				switch f.Kind {
+				case "in_doubt":
 					inDoubt[f.Name] = true
+				case "symlink", "not_regular", "hard_link", "unreadable":
+					blocked[f.Name] = true
 				}
 			}
 			w := bufio.NewWriter(e.stdout)
@@ -141,7 +154,9 @@ is an object {"ulid","appended_at","size","state"}.`,
 				}
 				lock := layout.LockName(ent.ULID)
 				if ent.State == "pending" {
-					if inDoubt[lock] {
+					if blocked[lock] {
+						ent.State = "blocked"
+					} else if inDoubt[lock] {
 						ent.State = "in_doubt"
 					} else if _, err := os.Lstat(filepath.Join(e.dir, lock)); err == nil {
 						ent.State = "delivering"
