@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"testing"
 	"time"
 )
@@ -128,7 +129,7 @@ func TestPruneKeepRule(t *testing.T) {
 		keep, wantLeft int
 	}{
 		{-1, 5},
-		{-1 << 40, 5},
+		{math.MinInt, 5},
 		{0, 0},
 		{2, 2},
 		{5, 5},
