@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/capq/capq/ulid"
 )
 
 // Spec R21, R36: a file capq did not create at a name near the
@@ -144,3 +147,42 @@ func TestDurableTmpBase(t *testing.T) {
 		}
 	}
 }
+
+// Spec R21: an append whose tmp name is taken (a file somebody planted at
+// the name of the ULID it drew) leaves that file alone and takes the next
+// ULID.
+func TestAppendTmpNameTaken(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	gen := func() *ulid.Generator {
+		return ulid.NewGenerator(ulid.GeneratorOptions{Clock: func() time.Time { return at }, Entropy: zeroReader{}})
+	}
+	first, err := gen().New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	planted := filepath.Join(dir, tmpName(first.String()))
+	if err := os.WriteFile(planted, []byte("notes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := Open(dir, Options{ulids: gen(), SkipRecover: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	id, err := q.Append(sampleRecord(0, ""))
+	if err != nil || id == first {
+		t.Fatalf("Append = %s, %v; want a ULID other than the taken %s", id, err, first)
+	}
+	if b, err := os.ReadFile(planted); err != nil || string(b) != "notes\n" {
+		t.Errorf("the file at the taken tmp name: %q, %v; want it untouched", b, err)
+	}
+	if !exists(t, pendingPath(dir, id)) {
+		t.Errorf("record %s not pending", id)
+	}
+}
+
+// zeroReader is entropy of zeros, so two generators agree.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
