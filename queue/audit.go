@@ -6,11 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"iter"
 	"os"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/capq/capq/internal/fsys"
 )
@@ -430,12 +433,41 @@ func yieldAuditLine(b []byte, name string, line int, tooLong bool, yield func(Au
 	}
 	var e AuditEntry
 	if err := json.Unmarshal(b, &e); err != nil {
-		return yield(AuditEntry{}, &DataError{Name: name, Line: line, Detail: "not a JSON object: " + err.Error(), kind: ErrAuditLine})
+		return yield(AuditEntry{}, &DataError{Name: name, Line: line, Detail: auditDecodeDetail(err), kind: ErrAuditLine})
 	}
 	if e.Reason == "" {
 		return yield(AuditEntry{}, &DataError{Name: name, Line: line, Detail: "no reason", kind: ErrAuditLine})
 	}
 	return yield(e, nil)
+}
+
+// auditDecodeDetail says for people why a line did not decode, in the
+// terms of the line's JSON rather than of capq's Go types: a key whose
+// value has the wrong JSON type ("reason":5) is named with the type it
+// has and the one it needs.
+func auditDecodeDetail(err error) string {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Type == nil {
+		return "not a JSON object: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	t := te.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	want := "value of another type"
+	article := "a"
+	switch t.Kind() {
+	case reflect.String:
+		want = "string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want, article = "integer", "an"
+	case reflect.Bool:
+		want = "boolean"
+	case reflect.Struct:
+		want, article = "object", "an"
+	}
+	return fmt.Sprintf("key %q is a JSON %s, want %s %s", te.Field, te.Value, article, want)
 }
 
 // holeSkipper reads a file with ReadAt and passes over its holes larger

@@ -550,11 +550,13 @@ func TestFlusherFailsFilesWrittenBeforeASyncFSFailure(t *testing.T) {
 // Spec R15: Ingest fsyncs the directory after at most DeleteSyncEvery
 // deletes, and after the last delete of the call. The call trace is cut
 // into windows at each directory fsync; no window holds more than
-// DeleteSyncEvery record deletes, and none follows the last fsync.
+// DeleteSyncEvery record deletes, and none follows the last fsync. A
+// negative DeleteSyncEvery fsyncs only at the end: all the deletes are in
+// one window.
 func TestIngestDeleteSyncCadence(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ n, every int }{
-		{1, 64}, {5, 1}, {5, 2}, {20, 5}, {23, 5}, {64, 64}, {130, 64},
+		{1, 64}, {5, 1}, {5, 2}, {20, 5}, {23, 5}, {64, 64}, {130, 64}, {70, -1},
 	} {
 		t.Run(fmt.Sprintf("n=%d/every=%d", tc.n, tc.every), func(t *testing.T) {
 			_, f, q := openMemFault(t, Options{DeleteSyncEvery: tc.every})
@@ -576,7 +578,11 @@ func TestIngestDeleteSyncCadence(t *testing.T) {
 			if err != nil || res.Delivered != tc.n {
 				t.Fatalf("Ingest = %+v, %v; want %d delivered", res, err, tc.n)
 			}
-			window, syncs := 0, 0
+			every := tc.every
+			if every < 0 {
+				every = tc.n
+			}
+			window, syncs, widest := 0, 0, 0
 			for _, op := range trace {
 				if op == "syncdir" {
 					window = 0
@@ -584,14 +590,18 @@ func TestIngestDeleteSyncCadence(t *testing.T) {
 					continue
 				}
 				window++
-				if window > tc.every {
+				widest = max(widest, window)
+				if window > every {
 					t.Fatalf("%d deletes without a directory fsync (DeleteSyncEvery %d): %v", window, tc.every, trace)
 				}
 			}
 			if window != 0 {
 				t.Errorf("Ingest returned with %d deletes not made durable", window)
 			}
-			if min := (tc.n + tc.every - 1) / tc.every; syncs < min {
+			if tc.every < 0 && widest != tc.n {
+				t.Errorf("DeleteSyncEvery %d: at most %d deletes between directory fsyncs, want all %d before one", tc.every, widest, tc.n)
+			}
+			if min := (tc.n + every - 1) / every; syncs < min {
 				t.Errorf("%d directory fsyncs, want at least %d", syncs, min)
 			}
 		})

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -131,25 +132,46 @@ func FormatAppendedAt(t time.Time) string { return string(appendISOTime(nil, t))
 // fraction, and offsets out of range would pass). A leap second (23:59:60
 // UTC, which RFC 3339 and the schema allow but Go cannot represent) reads
 // as the first instant of the next day.
+//
+// Every failure is one error shape, "capq: not an RFC 3339 date-time: ..."
+// with the value quoted, whether the grammar or a field's range (February
+// 30, hour 24) is wrong.
 func ParseAppendedAt(s string) (time.Time, error) {
-	bad := func() (time.Time, error) {
-		return time.Time{}, fmt.Errorf("capq: not an RFC 3339 date-time: %q", truncate(s, 64))
+	in := s
+	bad := func(why string) (time.Time, error) {
+		if why != "" {
+			why = " (" + why + ")"
+		}
+		return time.Time{}, fmt.Errorf("capq: not an RFC 3339 date-time: %q%s", truncate(in, 64), why)
+	}
+	parse := func(s string) (time.Time, error) {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			// Package time's own error (*time.ParseError) names its
+			// layout; ours names the value and says which field.
+			var pe *time.ParseError
+			if errors.As(err, &pe) && pe.Message != "" {
+				return bad(strings.TrimPrefix(pe.Message, ": "))
+			}
+			return bad("")
+		}
+		return t, nil
 	}
 	if !isRFC3339(s) {
-		return bad()
+		return bad("")
 	}
 	if s[10] == 't' || s[len(s)-1] == 'z' {
 		s = strings.ToUpper(s) // RFC 3339 allows lower case; package time does not
 	}
 	if s[17:19] != "60" {
-		return time.Parse(time.RFC3339Nano, s)
+		return parse(s)
 	}
-	t, err := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:])
+	t, err := parse(s[:17] + "59" + s[19:])
 	if err != nil {
 		return t, err
 	}
 	if u := t.UTC(); u.Hour() != 23 || u.Minute() != 59 {
-		return bad() // leap seconds happen only at the end of a UTC day
+		return bad("a leap second is only at the end of a UTC day")
 	}
 	return t.Add(time.Second), nil
 }

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -716,10 +717,36 @@ func TestEnvelopeAppendedAtStrictRFC3339(t *testing.T) {
 		if (perr == nil) != tt.ok {
 			t.Errorf("ParseAppendedAt(%q) error = %v, want ok = %v", tt.in, perr, tt.ok)
 		}
+		// One error shape for every refusal, a field out of range
+		// (February 30, hour 24) as well as the grammar: never package
+		// time's *time.ParseError, which names its layout.
+		var pe *time.ParseError
+		if perr != nil && (errors.As(perr, &pe) || !strings.HasPrefix(perr.Error(), "capq: not an RFC 3339 date-time: "+strconv.Quote(tt.in))) {
+			t.Errorf("ParseAppendedAt(%q) error = %q (%T), want capq's one shape", tt.in, perr, perr)
+		}
 		data := envelopeJSON(mULID, `"appended_at":"`+tt.in+`"`, mRecord, mSV)
 		_, derr := decodeFile(noteName, []byte(data))
 		if (derr == nil) != tt.ok || (derr != nil && !errors.Is(derr, ErrCorrupt)) {
 			t.Errorf("DecodeEnvelope with appended_at %q: %v, want ok = %v", tt.in, derr, tt.ok)
 		}
+	}
+}
+
+// Spec R5: a record AppendBatch refuses is named by its index, in the
+// *DataError's Index and in its message; Append's lone record has no index
+// to name.
+func TestRefusedRecordNamesIndex(t *testing.T) {
+	t.Parallel()
+	q, _ := openTest(t, Options{SkipRecover: true, MaxSize: -1})
+	_, err := q.AppendBatch([][]byte{[]byte(`{}`), []byte(`{}`), []byte(`[1]`)})
+	var de *DataError
+	if !errors.As(err, &de) || !errors.Is(err, ErrInvalidRecord) || de.Index != 2 {
+		t.Fatalf("AppendBatch = %v, want a *DataError wrapping ErrInvalidRecord with Index 2", err)
+	}
+	if !strings.Contains(err.Error(), "index 2 of the batch") {
+		t.Errorf("AppendBatch error %q does not say which record", err)
+	}
+	if _, err := q.Append([]byte(`[1]`)); err == nil || strings.Contains(err.Error(), "index") {
+		t.Errorf("Append error %q names an index (or is nil)", err)
 	}
 }

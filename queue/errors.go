@@ -103,11 +103,17 @@ type DataError struct {
 
 	kind error // ErrInvalidRecord, ErrCorrupt, ErrSchemaVersion or ErrAuditLine
 	why  error // for a refused record: errRecordTooLarge, errTooDeep or nil
+	// inBatch says the refused record was given to AppendBatch, so the
+	// message names its index (Append's record has no index to name).
+	inBatch bool
 }
 
 func (e *DataError) Error() string {
 	switch e.kind {
 	case ErrInvalidRecord:
+		if e.inBatch {
+			return fmt.Sprintf("capq: invalid record at index %d of the batch (at byte %d): %s", e.Index, e.Offset, e.Detail)
+		}
 		return fmt.Sprintf("capq: invalid record (at byte %d): %s", e.Offset, e.Detail)
 	case ErrSchemaVersion:
 		if e.Name == "" {

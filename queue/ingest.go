@@ -157,7 +157,7 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Resu
 		outcome, err := q.ingestOne(ctx, string(id[:]), unsafe[u], h, d)
 		if outcome == outcomeDeleted {
 			unsynced++
-			if unsynced >= q.opts.DeleteSyncEvery {
+			if every := q.opts.DeleteSyncEvery; every > 0 && unsynced >= every {
 				if err := syncDeletes(); err != nil {
 					return res, err
 				}

@@ -43,6 +43,30 @@ func TestAuditEntriesBoundedLines(t *testing.T) {
 	}
 }
 
+// Spec R29: a line whose key has the wrong JSON type is a *DataError
+// whose text says so in the line's terms (the key, the JSON type it has
+// and the one it needs), not in capq's Go types.
+func TestAuditLineWrongTypeDetail(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ line, want string }{
+		{`{"ts":"t","reason":5}`, `key "reason" is a JSON number, want a string`},
+		{`{"ts":"t","reason":"pruned","attempts":"3"}`, `key "attempts" is a JSON string, want an integer`},
+		{`{"ts":"t","reason":"queue_overflow","queue_size_before_prune":true}`, `key "queue_size_before_prune" is a JSON bool, want an integer`},
+	} {
+		q, dir := openTest(t, Options{SkipRecover: true, MaxSize: -1})
+		writeRaw(t, filepath.Join(dir, auditLogName), tc.line+"\n")
+		var de *DataError
+		for _, err := range q.AuditEntries(context.Background()) {
+			if !errors.As(err, &de) || !errors.Is(err, ErrAuditLine) {
+				t.Fatalf("%s: yielded %v, want a *DataError wrapping ErrAuditLine", tc.line, err)
+			}
+		}
+		if de == nil || de.Detail != tc.want || strings.Contains(de.Error(), "Go ") || strings.Contains(de.Error(), "queue.") {
+			t.Errorf("%s: %v, want detail %q", tc.line, de, tc.want)
+		}
+	}
+}
+
 // Spec R29, R31: the audit log as a FIFO, a symlink or a directory is
 // refused at once with ErrUnsafeFile; nothing blocks.
 func TestAuditEntriesUnsafeLog(t *testing.T) {

@@ -141,12 +141,17 @@ func (o Options) validate() error {
 }
 
 // Options returns the options q runs with: those given to Open, with every
-// zero value replaced by its default (a negative DeleteSyncEvery reads as
-// math.MaxInt, a nil Logger as one that discards). A caller that bounds
+// zero value replaced by its default and a nil Logger by one that
+// discards; a negative value (no limit) is returned as given. A caller that bounds
 // what it hands the queue, such as capq append reading records of at most
 // MaxRecordSize bytes, reads the bound here instead of repeating the
 // default.
-func (q *Queue) Options() Options { return q.opts }
+func (q *Queue) Options() Options {
+	if q == nil {
+		return Options{}
+	}
+	return q.opts
+}
 
 // resolved returns o with defaults filled in.
 func (o Options) resolved() Options {
@@ -168,11 +173,8 @@ func (o Options) resolved() Options {
 	if o.spareLocks == 0 {
 		o.spareLocks = defaultSpareLocks
 	}
-	switch {
-	case o.DeleteSyncEvery == 0:
-		o.DeleteSyncEvery = defaultDeleteSyncEvery
-	case o.DeleteSyncEvery < 0:
-		o.DeleteSyncEvery = math.MaxInt // only the fsync at the end of the call
+	if o.DeleteSyncEvery == 0 {
+		o.DeleteSyncEvery = defaultDeleteSyncEvery // negative stays: only the fsync at the end of each call
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

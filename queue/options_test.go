@@ -5,7 +5,6 @@ package queue
 import (
 	"context"
 	"errors"
-	"math"
 	"os"
 	"strings"
 	"testing"
@@ -22,9 +21,11 @@ func TestOptionsLimitsRule(t *testing.T) {
 		r.TmpGrace != defaultTmpGrace || r.DeleteSyncEvery != defaultDeleteSyncEvery || r.AuditLogMaxSize != defaultAuditLogMaxSize {
 		t.Errorf("zero Options resolved to %+v, want every default", r)
 	}
-	n := Options{MaxSize: -1, TmpGrace: -1, DeleteSyncEvery: -1, AuditLogMaxSize: -1}.resolved()
-	if n.MaxSize >= 0 || n.TmpGrace >= 0 || n.DeleteSyncEvery != math.MaxInt || n.AuditLogMaxSize >= 0 {
-		t.Errorf("negative limits resolved to %+v, want each to mean no limit", n)
+	// A negative limit is returned as given by Options(), every one
+	// alike (DeleteSyncEvery read as math.MaxInt before).
+	nq, _ := openTest(t, Options{MaxSize: -2, TmpGrace: -2, DeleteSyncEvery: -2, AuditLogMaxSize: -2, SkipRecover: true})
+	if n := nq.Options(); n.MaxSize != -2 || n.TmpGrace != -2 || n.DeleteSyncEvery != -2 || n.AuditLogMaxSize != -2 {
+		t.Errorf("Options() of negative limits = %+v, want each as given", n)
 	}
 	for _, o := range []Options{{MaxRecordSize: -1}, {MaxDepth: -1}} {
 		if _, err := Open(t.TempDir(), o); !errors.Is(err, ErrInvalidOptions) {

@@ -18,6 +18,10 @@ import (
 // Queue is a capture queue in one directory. A Queue is safe for concurrent
 // use by many goroutines, and any number of Queues in any number of
 // processes (capq's or the reference's) may share one directory.
+//
+// Only Open makes a Queue. The zero Queue (and a nil *Queue) is closed:
+// every method that returns an error returns ErrClosed, AppendRoom returns
+// 0 and Options the zero Options.
 type Queue struct {
 	dir  string
 	fs   fsys.FS
@@ -159,6 +163,9 @@ const closedBit = 1 << 62
 // not call Close itself: Close would wait for the Ingest that runs the
 // handler, which is waiting for the handler.
 func (q *Queue) Close() error {
+	if q == nil || q.fs == nil {
+		return ErrClosed // not made by Open
+	}
 	for {
 		v := q.state.Load()
 		if v&closedBit != 0 {
@@ -180,6 +187,9 @@ func (q *Queue) Close() error {
 // enter marks the start of a call; unless it returns an error, the caller
 // must call q.leave.
 func (q *Queue) enter() error {
+	if q == nil || q.fs == nil {
+		return ErrClosed // not made by Open: nothing to work on
+	}
 	for {
 		v := q.state.Load()
 		if v&closedBit != 0 {
@@ -225,8 +235,11 @@ func (q *Queue) Append(record []byte) (ulid.ULID, error) {
 	ids, err := q.AppendBatch([][]byte{record})
 	if err != nil {
 		var be *BatchError
+		var re *DataError
 		if errors.As(err, &be) {
 			err = be.Errs[0]
+		} else if errors.As(err, &re) {
+			re.inBatch = false // a lone record: no index to name
 		}
 		return ulid.ULID{}, err
 	}
@@ -268,7 +281,7 @@ func (q *Queue) AppendBatch(records [][]byte) ([]ulid.ULID, error) {
 		if err != nil {
 			var re *DataError
 			if errors.As(err, &re) {
-				re.Index = i
+				re.Index, re.inBatch = i, true
 			}
 			return nil, err
 		}
@@ -653,6 +666,9 @@ func countInterval(maxSize int, lastCount int64) int64 {
 // before AppendBatch returns their ULIDs. A caller that reports each ULID
 // as pending (capq append) appends at most AppendRoom() records at once.
 func (q *Queue) AppendRoom() int {
+	if q == nil || q.fs == nil {
+		return 0 // not made by Open: no room
+	}
 	if q.opts.MaxSize < 0 {
 		return math.MaxInt
 	}
