@@ -852,7 +852,11 @@ func (m *machine) actPrune(c chooser) {
 			want.Dropped++
 		}
 	}
-	for _, id := range m.model.In(InPending)[:max(0, min(n, n-keep))] {
+	excess := 0 // a negative keep means no limit (R18): nothing is examined
+	if keep >= 0 {
+		excess = max(0, n-keep)
+	}
+	for _, id := range m.model.In(InPending)[:excess] {
 		if m.model.Record(id).Held {
 			want.Skipped++
 		}

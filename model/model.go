@@ -220,12 +220,13 @@ func Headroom(maxSize int) int { return min(max(maxSize/10, 1), 100) }
 // quarantine, oldest first, and the number of pending records it starts
 // from. A prune never touches newest or anything newer (the record whose
 // append triggered an overflow prune, R18), and skips records whose lock
-// is held; those stay.
+// is held; those stay. A negative keep means no limit: nothing is a
+// victim (R18).
 func (m *Model) Victims(keep int, newest ulid.ULID) (victims []ulid.ULID, count int) {
 	pending := m.In(InPending)
 	count = len(pending)
-	excess := count - max(keep, 0)
-	if excess <= 0 {
+	excess := count - keep
+	if keep < 0 || excess <= 0 {
 		return nil, count
 	}
 	for _, id := range pending[:excess] {
