@@ -161,7 +161,10 @@ func (q *Queue) deadLetters(withUnsafe bool) ([]ulid.ULID, error) {
 // DeadLetterHistory returns the attempt history of a dead letter: JSON
 // Lines, one per recorded attempt start or failure. It reads at most 256
 // KiB: a longer history (not one capq wrote: capq compacts histories, R35)
-// returns its first 256 KiB with an error wrapping ErrReadLimit.
+// returns its first 256 KiB with an error wrapping ErrReadLimit. Other
+// errors: ErrNotFound if id has no history in the dead-letter folder, an
+// *OpError wrapping ErrUnsafeFile for a symlink or special file there, an
+// *OpError for a read that failed.
 func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 	if err := q.enter(); err != nil {
 		return nil, err
@@ -190,8 +193,16 @@ func (q *Queue) DeadLetterHistory(id ulid.ULID) ([]byte, error) {
 
 // Requeue puts a dead-lettered record back into the queue under its own
 // ULID (so it keeps its place in the order), with a fresh attempt count,
-// and writes an audit line. The history file is removed. It returns
-// ErrNotFound if id is not dead-lettered.
+// and writes an audit line. The history file is removed.
+//
+// Errors: ErrNotFound if id is not dead-lettered; an *OpError naming the
+// file otherwise, and then the dead letter is where it was and no audit
+// line says it moved: wrapping ErrUnsafeFile for a symlink or special file
+// at the dead letter's name, fs.ErrExist for another file at the record's
+// pending name (both are kept for a human), syscall.EWOULDBLOCK when a
+// consumer holds the record's lock, or the file system's error. Once the
+// record is back, a failed clean-up (the history's removal, a directory
+// fsync) is still returned, as an *OpError whose Op is "requeue".
 func (q *Queue) Requeue(id ulid.ULID) error {
 	if err := q.enter(); err != nil {
 		return err

@@ -113,7 +113,15 @@ Contexts: a call that reads, moves or removes files in numbers that grow
 with the queue (Ingest, Prune, Recover, Stats, AuditEntries, RequeueAll,
 Verify) takes a context and stops when it is cancelled; a call that only
 lists names (List, Count, DeadLetters) or touches the records it is given
-(Append, AppendBatch, Get, Requeue) does not.
+(Append, AppendBatch, Get, Requeue) does not. Two exceptions run without a
+context and can take as long as the queue is large, each with a way to
+bound it: Open runs Recover, which removes every stray .tmp file and
+orphaned lock file (Open with SkipRecover, then call Recover(ctx)); and an
+Append or AppendBatch that finds the pending count above MaxSize drops
+everything above MaxSize minus the headroom at once (spec R18), which is
+the headroom plus the appends since the last count in steady state, but
+every excess record when MaxSize is lowered below the pending count or
+other processes appended without pruning (call Prune(ctx, keep) first).
 
 Limits: zero means the default, stated in each Options field's
 documentation; a negative value means no limit, except for the bounds of

@@ -49,6 +49,11 @@ type Queue struct {
 // overflow rule; with SkipRecover and a negative MaxSize nothing needs the
 // count, and Open does not list the directory at all (spec R19), so that
 // a short-lived producer does not pay a listing of the whole queue.
+//
+// Open takes no context: its Recover removes every stray file it finds,
+// which takes as long as there are such files (thousands of orphaned lock
+// files after a crash of many consumers). To bound or cancel that work,
+// open with SkipRecover and call Recover(ctx).
 func Open(dir string, opts Options) (*Queue, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -230,7 +235,11 @@ func (q *Queue) closing() bool { return q.state.Load()&closedBit != 0 }
 //
 // If the append takes the pending count above Options.MaxSize, the oldest
 // records are pruned (spec R18); a failure there does not fail the
-// append, which has already committed, and is logged.
+// append, which has already committed, and is logged. The prune drops
+// every record above MaxSize minus the headroom in this call, without a
+// context: usually a headroom's worth, but every excess record of a queue
+// opened with a MaxSize far below its pending count. To bound that, call
+// Prune(ctx, keep) before appending with the lower MaxSize.
 func (q *Queue) Append(record []byte) (ulid.ULID, error) {
 	ids, err := q.AppendBatch([][]byte{record})
 	if err != nil {

@@ -76,9 +76,14 @@ func finding(kind, name, detail string) Finding {
 // anything (spec R26), and returns every finding, sorted by name. It
 // neither creates dir nor needs an open Queue (so it works on a directory
 // no process may touch); opts are those the queue is used with, of which
-// MaxRecordSize matters (a larger pending file is corrupt). The error is
-// only for a directory that cannot be read at all, or ctx's error when ctx
-// is cancelled (checked between files; no findings are returned then).
+// MaxRecordSize matters (a larger pending file is corrupt). What is wrong
+// inside the directory is a finding, never an error. The error is one of:
+// ErrInvalidOptions for options Open refuses too (a negative MaxRecordSize
+// or MaxDepth, a MaxDepth above 10,000); an *OpError for a directory that
+// cannot be opened or read at all (missing, not a directory, unreadable),
+// or an error wrapping errors.ErrUnsupported on a system without a
+// backend; or ctx's error when ctx is cancelled (checked between files).
+// No findings are returned with an error.
 func Verify(ctx context.Context, dir string, opts Options) ([]Finding, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -108,7 +113,10 @@ func Verify(ctx context.Context, dir string, opts Options) ([]Finding, error) {
 	q := newQueue(dir, opts, fsy, true)
 	defer q.closeFS()
 	more, err := q.verify(ctx)
-	return append(out, more...), err
+	if err != nil {
+		return nil, err // as documented: no findings with an error
+	}
+	return append(out, more...), nil
 }
 
 func (q *Queue) verify(ctx context.Context) ([]Finding, error) {
