@@ -311,6 +311,12 @@ func (d *drainer) loop(ctx context.Context, start time.Time) error {
 				opts.Budget = time.Nanosecond
 			}
 		}
+		var before map[string]bool
+		if d.follow {
+			// Listed before the pass: a name appended while it runs,
+			// after its own listing, is new to the wait below.
+			before = d.pendingNames()
+		}
 		res, err := d.q.Ingest(ctx, d.handle, opts)
 		if err != nil && d.follow && ctx.Err() == nil {
 			if derr := d.checkDir(); derr != nil {
@@ -335,18 +341,17 @@ func (d *drainer) loop(ctx context.Context, start time.Time) error {
 		// Passing again at once would deliver it again in a loop (and our
 		// own lock-file writes wake a kqueue watcher), so wait for a new
 		// pending name or the rescan (spec R40).
-		if err := d.wait(ctx, ticker.C); err != nil {
+		if err := d.wait(ctx, ticker.C, before); err != nil {
 			return err
 		}
 	}
 }
 
-// wait blocks --follow after a pass until a pending name appears that the
-// pass did not see, or the rescan is due (then it checks --dir first).
-// Wake-ups without a new name (our own writes, a record leaving) are
-// ignored.
-func (d *drainer) wait(ctx context.Context, tick <-chan time.Time) error {
-	before := d.pendingNames()
+// wait blocks --follow after a pass until a pending name appears that
+// was not there before the pass (before), or the rescan is due (then it
+// checks --dir first). Wake-ups without a new name (our own writes, a
+// record leaving) are ignored.
+func (d *drainer) wait(ctx context.Context, tick <-chan time.Time, before map[string]bool) error {
 	for {
 		var events <-chan struct{}
 		if d.w != nil {
