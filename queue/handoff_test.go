@@ -45,7 +45,7 @@ func TestDeliveryLockFile(t *testing.T) {
 	}, IngestOptions{})
 }
 
-// Spec R39: a claim that ends without an attempt (NotHandlerFault, as
+// Spec R39: a claim that ends without an attempt (ErrNotHandlerFault, as
 // when capq is told to stop) on a lock file it created does not unlink the
 // lock name while a copy of the descriptor is still held elsewhere (a
 // handler's child): otherwise the next consumer would create a new lock
