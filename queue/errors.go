@@ -49,7 +49,7 @@ var (
 
 	// ErrInvalidOptions is wrapped by Open and Verify's error for an
 	// Options value that has no meaning (a negative MaxRecordSize or
-	// MaxDepth, a MaxDepth above 10,000), and by Ingest's for a nil
+	// MaxDepth, a MaxDepth above 9,999), and by Ingest's for a nil
 	// Handler.
 	ErrInvalidOptions = errors.New("capq: invalid options")
 

@@ -26,8 +26,11 @@ const (
 	// so that no queue can acknowledge a record it then quarantines as
 	// too deep. It also bounds the scanner's recursion (one Go frame per
 	// level, a few hundred KiB of stack at most, on 32-bit too), so that
-	// no option or input can overflow the stack.
-	maxDepthLimit = 10000
+	// no option or input can overflow the stack. 9,999 keeps the file
+	// (the envelope object around the record) within 10,000 levels, the
+	// depth encoding/json and the JSON Schema validators built on it
+	// accept, so other readers of the same files read them too.
+	maxDepthLimit = 9999
 	// defaultTmpGrace is how old a stray .tmp file must be before Open
 	// and Recover remove it: far longer than any append takes, so an
 	// append in progress in another process is never disturbed.
@@ -46,7 +49,7 @@ const (
 // Every limit follows one rule: zero means its default, and a negative
 // value means no limit. MaxRecordSize and MaxDepth, which bound memory and
 // stack, have no "no limit": Open and Verify refuse a negative value with
-// ErrInvalidOptions, and a MaxDepth above 10,000.
+// ErrInvalidOptions, and a MaxDepth above 9,999.
 type Options struct {
 	// MaxSize is the pending count above which an append prunes the
 	// oldest records, down to MaxSize minus a headroom of a tenth of
@@ -60,8 +63,8 @@ type Options struct {
 	MaxRecordSize int
 
 	// MaxDepth bounds the nesting of objects and arrays in a record at
-	// Append. Zero means 512; negative, or above 10,000, is refused.
-	// Reading accepts records nested up to 10,000 levels whatever
+	// Append. Zero means 512; negative, or above 9,999, is refused.
+	// Reading accepts records nested up to 9,999 levels whatever
 	// MaxDepth is (files written with a larger MaxDepth or by other
 	// implementations stay readable), so every record Append accepts is
 	// read back (spec R24).
