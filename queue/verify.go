@@ -79,7 +79,7 @@ func finding(kind, name, detail string) Finding {
 // MaxRecordSize matters (a larger pending file is corrupt). What is wrong
 // inside the directory is a finding, never an error. The error is one of:
 // ErrInvalidOptions for options Open refuses too (a negative MaxRecordSize
-// or MaxDepth, a MaxDepth above 10,000); an *OpError for a directory that
+// or MaxDepth, a MaxDepth above 9,999); an *OpError for a directory that
 // cannot be opened or read at all (missing, not a directory, unreadable),
 // or an error wrapping errors.ErrUnsupported on a system without a
 // backend; or ctx's error when ctx is cancelled (checked between files).
