@@ -133,16 +133,21 @@ func FormatAppendedAt(t time.Time) string { return string(appendISOTime(nil, t))
 // UTC, which RFC 3339 and the schema allow but Go cannot represent) reads
 // as the first instant of the next day.
 //
-// Every failure is one error shape, "capq: not an RFC 3339 date-time: ..."
-// with the value quoted, whether the grammar or a field's range (February
-// 30, hour 24) is wrong.
+// Every failure is one error shape, a *DataError wrapping ErrCorrupt (the
+// value is a field of an envelope that is not what it should be), whose
+// message is "capq: corrupt envelope: appended_at is not an RFC 3339
+// date-time: ..." with the value quoted, whether the grammar or a field's
+// range (February 30, hour 24) is wrong; the range fault is named in
+// parentheses.
 func ParseAppendedAt(s string) (time.Time, error) {
 	in := s
 	bad := func(why string) (time.Time, error) {
 		if why != "" {
 			why = " (" + why + ")"
 		}
-		return time.Time{}, fmt.Errorf("capq: not an RFC 3339 date-time: %q%s", truncate(in, 64), why)
+		// A *DataError, as the Conventions promise of every error: the
+		// bytes are not what an envelope's field should be.
+		return time.Time{}, corruptError("", gen.FieldAppendedAt+" is not an RFC 3339 date-time: "+strconv.Quote(truncate(in, 64))+why)
 	}
 	parse := func(s string) (time.Time, error) {
 		t, err := time.Parse(time.RFC3339Nano, s)

@@ -721,7 +721,10 @@ func TestEnvelopeAppendedAtStrictRFC3339(t *testing.T) {
 		// (February 30, hour 24) as well as the grammar: never package
 		// time's *time.ParseError, which names its layout.
 		var pe *time.ParseError
-		if perr != nil && (errors.As(perr, &pe) || !strings.HasPrefix(perr.Error(), "capq: not an RFC 3339 date-time: "+strconv.Quote(tt.in))) {
+		// Spec R13's Conventions: a *DataError wrapping ErrCorrupt.
+		var de *DataError
+		if perr != nil && (errors.As(perr, &pe) || !errors.As(perr, &de) || !errors.Is(perr, ErrCorrupt) ||
+			!strings.HasPrefix(perr.Error(), "capq: corrupt envelope: appended_at is not an RFC 3339 date-time: "+strconv.Quote(tt.in))) {
 			t.Errorf("ParseAppendedAt(%q) error = %q (%T), want capq's one shape", tt.in, perr, perr)
 		}
 		data := envelopeJSON(mULID, `"appended_at":"`+tt.in+`"`, mRecord, mSV)

@@ -97,18 +97,20 @@ type Result struct {
 // returns ctx's error. A panic of h propagates (see Handler).
 //
 // A nil h is refused with an error wrapping ErrInvalidOptions before
-// anything is listed or claimed.
+// anything is listed or claimed (on a closed queue, ErrClosed comes first).
 func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Result, error) {
 	var res Result
+	// Closed first: every method of a closed, zero or nil Queue returns
+	// ErrClosed, whatever its arguments.
+	if err := q.enter(); err != nil {
+		return res, err
+	}
+	defer q.leave()
 	if h == nil {
 		// Refused up front: calling it would panic after the claim, and
 		// each such call would use one of the record's attempts.
 		return res, fmt.Errorf("%w: Ingest with a nil Handler", ErrInvalidOptions)
 	}
-	if err := q.enter(); err != nil {
-		return res, err
-	}
-	defer q.leave()
 	start := time.Now()
 	limit := -1
 	if opts.MaxRecords > 0 {

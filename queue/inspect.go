@@ -113,7 +113,15 @@ type Problem struct {
 	Err error
 }
 
-func (p Problem) String() string { return p.Name + ": " + p.Err.Error() }
+// String returns the name and the error's text; a Problem with a nil Err
+// (the zero Problem, or one a caller built) says "<nil>" instead of
+// panicking.
+func (p Problem) String() string {
+	if p.Err == nil {
+		return p.Name + ": <nil>"
+	}
+	return p.Name + ": " + p.Err.Error()
+}
 
 // maxProblems bounds the problems one call reports; ProblemsDropped-style
 // counts are not kept: one entry per kind of trouble is enough to act on.

@@ -668,15 +668,16 @@ func countInterval(maxSize int, lastCount int64) int64 {
 // MaxSize minus this process's estimate of the pending count, and no more
 // than its appends left before its next listing of the directory is due
 // (R19); at least 1, since an append's prune never drops the record that
-// triggered it (R18); math.MaxInt when MaxSize is negative. It reads only
+// triggered it (R18); math.MaxInt when MaxSize is negative; 0 on a closed,
+// zero or nil Queue, where Append returns ErrClosed. It reads only
 // counters in memory. AppendBatch runs the overflow rule once, after all
 // its records: a larger batch may take the count past MaxSize by its
 // excess until then, and its prune may drop the batch's own older records
 // before AppendBatch returns their ULIDs. A caller that reports each ULID
 // as pending (capq append) appends at most AppendRoom() records at once.
 func (q *Queue) AppendRoom() int {
-	if q == nil || q.fs == nil {
-		return 0 // not made by Open: no room
+	if q == nil || q.fs == nil || q.closing() {
+		return 0 // not made by Open, or closed: no room, as Append fails
 	}
 	if q.opts.MaxSize < 0 {
 		return math.MaxInt

@@ -28,6 +28,9 @@ func TestZeroQueueIsClosed(t *testing.T) {
 			_, err := q.Ingest(ctx, func(context.Context, Delivery) error { return nil }, IngestOptions{})
 			return err
 		}},
+		// A nil Handler on a closed queue: ErrClosed comes before the
+		// argument check (found by the second outside tester of #14).
+		{"Ingest(nil)", func(q *Queue) error { _, err := q.Ingest(ctx, nil, IngestOptions{}); return err }},
 		{"Prune", func(q *Queue) error { _, err := q.Prune(ctx, 0); return err }},
 		{"Recover", func(q *Queue) error { _, err := q.Recover(ctx); return err }},
 		{"Count", func(q *Queue) error { _, err := q.Count(); return err }},
@@ -46,17 +49,61 @@ func TestZeroQueueIsClosed(t *testing.T) {
 		}},
 		{"Close", func(q *Queue) error { return q.Close() }},
 	}
-	for _, q := range []*Queue{new(Queue), nil} {
+	closed, _ := openTest(t, Options{MaxSize: 100})
+	if err := closed.Close(); err != nil {
+		t.Fatal(err)
+	}
+	queues := []struct {
+		name string
+		q    *Queue
+	}{
+		{"zero", new(Queue)},
+		{"nil", nil},
+		{"closed", closed}, // made by Open, then closed
+	}
+	for _, tq := range queues {
+		q := tq.q
 		for _, c := range calls {
 			if err := c.call(q); !errors.Is(err, ErrClosed) {
-				t.Errorf("%s on a Queue not made by Open (%p) = %v, want ErrClosed", c.name, q, err)
+				t.Errorf("%s on the %s Queue = %v, want ErrClosed", c.name, tq.name, err)
 			}
 		}
 		if n := q.AppendRoom(); n != 0 {
-			t.Errorf("AppendRoom on a Queue not made by Open = %d, want 0", n)
+			t.Errorf("AppendRoom on the %s Queue = %d, want 0", tq.name, n)
+		}
+		if tq.name == "closed" {
+			continue // Options keeps what Open was given
 		}
 		if o := q.Options(); o.MaxSize != 0 || o.Logger != nil {
-			t.Errorf("Options on a Queue not made by Open = %+v, want zero", o)
+			t.Errorf("Options on the %s Queue = %+v, want zero", tq.name, o)
+		}
+	}
+}
+
+// Problem.String never panics: a nil Err (the zero Problem, or one a
+// caller built) prints "<nil>" (found by the second outside tester of #14).
+func TestProblemStringNilErr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		p    Problem
+		want string
+	}{
+		{Problem{}, ": <nil>"},
+		{Problem{Name: "x.json"}, "x.json: <nil>"},
+		{Problem{Name: "x.json", Err: ErrCorrupt}, "x.json: " + ErrCorrupt.Error()},
+	}
+	for _, tt := range tests {
+		var got string
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("Problem%+v.String() panicked: %v", tt.p, r)
+				}
+			}()
+			got = tt.p.String()
+		}()
+		if got != tt.want {
+			t.Errorf("Problem%+v.String() = %q, want %q", tt.p, got, tt.want)
 		}
 	}
 }
