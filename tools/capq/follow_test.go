@@ -8,30 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/capq/capq/queue"
+	"github.com/capq/capq/tools/internal/syncbuf"
 )
-
-// syncWriter is an output a running drain writes while the test reads it.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
 
 // Spec R40: drain --follow does not spin on a record it cannot finish (a
 // dead-letter folder that is a file or a symlink, so a record that failed
@@ -83,7 +65,7 @@ func tail(s string) string {
 func TestFollowReopensReplacedDir(t *testing.T) {
 	t.Parallel()
 	dir, _ := newQueue(t, `{"first":1}`)
-	var out, errOut syncWriter
+	var out, errOut syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"--dir", dir, "drain", "--follow"}, strings.NewReader(""), &out, &errOut)

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/capq/capq/tools/internal/syncbuf"
 )
 
 func sample() Suite {
@@ -133,24 +134,6 @@ func TestWriteFile(t *testing.T) {
 	}
 }
 
-// syncBuf is a bytes.Buffer safe for the progress line's goroutine.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestProgressModes(t *testing.T) {
 	yes, no := true, false
 	for _, tc := range []struct {
@@ -184,7 +167,7 @@ func TestProgressModes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out syncBuf
+			var out syncbuf.Buffer
 			p := New(&out, tc.opts)
 			task := p.Start("[1/1] a", time.Minute)
 			task.Update("3 runs")
