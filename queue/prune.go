@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 
@@ -12,7 +13,13 @@ import (
 // Prune drops the oldest pending records until at most keep remain, writing
 // an audit line (reason "pruned") for each. Records locked by a consumer
 // are skipped, never deleted under it; corrupt ones are quarantined rather
-// than deleted. Cancelling ctx stops it between chunks of victims, each
+// than deleted (when the quarantine is broken, it is off for the rest of
+// the call with one warning to the logger, and they are left, spec R33). A
+// record whose unlink is refused (EPERM or EACCES: an immutable file,
+// another owner's file in a sticky directory) is left, counted in Left and listed in Problems,
+// with no audit line, and the next oldest is dropped instead (R18), for at
+// most 64 such records per call. Any other unlink error (EIO) stops the
+// call with the error. Cancelling ctx stops it between chunks of victims, each
 // made durable, with ctx's error and the counts so far.
 //
 // A negative keep means no limit (the package's rule for limits): every
@@ -83,24 +90,81 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 			}
 		}
 	}
-	for len(ids) > 0 {
-		if err := ctx.Err(); err != nil {
-			return res, err
+	st := &pruneState{}
+	// handled holds the ids taken so far, so that a later round, which
+	// lists further, skips them.
+	handled := make(map[ulid.ULID]bool, len(ids))
+	for {
+		passed := st.passed
+		for len(ids) > 0 {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			chunk := ids[:min(len(ids), pruneChunk)]
+			n, err := q.pruneChunk(chunk, count, reason, &res, st)
+			for _, id := range chunk[:n] {
+				handled[id] = true
+			}
+			if err != nil {
+				return res, err
+			}
+			ids = ids[n:]
 		}
-		n, err := q.pruneChunk(ids[:min(len(ids), pruneChunk)], count, reason, &res)
+		// A record that could not be unlinked (EPERM on an immutable
+		// file, another owner's file in a sticky directory) stays, and
+		// would stay the oldest for good: drop the next oldest instead,
+		// so that the bound holds whenever some records can be dropped
+		// (spec R18). Locked records are not replaced: their consumer
+		// removes them soon.
+		want := st.passed - passed
+		if want == 0 || mutantOn(mutOverflowDropsNewest) {
+			return res, nil
+		}
+		more, err := q.list("prune", len(handled)+want, nil)
 		if err != nil {
 			return res, err
 		}
-		ids = ids[n:]
+		ids = ids[:0]
+		for _, id := range more {
+			if !newest.IsZero() && id.Compare(newest) >= 0 {
+				break
+			}
+			if !handled[id] && len(ids) < want {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			return res, nil
+		}
 	}
-	return res, nil
 }
+
+// pruneState is the state of one prune call that outlives a chunk.
+type pruneState struct {
+	// passed counts the records passed over because their unlink failed.
+	passed int
+	// noQuarantine is the error that switched the quarantine off for the
+	// rest of the call, and noQuarantineName the file it failed on (R33).
+	noQuarantine     error
+	noQuarantineName string
+}
+
+// maxUnlinkPass bounds the records one prune call passes over because
+// their unlink failed: each costs an audit write and cut, and a directory
+// where no unlink succeeds (read-only, no write permission) must not make
+// the call try every record of the queue.
+const maxUnlinkPass = maxProblems
 
 // pruneChunk drops what it can of ids and returns how many of them it
 // dealt with: all, unless it ran out of room for lock files (spare files
 // included) with victims in hand, in which case it drops those first, which
 // frees inodes, and leaves the rest to the next chunk (R32).
-func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Result) (int, error) {
+//
+// A victim whose unlink is refused (EPERM, EACCES) is passed over: it stays, counted in Left
+// and listed in Problems, its audit line is cut off again, and the victims
+// after it are dropped (st.passed counts it, so prune drops the next
+// oldest instead), up to maxUnlinkPass per call.
+func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Result, st *pruneState) (int, error) {
 	const op = "prune"
 	type victim struct {
 		c    *claim
@@ -156,7 +220,19 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Resul
 		case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
 			// Bytes a human may need: quarantine, never delete. When the
 			// quarantine is broken, the file stays where it is (R33).
-			if qerr := q.quarantine(op, name, err.Error()); qerr != nil {
+			qerr := st.noQuarantine
+			if qerr == nil {
+				qerr = q.quarantine(op, name, err.Error())
+				if qerr != nil && !errors.Is(qerr, fs.ErrNotExist) {
+					// Off for the rest of the call, with one warning
+					// (R33), as in Ingest.
+					st.noQuarantine, st.noQuarantineName = qerr, name
+					q.opts.Logger.Warn("capq: quarantine disabled for this prune; corrupt or unsafe files stay in place", "dir", q.dir, "op", op, "err", qerr)
+				}
+			} else {
+				qerr = fmt.Errorf("not quarantined: the quarantine was switched off by the failure on %s earlier in this call: %w", st.noQuarantineName, qerr)
+			}
+			if qerr != nil {
 				res.Left++
 				addProblem(&res.Problems, name, errors.Join(err, qerr))
 				if cerr := c.release(false); cerr != nil {
@@ -191,27 +267,56 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Resul
 	// The unlinks run under the audit log's flock, after the lines are
 	// durable; the lines of victims not unlinked are cut off again, so
 	// no readable line describes a drop that did not happen (R20).
-	var uerr error
-	werr := q.writeAuditThen(op, entries, func() int {
-		for i := range victims {
-			v := &victims[i]
-			if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				uerr = opErr(op, stepUnlink, v.name, err)
-				return i
+	dropped := res.Dropped
+	for len(victims) > 0 {
+		var uerr error
+		werr := q.writeAuditThen(op, entries, func() int {
+			for i := range victims {
+				v := &victims[i]
+				if err := q.fs.Remove(v.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					uerr = opErr(op, stepUnlink, v.name, err)
+					return i
+				}
+				if cerr := v.c.finish(); cerr != nil {
+					addProblem(&res.Problems, v.c.lock, cerr)
+				}
+				v.c = nil
+				res.Dropped++
 			}
-			if cerr := v.c.finish(); cerr != nil {
-				addProblem(&res.Problems, v.c.lock, cerr)
+			return len(victims)
+		})
+		// Only a refusal of this one file (EPERM, EACCES) is passed over;
+		// EIO and the like say the disk is failing: stop, as before, and
+		// let a later append retry (R18).
+		if werr != nil || (uerr != nil && (st.passed >= maxUnlinkPass || !errors.Is(uerr, fs.ErrPermission))) {
+			err := errors.Join(uerr, werr)
+			if res.Dropped > dropped {
+				err = errors.Join(err, q.syncDirs(op, "."))
 			}
-			v.c = nil
-			res.Dropped++
+			return done, err
 		}
-		return len(victims)
-	})
-	if err := errors.Join(uerr, werr); err != nil {
-		if res.Dropped > 0 {
-			err = errors.Join(err, q.syncDirs(op, "."))
+		if uerr == nil {
+			break
 		}
-		return done, err
+		// Victim i could not be unlinked; its line and those after it
+		// were cut off. Leave it (its lock released, the record intact)
+		// and drop the victims after it, with their lines written again.
+		i := 0
+		for i < len(victims) && victims[i].c == nil {
+			i++
+		}
+		v := &victims[i]
+		res.Left++
+		st.passed++
+		addProblem(&res.Problems, v.name, uerr)
+		if cerr := v.c.release(false); cerr != nil {
+			addProblem(&res.Problems, v.c.lock, cerr)
+		}
+		v.c = nil
+		victims, entries = victims[i+1:], entries[i+1:]
+	}
+	if res.Dropped == dropped {
+		return done, nil // nothing unlinked: no directory entry changed
 	}
 	return done, q.syncDirs(op, ".")
 }

@@ -723,5 +723,11 @@ func (q *Queue) afterAppend(n int, newest ulid.ULID) {
 	q.tally.reset(count-res.Dropped-res.Quarantined, start)
 	if err != nil {
 		q.opts.Logger.Warn("capq: overflow prune failed", "dir", q.dir, "err", err)
+	} else if len(res.Problems) > 0 {
+		// Records it passed over (a failed unlink, a broken quarantine):
+		// the caller of Append sees no Result, so the logger is the only
+		// place to say so; one warning per prune, naming the first.
+		q.opts.Logger.Warn("capq: overflow prune left records it could not drop", "dir", q.dir,
+			"left", res.Left, "problems", len(res.Problems), "first", res.Problems[0].String())
 	}
 }
