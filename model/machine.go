@@ -695,7 +695,9 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.Result, err er
 	i, ci := 0, 0
 	for ; i < len(evs); i++ {
 		ev := evs[i]
-		if d.maxRecords > 0 && got.Delivered >= d.maxRecords {
+		// R13: MaxRecords bounds the handler calls, successes and
+		// failures alike (ci counts them), not the deliveries.
+		if d.maxRecords > 0 && ci >= d.maxRecords {
 			break
 		}
 		if ev.Kind == EvCall {
@@ -770,7 +772,7 @@ func (m *machine) matchDrain(evs []Event, calls []call, res queue.Result, err er
 		}
 	case err != nil:
 		m.fatalf("Ingest: %v", err)
-	case !done && d.budget == 0 && !(d.maxRecords > 0 && (got.Delivered == d.maxRecords || i >= d.maxRecords)):
+	case !done && d.budget == 0 && !(d.maxRecords > 0 && (ci == d.maxRecords || i >= d.maxRecords)):
 		m.fatalf("R13: drain stopped after %d of %d events (%+v) without reaching a bound %+v", i, len(evs), res, d)
 	}
 	return trs, deletes

@@ -145,7 +145,11 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Resu
 		if q.closing() {
 			return res, errors.Join(ErrClosed, syncDeletes())
 		}
-		if opts.MaxRecords > 0 && res.Delivered >= opts.MaxRecords {
+		// MaxRecords bounds the handler's work: every call counts,
+		// whether it succeeded, failed or returned ErrNotHandlerFault
+		// (spec R13). Counting only successes let failing handlers run
+		// twice the bound (the listing window).
+		if opts.MaxRecords > 0 && d.calls >= opts.MaxRecords {
 			break
 		}
 		// The budget is checked only once a record was taken, so that
@@ -187,6 +191,7 @@ type drain struct {
 	opts         IngestOptions
 	noQuarantine error // why the quarantine folder is off, or nil
 	noDeadLetter error // why the dead-letter folder is off, or nil
+	calls        int   // handler calls so far, which MaxRecords bounds
 }
 
 // leave reports a record left in place because of err, and goes on.
@@ -258,6 +263,7 @@ func (q *Queue) ingestOne(ctx context.Context, id string, listedUnsafe bool, h H
 	}
 	c.keep = true // from here on an attempt is made: the lock file records it
 	attempt := c.attempt()
+	d.calls++
 	herr := callHandler(ctx, h, Delivery{Envelope: env, Attempt: attempt, lock: c.f}, c)
 	if herr != nil {
 		if errors.Is(herr, ErrNotHandlerFault) {

@@ -5,6 +5,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -265,5 +266,54 @@ func TestCloseWhileHandlerCallsBack(t *testing.T) {
 	}
 	if err := <-done; !errors.Is(err, ErrClosed) || calls != 1 {
 		t.Errorf("Ingest during Close: %v after %d deliveries, want ErrClosed after 1", err, calls)
+	}
+}
+
+// Spec R13: MaxRecords bounds the handler calls, not only the successes:
+// a failing handler (with MaxAttempts, so the drain goes on) or one that
+// returns ErrNotHandlerFault runs at most MaxRecords times per call. Found
+// by the second outside tester of #14: failures were not counted, so the
+// handler ran up to twice the bound (the listing window).
+func TestBoundedIngestCountsEveryCall(t *testing.T) {
+	t.Parallel()
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name    string
+		handler func(call int) error
+		max     int
+	}{
+		{"every call fails", func(int) error { return errBoom }, 3},
+		{"not the handler's fault", func(int) error { return fmt.Errorf("%w: no connection", ErrNotHandlerFault) }, 3},
+		{"every other call fails", func(call int) error {
+			if call%2 == 0 {
+				return errBoom
+			}
+			return nil
+		}, 4},
+		{"bound 1, failing", func(int) error { return errBoom }, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			q, _ := openTest(t, Options{NoSync: true})
+			for i := range 10 {
+				mustAppend(t, q, sampleRecord(i, ""))
+			}
+			calls := 0
+			h := func(context.Context, Delivery) error {
+				calls++
+				return tt.handler(calls)
+			}
+			res, err := q.Ingest(context.Background(), h, IngestOptions{MaxRecords: tt.max, MaxAttempts: 100})
+			if err != nil {
+				t.Fatalf("Ingest: %v", err)
+			}
+			if calls != tt.max {
+				t.Errorf("handler ran %d times with MaxRecords %d (%+v), want %d", calls, tt.max, res, tt.max)
+			}
+			if got := res.Delivered + res.Failed + res.Left; got != calls {
+				t.Errorf("Delivered+Failed+Left = %d (%+v), want the %d calls", got, res, calls)
+			}
+		})
 	}
 }

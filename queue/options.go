@@ -207,9 +207,14 @@ func (o Options) maxFileSize() int { return min(o.MaxRecordSize, math.MaxInt-513
 // IngestOptions bound one Ingest call. The zero value drains everything and
 // stops at the first handler failure, as the reference does.
 type IngestOptions struct {
-	// MaxRecords bounds how many records are delivered. Zero or a
-	// negative value means no bound (unlike the reference's
-	// max_records <= 0, which delivers nothing: the Options rule).
+	// MaxRecords bounds how many records are handed to the handler:
+	// every handler call counts, whether it succeeds, fails or returns
+	// an error wrapping ErrNotHandlerFault, so it bounds the handler's
+	// work (capq drain --max), not only the records delivered. Records
+	// passed over without a call (locked, quarantined, left) do not
+	// count. Zero or a negative value means no bound (unlike the
+	// reference's max_records <= 0, which delivers nothing: the Options
+	// rule).
 	MaxRecords int
 
 	// Budget bounds the time Ingest spends: no record is started once

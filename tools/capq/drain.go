@@ -79,7 +79,7 @@ when a handler could not be started or was killed by a second signal, or
 when the queue failed; 2 for usage errors.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&execCmd, "exec", "", "run `COMMAND` (by /bin/sh -c) per record")
-			countVar(fs, &maxRecords, "max", 0, "deliver at most `N` records (0: no limit)")
+			countVar(fs, &maxRecords, "max", 0, "hand at most `N` records to the handler, failures included (0: no limit)")
 			fs.DurationVar(&budget, "budget", 0, "start no record after this `duration` (0: no limit)")
 			countVar(fs, &maxAttempts, "max-attempts", 0, "dead-letter a record after `N` failed attempts (0: a failure stops the drain)")
 			fs.BoolVar(&follow, "follow", false, "keep draining new records until SIGINT/SIGTERM")
