@@ -191,7 +191,10 @@ type drain struct {
 	opts         IngestOptions
 	noQuarantine error // why the quarantine folder is off, or nil
 	noDeadLetter error // why the dead-letter folder is off, or nil
-	calls        int   // handler calls so far, which MaxRecords bounds
+	// The files whose failure switched each side path off, which the
+	// Problems of the records skipped after them name (spec R33).
+	noQuarantineName, noDeadLetterName string
+	calls                              int // handler calls so far, which MaxRecords bounds
 }
 
 // leave reports a record left in place because of err, and goes on.
@@ -335,10 +338,14 @@ func (q *Queue) setAside(d *drain, name string, why error) bool {
 		if errors.Is(err, fs.ErrNotExist) {
 			return false // the file went away meanwhile
 		}
-		d.noQuarantine = err
+		d.noQuarantine, d.noQuarantineName = err, name
 		q.opts.Logger.Warn("capq: quarantine disabled for this drain; corrupt or unsafe files stay in place", "dir", q.dir, "err", err)
+		d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: %w", err)))
+		return false
 	}
-	d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: %w", d.noQuarantine)))
+	// Skipped: say so and name the file whose failure switched the side
+	// path off, rather than repeat that failure as if it were this one's.
+	d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: skipped, the quarantine was switched off by the failure on %s earlier in this drain: %w", d.noQuarantineName, d.noQuarantine)))
 	return false
 }
 
@@ -359,10 +366,14 @@ func (q *Queue) deadLetterOrLeave(d *drain, c *claim, env Envelope, herr error) 
 			addProblem(&d.res.Problems, deadLetterDir+"/"+pendingName(c.id), err)
 			return true
 		}
-		d.noDeadLetter = err
+		d.noDeadLetter, d.noDeadLetterName = err, pendingName(c.id)
 		q.opts.Logger.Warn("capq: dead letters disabled for this drain; failed records stay pending", "dir", q.dir, "err", err)
+		d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: %w", err))
+		return false
 	}
-	d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: %w", d.noDeadLetter))
+	// Skipped: name the record whose failed move switched the side path
+	// off, rather than repeat its error as if it were this record's.
+	d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: skipped, the dead letters were switched off by the failure on %s earlier in this drain: %w", d.noDeadLetterName, d.noDeadLetter))
 	return false
 }
 

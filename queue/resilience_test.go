@@ -67,6 +67,17 @@ func TestSidePathBrokenDrainGoesOn(t *testing.T) {
 					t.Errorf("problem %v does not wrap ErrUnsafeFile", p)
 				}
 			}
+			// A record after the side path was switched off says it was
+			// skipped and names the record whose failure did it, rather
+			// than repeat that failure as its own (found by the second
+			// outside tester of #14).
+			first := pendingName(bad[0].String())
+			for i, p := range res.Problems {
+				skipped := strings.Contains(p.Err.Error(), "skipped, the ")
+				if want := i > 0; skipped != want || (want && !strings.Contains(p.Err.Error(), "switched off by the failure on "+first)) {
+					t.Errorf("problem %d: %v; want skipped = %v, naming %s", i, p, want, first)
+				}
+			}
 			for _, id := range bad {
 				if !exists(t, filepath.Join(dir, pendingName(id.String()))) {
 					t.Errorf("%s left its place (nothing may be deleted)", id)
