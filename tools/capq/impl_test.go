@@ -34,7 +34,8 @@ func groupAlive(pgid int) bool {
 			continue
 		}
 		fields := strings.Fields(string(b[i+1:]))
-		if len(fields) > 2 && fields[2] == fmt.Sprint(pgid) && fields[0] != "Z" {
+		// Z (zombie) and X (dead, being reaped): killed, not yet gone.
+		if len(fields) > 2 && fields[2] == fmt.Sprint(pgid) && fields[0] != "Z" && fields[0] != "X" {
 			return true
 		}
 	}

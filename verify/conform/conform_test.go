@@ -211,7 +211,10 @@ func groupGone(pgid int) bool {
 			continue
 		}
 		fields := strings.Fields(string(b[i+1:]))
-		if len(fields) > 2 && fields[2] == fmt.Sprint(pgid) && fields[0] != "Z" {
+		// Z (zombie) and X (dead, being reaped) are killed processes
+		// not yet gone from /proc: counting X as alive made this check
+		// flip from gone to alive under load.
+		if len(fields) > 2 && fields[2] == fmt.Sprint(pgid) && fields[0] != "Z" && fields[0] != "X" {
 			return false
 		}
 	}
