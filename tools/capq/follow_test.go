@@ -89,7 +89,18 @@ func TestFollowReopensReplacedDir(t *testing.T) {
 	if !strings.Contains(errOut.String(), "warning: "+dir+" is no longer the directory being drained") {
 		t.Errorf("no warning on stderr:\n%s", errOut.String())
 	}
-	must(t, os.RemoveAll(dir))
+	// The drain may still be finishing the delivery (unlinking the record
+	// and its lock, refilling its spare files) while the directory is
+	// removed: RemoveAll then fails with "directory not empty"; try again.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := os.RemoveAll(dir)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
 	select {
 	case code := <-done:
 		if want := "queue directory " + dir + " is gone"; code != 1 || !strings.Contains(errOut.String(), want) {
