@@ -249,11 +249,11 @@ func TestVerifyDuringPortableClaims(t *testing.T) {
 		runs++
 		for _, f := range findings {
 			// Known defect, not fixed: now and then a lock-creation
-			// temporary name is seen with two links while its lock
-			// name is absent, for three looks in a row, and is called
-			// hard_link (about one Verify in 20,000 here). Counted and
-			// logged, not failed, until its cause is found; every other
-			// violation fails the test.
+			// temporary name is called hard_link (about one Verify in
+			// 20,000 here): its lock has two links, but a listing of
+			// the directory does not return the temporary name that
+			// Lstat still finds. Counted and logged, not failed, until
+			// its cause is found; every other violation fails the test.
 			if f.Violation && f.Kind == findingHardLink && strings.HasSuffix(f.Name, lockTmpSuffix) {
 				knownFalse++
 				t.Logf("Verify run %d (known defect): %+v", runs, f)
