@@ -136,7 +136,10 @@ func (q *Queue) Ingest(ctx context.Context, h Handler, opts IngestOptions) (Resu
 		}
 		return nil
 	}
-	d := &drain{res: &res, opts: opts}
+	d := &drain{res: &res, opts: opts,
+		quarantine:  sidePath{what: "quarantine", stays: staysCorrupt, call: "drain"},
+		deadLetters: sidePath{what: "dead-letter folder", stays: "failed records stay pending", call: "drain"},
+	}
 	var id [ulid.EncodedSize]byte
 	for _, u := range ids {
 		if err := ctx.Err(); err != nil {
@@ -187,14 +190,41 @@ const (
 // and the side paths (quarantine, dead letters) found broken, which stay
 // off for the rest of the call (spec R33).
 type drain struct {
-	res          *Result
-	opts         IngestOptions
-	noQuarantine error // why the quarantine folder is off, or nil
-	noDeadLetter error // why the dead-letter folder is off, or nil
-	// The files whose failure switched each side path off, which the
-	// Problems of the records skipped after them name (spec R33).
-	noQuarantineName, noDeadLetterName string
-	calls                              int // handler calls so far, which MaxRecords bounds
+	res         *Result
+	opts        IngestOptions
+	quarantine  sidePath // the quarantine folder, off after its first failure
+	deadLetters sidePath // the dead-letter folder, likewise
+	calls       int      // handler calls so far, which MaxRecords bounds
+}
+
+// staysCorrupt is what a switched-off quarantine leaves in place.
+const staysCorrupt = "corrupt or unsafe files stay in place"
+
+// sidePath is a side folder (the quarantine, the dead letters) that one
+// call stops using after its first failure (spec R33): one warning to the
+// logger, and every file met afterwards is left with an error that names
+// the file whose failure switched it off, rather than repeating that
+// failure as if it were its own. Ingest and Prune share this rule.
+type sidePath struct {
+	what, stays string // "quarantine" and what stays where it is, for the warning
+	call        string // "drain" or "prune"
+	err         error  // why the side path is off, or nil
+	name        string // the file it failed on
+}
+
+// off reports whether the side path was switched off.
+func (p *sidePath) off() bool { return p.err != nil }
+
+// fail switches the side path off for the rest of the call: err happened
+// on name.
+func (p *sidePath) fail(q *Queue, name string, err error) {
+	p.err, p.name = err, name
+	q.opts.Logger.Warn("capq: "+p.what+" disabled for this "+p.call+"; "+p.stays, "dir", q.dir, "err", err)
+}
+
+// skipped is the error of a file not moved because the side path is off.
+func (p *sidePath) skipped() error {
+	return fmt.Errorf("skipped, the %s was switched off by the failure on %s earlier in this %s: %w", p.what, p.name, p.call, p.err)
 }
 
 // leave reports a record left in place because of err, and goes on.
@@ -330,22 +360,19 @@ func (q *Queue) claimFailed(d *drain, id string, err error) error {
 // rest of the drain with one warning, and the file stays where it is,
 // reported as a problem: nothing is deleted (spec R33).
 func (q *Queue) setAside(d *drain, name string, why error) bool {
-	if d.noQuarantine == nil {
-		err := q.quarantine("ingest", name, why.Error())
-		if err == nil {
-			return true
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			return false // the file went away meanwhile
-		}
-		d.noQuarantine, d.noQuarantineName = err, name
-		q.opts.Logger.Warn("capq: quarantine disabled for this drain; corrupt or unsafe files stay in place", "dir", q.dir, "err", err)
-		d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: %w", err)))
+	if d.quarantine.off() {
+		d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: %w", d.quarantine.skipped())))
 		return false
 	}
-	// Skipped: say so and name the file whose failure switched the side
-	// path off, rather than repeat that failure as if it were this one's.
-	d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: skipped, the quarantine was switched off by the failure on %s earlier in this drain: %w", d.noQuarantineName, d.noQuarantine)))
+	err := q.quarantine("ingest", name, why.Error())
+	if err == nil {
+		return true
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return false // the file went away meanwhile
+	}
+	d.quarantine.fail(q, name, err)
+	d.leave(name, errors.Join(why, fmt.Errorf("not quarantined: %w", err)))
 	return false
 }
 
@@ -356,24 +383,21 @@ func (q *Queue) setAside(d *drain, name string, why error) bool {
 // reported as a problem, and is moved by a later drain after its next
 // failure (spec R33).
 func (q *Queue) deadLetterOrLeave(d *drain, c *claim, env Envelope, herr error) bool {
-	if d.noDeadLetter == nil {
-		err := q.deadLetter(c, env, herr)
-		if err == nil {
-			return true
-		}
-		if c.gone {
-			// Moved; only a later step (a folder fsync) failed.
-			addProblem(&d.res.Problems, deadLetterDir+"/"+pendingName(c.id), err)
-			return true
-		}
-		d.noDeadLetter, d.noDeadLetterName = err, pendingName(c.id)
-		q.opts.Logger.Warn("capq: dead letters disabled for this drain; failed records stay pending", "dir", q.dir, "err", err)
-		d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: %w", err))
+	if d.deadLetters.off() {
+		d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: %w", d.deadLetters.skipped()))
 		return false
 	}
-	// Skipped: name the record whose failed move switched the side path
-	// off, rather than repeat its error as if it were this record's.
-	d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: skipped, the dead letters were switched off by the failure on %s earlier in this drain: %w", d.noDeadLetterName, d.noDeadLetter))
+	err := q.deadLetter(c, env, herr)
+	if err == nil {
+		return true
+	}
+	if c.gone {
+		// Moved; only a later step (a folder fsync) failed.
+		addProblem(&d.res.Problems, deadLetterDir+"/"+pendingName(c.id), err)
+		return true
+	}
+	d.deadLetters.fail(q, pendingName(c.id), err)
+	d.leave(pendingName(c.id), fmt.Errorf("attempts used up, not dead-lettered: %w", err))
 	return false
 }
 

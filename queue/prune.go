@@ -90,7 +90,7 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 			}
 		}
 	}
-	st := &pruneState{}
+	st := &pruneState{quarantine: sidePath{what: "quarantine", stays: staysCorrupt, call: "prune"}}
 	// handled holds the ids taken so far, so that a later round, which
 	// lists further, skips them.
 	handled := make(map[ulid.ULID]bool, len(ids))
@@ -143,10 +143,9 @@ func (q *Queue) prune(ctx context.Context, count, target int, newest ulid.ULID, 
 type pruneState struct {
 	// passed counts the records passed over because their unlink failed.
 	passed int
-	// noQuarantine is the error that switched the quarantine off for the
-	// rest of the call, and noQuarantineName the file it failed on (R33).
-	noQuarantine     error
-	noQuarantineName string
+	// quarantine is off for the rest of the call after its first
+	// failure (R33), as in Ingest.
+	quarantine sidePath
 }
 
 // maxUnlinkPass bounds the records one prune call passes over because
@@ -220,17 +219,11 @@ func (q *Queue) pruneChunk(ids []ulid.ULID, count int, reason Reason, res *Resul
 		case errors.Is(err, ErrCorrupt) || errors.Is(err, ErrUnsafeFile):
 			// Bytes a human may need: quarantine, never delete. When the
 			// quarantine is broken, the file stays where it is (R33).
-			qerr := st.noQuarantine
-			if qerr == nil {
-				qerr = q.quarantine(op, name, err.Error())
-				if qerr != nil && !errors.Is(qerr, fs.ErrNotExist) {
-					// Off for the rest of the call, with one warning
-					// (R33), as in Ingest.
-					st.noQuarantine, st.noQuarantineName = qerr, name
-					q.opts.Logger.Warn("capq: quarantine disabled for this prune; corrupt or unsafe files stay in place", "dir", q.dir, "op", op, "err", qerr)
-				}
-			} else {
-				qerr = fmt.Errorf("not quarantined: the quarantine was switched off by the failure on %s earlier in this call: %w", st.noQuarantineName, qerr)
+			var qerr error
+			if st.quarantine.off() {
+				qerr = fmt.Errorf("not quarantined: %w", st.quarantine.skipped())
+			} else if qerr = q.quarantine(op, name, err.Error()); qerr != nil && !errors.Is(qerr, fs.ErrNotExist) {
+				st.quarantine.fail(q, name, qerr)
 			}
 			if qerr != nil {
 				res.Left++
